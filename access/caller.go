@@ -1,0 +1,55 @@
+package access
+
+import "slices"
+
+// Caller is who makes an API call, as its token says.
+type Caller struct {
+	ObjectID    string // the user's or service principal's directory id
+	IsApp       bool   // an application token rather than a signed-in user
+	AppID       string
+	DisplayName string
+	UPN         string
+	Scopes      []string // delegated permissions (scp)
+	Roles       []string // application permissions (roles)
+}
+
+// Name is how the caller is shown in createdBy and history.
+func (c Caller) Name() string {
+	if c.UPN != "" {
+		return c.UPN
+	}
+	if c.DisplayName != "" {
+		return c.DisplayName
+	}
+	return c.ObjectID
+}
+
+// Permission is satisfied by any one of the Graph permissions it lists.
+type Permission []string
+
+// Permissions of the API. Until roles exist the permission alone decides.
+var (
+	ReadEntitlements  = Permission{"EntitlementManagement.Read.All", "EntitlementManagement.ReadWrite.All"}
+	WriteEntitlements = Permission{"EntitlementManagement.ReadWrite.All"}
+	ReadUsers         = Permission{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	WriteUsers        = Permission{"User.ReadWrite.All", "Directory.ReadWrite.All"}
+	ReadGroups        = Permission{"Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	WriteGroups       = Permission{"Group.ReadWrite.All", "Directory.ReadWrite.All"}
+	ReadApplications  = Permission{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	WriteApplications = Permission{"Application.ReadWrite.All", "Directory.ReadWrite.All"}
+)
+
+// Has reports whether the caller holds the permission: through its roles for
+// an application, through its scopes for a user.
+func (c Caller) Has(p Permission) bool {
+	held := c.Scopes
+	if c.IsApp {
+		held = c.Roles
+	}
+	for _, want := range p {
+		if slices.Contains(held, want) {
+			return true
+		}
+	}
+	return false
+}

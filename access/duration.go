@@ -1,0 +1,170 @@
+package access
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration is an ISO 8601 duration such as P14D or PT5M, as Graph sends them.
+// Calendar parts (years, months, days) are kept apart from the clock part so
+// that adding P1M to a date means "one calendar month later".
+type Duration struct {
+	Years, Months, Days int
+	Clock               time.Duration // the part after T
+}
+
+// ParseDuration reads PnYnMnWnDTnHnMnS (fractional seconds allowed).
+func ParseDuration(s string) (Duration, error) {
+	var d Duration
+	bad := func() (Duration, error) {
+		return Duration{}, fmt.Errorf("%q is not an ISO 8601 duration such as P14D or PT5M", s)
+	}
+	rest, ok := strings.CutPrefix(strings.ToUpper(strings.TrimSpace(s)), "P")
+	if !ok || rest == "" {
+		return bad()
+	}
+	inTime := false
+	any := false
+	for rest != "" {
+		if rest[0] == 'T' {
+			if inTime {
+				return bad()
+			}
+			inTime = true
+			rest = rest[1:]
+			if rest == "" {
+				return bad()
+			}
+			continue
+		}
+		i := 0
+		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
+			i++
+		}
+		if i == 0 || i == len(rest) {
+			return bad()
+		}
+		num, unit := rest[:i], rest[i]
+		rest = rest[i+1:]
+		any = true
+		if unit == 'S' && inTime {
+			f, err := strconv.ParseFloat(num, 64)
+			if err != nil || f > 1e9 {
+				return bad()
+			}
+			d.Clock += time.Duration(f * float64(time.Second))
+			continue
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil || n > 100000 {
+			return bad()
+		}
+		switch {
+		case !inTime && unit == 'Y':
+			d.Years += n
+		case !inTime && unit == 'M':
+			d.Months += n
+		case !inTime && unit == 'W':
+			d.Days += 7 * n
+		case !inTime && unit == 'D':
+			d.Days += n
+		case inTime && unit == 'H':
+			d.Clock += time.Duration(n) * time.Hour
+		case inTime && unit == 'M':
+			d.Clock += time.Duration(n) * time.Minute
+		default:
+			return bad()
+		}
+	}
+	if !any {
+		return bad()
+	}
+	return d, nil
+}
+
+// MustDuration is for constants in code and tests.
+func MustDuration(s string) Duration {
+	d, err := ParseDuration(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// IsZero reports whether the duration is absent.
+func (d Duration) IsZero() bool { return d == Duration{} }
+
+// AddTo moves t forward by the duration.
+func (d Duration) AddTo(t time.Time) time.Time {
+	return t.AddDate(d.Years, d.Months, d.Days).Add(d.Clock)
+}
+
+// Approx converts to a fixed length (a day is 24 h, a month 30 days, a year
+// 365 days), which is what range checks such as PT5M–P14D need.
+func (d Duration) Approx() time.Duration {
+	days := int64(d.Years)*365 + int64(d.Months)*30 + int64(d.Days)
+	const maxDays = int64(math.MaxInt64/(24*time.Hour)) - 1
+	if days > maxDays || d.Clock > time.Duration(math.MaxInt64)-time.Duration(days)*24*time.Hour {
+		return time.Duration(math.MaxInt64) // longer than any limit accessd checks
+	}
+	return time.Duration(days)*24*time.Hour + d.Clock
+}
+
+// String writes the canonical form, e.g. P1DT2H or PT5M.
+func (d Duration) String() string {
+	if d.IsZero() {
+		return "PT0S"
+	}
+	var b strings.Builder
+	b.WriteByte('P')
+	if d.Years != 0 {
+		fmt.Fprintf(&b, "%dY", d.Years)
+	}
+	if d.Months != 0 {
+		fmt.Fprintf(&b, "%dM", d.Months)
+	}
+	if d.Days != 0 {
+		fmt.Fprintf(&b, "%dD", d.Days)
+	}
+	if d.Clock != 0 {
+		b.WriteByte('T')
+		c := d.Clock
+		if h := c / time.Hour; h > 0 {
+			fmt.Fprintf(&b, "%dH", h)
+			c -= h * time.Hour
+		}
+		if m := c / time.Minute; m > 0 {
+			fmt.Fprintf(&b, "%dM", m)
+			c -= m * time.Minute
+		}
+		if c > 0 {
+			b.WriteString(strconv.FormatFloat(c.Seconds(), 'f', -1, 64))
+			b.WriteByte('S')
+		}
+	}
+	return b.String()
+}
+
+// MarshalText and UnmarshalText let stores and wire types carry a Duration as its ISO string.
+func (d Duration) MarshalText() ([]byte, error) {
+	if d.IsZero() {
+		return []byte{}, nil
+	}
+	return []byte(d.String()), nil
+}
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*d = Duration{}
+		return nil
+	}
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
