@@ -1,0 +1,214 @@
+// Package accesstest holds the conformance suite every access.Store must
+// pass, and builders of valid domain objects for tests of any package.
+package accesstest
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/accessd/accessd/access"
+)
+
+// Epoch is the time fixtures are created at. It has microseconds but no
+// nanoseconds, the precision every store keeps.
+var Epoch = time.Date(2026, time.November, 2, 9, 30, 15, 123456000, time.UTC)
+
+// Domain is the domain of the user principal names fixtures make.
+const Domain = "contoso.test"
+
+// NewCatalog returns a valid, published catalog with every field set.
+func NewCatalog(id string) access.Catalog {
+	return access.Catalog{
+		ID:                  id,
+		DisplayName:         "Catalog " + id,
+		Description:         "Resources of " + id,
+		CatalogType:         access.CatalogUserManaged,
+		State:               access.CatalogPublished,
+		IsExternallyVisible: true,
+		CreatedBy:           "admin@" + Domain,
+		ModifiedBy:          "owner@" + Domain,
+		CreatedDateTime:     Epoch,
+		ModifiedDateTime:    Epoch.Add(time.Hour),
+	}
+}
+
+// NewAccessPackage returns a valid package in the catalog with every field set.
+func NewAccessPackage(id, catalogID string) access.AccessPackage {
+	return access.AccessPackage{
+		ID:               id,
+		CatalogID:        catalogID,
+		DisplayName:      "Package " + id,
+		Description:      "Access to " + id,
+		IsHidden:         true,
+		CreatedBy:        "admin@" + Domain,
+		ModifiedBy:       "owner@" + Domain,
+		CreatedDateTime:  Epoch,
+		ModifiedDateTime: Epoch.Add(2 * time.Hour),
+	}
+}
+
+// NewPolicy returns a valid, simple policy of the package: all member users
+// may request it for themselves, without approval, and access never expires.
+func NewPolicy(id string, pkg access.AccessPackage) access.AssignmentPolicy {
+	return access.AssignmentPolicy{
+		ID:                 id,
+		AccessPackageID:    pkg.ID,
+		CatalogID:          pkg.CatalogID,
+		DisplayName:        "Policy " + id,
+		Description:        "Who may request " + pkg.ID,
+		AllowedTargetScope: access.ScopeAllMemberUsers,
+		Expiration:         access.Expiration{Type: access.ExpirationNone},
+		RequestorSettings: access.RequestorSettings{
+			EnableTargetsToSelfAddAccess:    true,
+			EnableTargetsToSelfRemoveAccess: true,
+		},
+		CreatedDateTime:  Epoch,
+		ModifiedDateTime: Epoch,
+	}
+}
+
+// NewFullPolicy returns a valid policy of the package with every field set:
+// specific targets, two approval stages (the second escalating), on-behalf
+// requestors, both kinds of question, review and notification settings, and
+// extension bindings at the request stages. approverID names a user;
+// extensionID names a request workflow extension of the package's catalog.
+func NewFullPolicy(id string, pkg access.AccessPackage, approverID, extensionID string) access.AssignmentPolicy {
+	p := NewPolicy(id, pkg)
+	end := Epoch.AddDate(1, 0, 0)
+	p.AllowedTargetScope = access.ScopeSpecificDirectoryUsers
+	p.SpecificAllowedTargets = []access.SubjectSet{
+		{Type: "groupMembers", GroupID: "group-targets", Description: "Sales"},
+		{Type: "singleUser", UserID: approverID},
+		{Type: "attributeRuleMembers", MembershipRule: `user.department -eq "Sales"`, Description: "by rule"},
+	}
+	p.Expiration = access.Expiration{Type: access.ExpirationAfterDuration, Duration: access.MustDuration("P90D"), EndDateTime: &end}
+	p.RequestorSettings = access.RequestorSettings{
+		EnableTargetsToSelfAddAccess:           true,
+		EnableTargetsToSelfUpdateAccess:        true,
+		EnableTargetsToSelfRemoveAccess:        true,
+		AllowCustomAssignmentSchedule:          true,
+		EnableOnBehalfRequestorsToAddAccess:    true,
+		EnableOnBehalfRequestorsToUpdateAccess: true,
+		EnableOnBehalfRequestorsToRemoveAccess: true,
+		OnBehalfRequestors:                     []access.SubjectSet{{Type: "requestorManager", ManagerLevel: 1}},
+	}
+	p.RequestApprovalSettings = access.ApprovalSettings{
+		IsApprovalRequiredForAdd:         true,
+		IsApprovalRequiredForUpdate:      true,
+		IsRequestorJustificationRequired: true,
+		Stages: []access.ApprovalStage{
+			{
+				DurationBeforeAutomaticDenial:   access.MustDuration("P2D"),
+				IsApproverJustificationRequired: true,
+				PrimaryApprovers:                []access.SubjectSet{{Type: "requestorManager", ManagerLevel: 2}},
+				FallbackPrimaryApprovers:        []access.SubjectSet{{Type: "singleUser", UserID: approverID}},
+				ApproverInformationVisibility:   "notVisible",
+			},
+			{
+				DurationBeforeAutomaticDenial: access.MustDuration("P7D"),
+				IsEscalationEnabled:           true,
+				DurationBeforeEscalation:      access.MustDuration("P3DT12H"),
+				PrimaryApprovers:              []access.SubjectSet{{Type: "singleUser", UserID: approverID}},
+				EscalationApprovers:           []access.SubjectSet{{Type: "groupMembers", GroupID: "group-escalation"}},
+				FallbackEscalationApprovers:   []access.SubjectSet{{Type: "internalSponsors"}},
+				ApproverInformationVisibility: "visible",
+			},
+		},
+	}
+	p.ReviewSettings = json.RawMessage(`{"isEnabled": false, "expirationBehavior": "keepAccess"}`)
+	p.NotificationSettings = json.RawMessage(`{"isAssignmentNotificationDisabled":true}`)
+	p.ExtensionBindings = []access.ExtensionBinding{
+		{ID: id + "-created", Stage: access.StageRequestCreated, CustomExtensionID: extensionID},
+		{ID: id + "-granted", Stage: access.StageRequestGranted, CustomExtensionID: extensionID},
+	}
+	p.Questions = []access.Question{
+		{
+			ID:                   id + "-q1",
+			Type:                 access.TextInputQuestion,
+			Text:                 "Why do you need access?",
+			Localizations:        []access.LocalizedText{{LanguageCode: "fr", Text: "Pourquoi ?"}},
+			Sequence:             1,
+			IsRequired:           true,
+			IsAnswerEditable:     true,
+			IsSingleLineQuestion: true,
+			RegexPattern:         `^[A-Z].+`,
+		},
+		{
+			ID:       id + "-q2",
+			Type:     access.MultipleChoiceQuestion,
+			Text:     "Which region?",
+			Sequence: 2,
+			Choices: []access.AnswerChoice{
+				{ActualValue: "eu", Text: "Europe", Localizations: []access.LocalizedText{{LanguageCode: "de", Text: "Europa"}}},
+				{ActualValue: "us", Text: "United States"},
+			},
+			IsMultipleSelectionAllowed: true,
+		},
+	}
+	p.ModifiedDateTime = Epoch.Add(3 * time.Hour)
+	return p
+}
+
+// NewExtension returns a valid request workflow extension of the catalog that
+// posts to an HTTP endpoint with a bearer token and waits for a callback.
+func NewExtension(id, catalogID string) access.CustomExtension {
+	timeout, retries := 1500, 1
+	return access.CustomExtension{
+		ID:          id,
+		CatalogID:   catalogID,
+		Type:        access.RequestWorkflowExtension,
+		DisplayName: "Extension " + id,
+		Description: "Calls out for " + id,
+		Endpoint: access.Endpoint{
+			Type:      access.HTTPRequestEndpoint,
+			TargetURL: "https://hooks.example.test/" + id,
+		},
+		Authentication: access.Authentication{Type: access.BearerTokenAuthentication, ResourceID: "api://hooks.example.test"},
+		Client:         &access.ClientConfiguration{TimeoutInMilliseconds: &timeout, MaximumRetries: &retries},
+		Callback: &access.CallbackConfiguration{
+			Type:            access.CallbackConfigurationType,
+			TimeoutDuration: access.MustDuration("PT1H30M"),
+		},
+		CreatedBy:            "admin@" + Domain,
+		LastModifiedBy:       "owner@" + Domain,
+		CreatedDateTime:      Epoch,
+		LastModifiedDateTime: Epoch.Add(time.Minute),
+	}
+}
+
+// NewUser returns a valid, enabled user whose userPrincipalName is id@Domain.
+func NewUser(id string) access.User {
+	return access.User{
+		ID:                id,
+		DisplayName:       "User " + id,
+		UserPrincipalName: id + "@" + Domain,
+		Mail:              id + "@mail." + Domain,
+		MailNickname:      id,
+		AccountEnabled:    true,
+	}
+}
+
+// NewGroup returns a valid security group.
+func NewGroup(id string) access.Group {
+	return access.Group{
+		ID:              id,
+		DisplayName:     "Group " + id,
+		Description:     "Members of " + id,
+		MailNickname:    id,
+		SecurityEnabled: true,
+	}
+}
+
+// NewServicePrincipal returns a valid application whose appId is "app-"+id,
+// with one app role for users and one for applications.
+func NewServicePrincipal(id string) access.ServicePrincipal {
+	return access.ServicePrincipal{
+		ID:          id,
+		AppID:       "app-" + id,
+		DisplayName: "App " + id,
+		AppRoles: []access.AppRole{
+			{ID: id + "-reader", AllowedMemberTypes: []string{"User"}, Description: "Reads", DisplayName: "Reader", IsEnabled: true, Value: "Data.Read"},
+			{ID: id + "-writer", AllowedMemberTypes: []string{"User", "Application"}, DisplayName: "Writer", Value: "Data.Write"},
+		},
+	}
+}

@@ -1,0 +1,279 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/access/accesstest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// openTemp opens a migrated store on a new file in the test's temp dir.
+func openTemp(t testing.TB, opt Options) *Store {
+	t.Helper()
+	if opt.Logger == nil {
+		opt.Logger = quiet
+	}
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "accessd.db"), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStoreSuite(t *testing.T) {
+	accesstest.RunStoreSuite(t, func(t *testing.T) access.Store { return openTemp(t, Options{}) })
+}
+
+func TestStoreSuiteSynchronousFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the suite already ran with synchronous=normal")
+	}
+	accesstest.RunStoreSuite(t, func(t *testing.T) access.Store { return openTemp(t, Options{Synchronous: "full"}) })
+}
+
+// pragma reads one PRAGMA on every connection a pool can hold at once, so
+// that connections the pool opened after the first are checked too.
+func pragmas(t *testing.T, s *Store, name string) (write string, read []string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.write.QueryRowContext(ctx, "PRAGMA "+name).Scan(&write); err != nil {
+		t.Fatal(err)
+	}
+	n := s.read.Stats().MaxOpenConnections
+	for range n {
+		c, err := s.read.Conn(ctx) // held, so that the next Conn is another connection
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var v string
+		if err := c.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, v)
+	}
+	if got := s.read.Stats().OpenConnections; got != n {
+		t.Fatalf("%d read connections open, want %d", got, n)
+	}
+	return write, read
+}
+
+func TestPragmasOnEveryConnection(t *testing.T) {
+	for _, tc := range []struct {
+		option, want string
+	}{
+		{"", "1"}, // normal
+		{"normal", "1"},
+		{"FULL", "2"},
+	} {
+		t.Run("synchronous="+tc.option, func(t *testing.T) {
+			s := openTemp(t, Options{Synchronous: tc.option})
+			want := map[string]string{"journal_mode": "wal", "synchronous": tc.want, "foreign_keys": "1", "busy_timeout": "5000"}
+			for name, v := range want {
+				w, r := pragmas(t, s, name)
+				if w != v {
+					t.Errorf("writer: %s = %s, want %s", name, w, v)
+				}
+				for i, got := range r {
+					if got != v {
+						t.Errorf("reader %d: %s = %s, want %s", i, name, got, v)
+					}
+				}
+			}
+			if w, r := pragmas(t, s, "query_only"); w != "0" || strings.Join(r, "") != strings.Repeat("1", len(r)) {
+				t.Errorf("query_only: writer %s, readers %v; want 0 and all 1", w, r)
+			}
+		})
+	}
+}
+
+func TestBusyTimeoutOption(t *testing.T) {
+	s := openTemp(t, Options{BusyTimeout: 1234e6})
+	w, r := pragmas(t, s, "busy_timeout")
+	if w != "1234" || r[0] != "1234" {
+		t.Errorf("busy_timeout: writer %s, reader %s; want 1234", w, r[0])
+	}
+}
+
+func TestInvalidOptionsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		dsn string
+		opt Options
+	}{
+		{filepath.Join(dir, "a.db"), Options{Synchronous: "off"}},
+		{filepath.Join(dir, "b.db"), Options{Synchronous: "extra"}},
+		{filepath.Join(dir, "c.db"), Options{BusyTimeout: -1}},
+		{":memory:", Options{}},
+		{"", Options{}},
+	} {
+		if s, err := Open(context.Background(), tc.dsn, tc.opt); err == nil {
+			s.Close()
+			t.Errorf("Open(%q, %+v) succeeded", tc.dsn, tc.opt)
+		}
+	}
+}
+
+func TestMigrateIsIdempotentAndReopenWorks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "accessd.db")
+	s, err := Open(ctx, path, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if err := s.Update(ctx, func(tx access.Tx) error { return tx.PutCatalog(accesstest.NewCatalog("cat-1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A file: URI names the same database.
+	s, err = Open(ctx, "file:"+path, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate after reopening: %v", err)
+	}
+	if err := s.View(ctx, func(tx access.Tx) error { _, err := tx.Catalog("cat-1"); return err }); err != nil {
+		t.Fatalf("reading after reopening: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenDoesNotMigrate(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "accessd.db"), Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("Open created %d tables", n)
+	}
+}
+
+// The schema's unique indexes back the Service's own checks; breaking one
+// is a conflict, detected from SQLite's extended result code.
+func TestUniqueViolationIsConflict(t *testing.T) {
+	s := openTemp(t, Options{})
+	ctx := context.Background()
+	a, b := accesstest.NewUser("u-1"), accesstest.NewUser("u-2")
+	b.UserPrincipalName = strings.ToUpper(a.UserPrincipalName)
+	err := s.Update(ctx, func(tx access.Tx) error { return errors.Join(tx.PutUser(a), tx.PutUser(b)) })
+	if access.KindOf(err) != access.KindConflict {
+		t.Errorf("two users with one UPN: %v, want a conflict", err)
+	}
+	x, y := accesstest.NewServicePrincipal("sp-1"), accesstest.NewServicePrincipal("sp-2")
+	y.AppID = x.AppID
+	err = s.Update(ctx, func(tx access.Tx) error { return errors.Join(tx.PutServicePrincipal(x), tx.PutServicePrincipal(y)) })
+	if access.KindOf(err) != access.KindConflict {
+		t.Errorf("two service principals with one appId: %v, want a conflict", err)
+	}
+	// Any number may have no appId.
+	x.AppID, y.AppID = "", ""
+	if err := s.Update(ctx, func(tx access.Tx) error { return errors.Join(tx.PutServicePrincipal(x), tx.PutServicePrincipal(y)) }); err != nil {
+		t.Errorf("two service principals without appId: %v", err)
+	}
+	// Other driver errors are internal.
+	err = s.Update(ctx, func(x access.Tx) error {
+		_, err := x.(*tx).exec("INSERT INTO no_such_table VALUES (1)")
+		return err
+	})
+	if access.KindOf(err) != access.KindInternal {
+		t.Errorf("a bad statement: %v, want an internal error", err)
+	}
+}
+
+func TestPageLimitBelowOneIsRefused(t *testing.T) {
+	s := openTemp(t, Options{})
+	err := s.View(context.Background(), func(tx access.Tx) error { _, err := tx.Users(access.Page{}); return err })
+	if err == nil {
+		t.Error("a page without a limit was accepted")
+	}
+}
+
+func TestUpdateHonoursContext(t *testing.T) {
+	s := openTemp(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.Update(ctx, func(tx access.Tx) error { return tx.PutSetting("x", "y") })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Update with a canceled context: %v", err)
+	}
+}
+
+func BenchmarkCommitSingleRow(b *testing.B) {
+	for _, sync := range []string{"normal", "full"} {
+		b.Run("synchronous="+sync, func(b *testing.B) {
+			s := openTemp(b, Options{Synchronous: sync})
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				i++
+				if err := s.Update(ctx, func(tx access.Tx) error { return tx.PutSetting("bench", fmt.Sprint(i)) }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+		})
+	}
+}
+
+func BenchmarkPutPolicy(b *testing.B) {
+	s := openTemp(b, Options{})
+	ctx := context.Background()
+	pkg := accesstest.NewAccessPackage("pkg-1", "cat-1")
+	p := accesstest.NewFullPolicy("pol-1", pkg, "u-1", "ext-1")
+	for b.Loop() {
+		if err := s.Update(ctx, func(tx access.Tx) error { return tx.PutAssignmentPolicy(p) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+}
+
+func BenchmarkGetPolicy(b *testing.B) {
+	s := openTemp(b, Options{})
+	ctx := context.Background()
+	pkg := accesstest.NewAccessPackage("pkg-1", "cat-1")
+	p := accesstest.NewFullPolicy("pol-1", pkg, "u-1", "ext-1")
+	if err := s.Update(ctx, func(tx access.Tx) error { return tx.PutAssignmentPolicy(p) }); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.View(ctx, func(tx access.Tx) error { _, err := tx.AssignmentPolicy(p.ID); return err }); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

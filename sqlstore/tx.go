@@ -1,0 +1,183 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/accessd/accessd/access"
+)
+
+// tx is an access.Tx on one database/sql transaction. Once Update or View
+// returns, every method fails with sql.ErrTxDone, wrapped as an internal error.
+type tx struct {
+	ctx     context.Context
+	sql     *sql.Tx
+	dialect dialect
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	res, err := t.sql.ExecContext(t.ctx, t.dialect.rebind(query), args...)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	return res, nil
+}
+
+// execCount runs a statement and reports how many rows it changed.
+func (t *tx) execCount(query string, args ...any) (int64, error) {
+	res, err := t.exec(query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, access.Internal(err)
+	}
+	return n, nil
+}
+
+// fail turns a driver error into an *access.Error: a broken uniqueness
+// constraint is a conflict the client can act on, anything else is internal.
+func (t *tx) fail(err error) error {
+	if t.dialect.isUniqueViolation(err) {
+		return &access.Error{Kind: access.KindConflict, Message: "another object already has the same key", Err: err}
+	}
+	return access.Internal(err)
+}
+
+// get scans the one row query finds, or returns notFound when there is none.
+func get[T any](t *tx, scan func(scanner) (T, error), notFound error, query string, args ...any) (T, error) {
+	v, err := scan(t.sql.QueryRowContext(t.ctx, t.dialect.rebind(query), args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, notFound
+	}
+	if err != nil {
+		return v, t.fail(err)
+	}
+	return v, nil
+}
+
+// list scans every row query finds.
+func list[T any](t *tx, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := t.sql.QueryContext(t.ctx, t.dialect.rebind(query), args...)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.fail(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.fail(err)
+	}
+	return out, nil
+}
+
+// count runs a query that returns one number.
+func (t *tx) count(query string, args ...any) (int, error) {
+	var n int
+	if err := t.sql.QueryRowContext(t.ctx, t.dialect.rebind(query), args...).Scan(&n); err != nil {
+		return 0, t.fail(err)
+	}
+	return n, nil
+}
+
+// scanDoc reads a row whose only column is the JSON doc of a T.
+func scanDoc[T any](s scanner) (T, error) {
+	var v T
+	var doc []byte
+	if err := s.Scan(&doc); err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return v, fmt.Errorf("decode stored %T: %w", v, err)
+	}
+	return v, nil
+}
+
+func encode(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", access.Internal(fmt.Errorf("encode %T: %w", v, err))
+	}
+	return string(b), nil
+}
+
+// pageQuery completes a SELECT … FROM … so that it returns page p ordered by
+// idCol. where, when not empty, is a condition the rows must also meet, and
+// args are its arguments.
+func pageQuery(selectFrom, idCol, where string, p access.Page, args ...any) (string, []any, error) {
+	if p.Limit < 1 {
+		return "", nil, access.Internal(fmt.Errorf("sqlstore: page limit %d is below 1", p.Limit))
+	}
+	var b strings.Builder
+	b.WriteString(selectFrom)
+	b.WriteString(" WHERE ")
+	if where != "" {
+		b.WriteString(where)
+		b.WriteString(" AND ")
+	}
+	fmt.Fprintf(&b, "%s > ? ORDER BY %s LIMIT ?", idCol, idCol)
+	return b.String(), append(args, p.After, p.Limit), nil
+}
+
+// listPage lists one page of the docs in table, all of them or those whose
+// filterCol equals filter when filter is not "".
+func listPage[T any](t *tx, table, filterCol, filter string, p access.Page) ([]T, error) {
+	where, args := "", []any(nil)
+	if filter != "" {
+		where, args = filterCol+" = ?", []any{filter}
+	}
+	q, args, err := pageQuery("SELECT doc FROM "+table, "id", where, p, args...)
+	if err != nil {
+		return nil, err
+	}
+	return list(t, scanDoc[T], q, args...)
+}
+
+// countRows counts the rows of table, all of them or those whose filterCol
+// equals filter when filter is not "".
+func (t *tx) countRows(table, filterCol, filter string) (int, error) {
+	if filter == "" {
+		return t.count("SELECT COUNT(*) FROM " + table)
+	}
+	return t.count("SELECT COUNT(*) FROM "+table+" WHERE "+filterCol+" = ?", filter)
+}
+
+// deleteByID deletes one row by id, or returns notFound when there was none.
+func (t *tx) deleteByID(table, id string, notFound error) error {
+	n, err := t.execCount("DELETE FROM "+table+" WHERE id = ?", id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// upsert builds the statement that inserts a row or replaces every column
+// of the row with the same id. cols starts with "id".
+func upsert(table string, cols ...string) string {
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+	sets := make([]string, 0, len(cols)-1)
+	for _, c := range cols[1:] {
+		sets = append(sets, c+" = excluded."+c)
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (id) DO UPDATE SET %s",
+		table, strings.Join(cols, ", "), marks, strings.Join(sets, ", "))
+}
