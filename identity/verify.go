@@ -1,0 +1,223 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/accessd/accessd/access"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// maxTokenBytes bounds what Verify will parse. accessd's tokens are well under
+// 2 KiB; the bound only keeps a hostile header from costing much.
+const maxTokenBytes = 32 << 10
+
+// Verify checks a bearer token issued by this Issuer and says who calls.
+// It accepts RS256 only, from this issuer, for Microsoft Graph, with an exp,
+// within Leeway of the Issuer's clock, signed by a known key. Every refusal
+// is a KindUnauthenticated *access.Error whose message says what is wrong;
+// only a key store that cannot be read gives another kind (internal).
+func (i *Issuer) Verify(ctx context.Context, raw string) (access.Caller, error) {
+	if raw == "" {
+		return access.Caller{}, refuse("token is missing")
+	}
+	if len(raw) > maxTokenBytes {
+		return access.Caller{}, refuse("token is malformed: it is longer than %d bytes", maxTokenBytes)
+	}
+	claims := jwt.MapClaims{}
+	tok, err := i.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		kid, ok := t.Header["kid"].(string)
+		if !ok || kid == "" {
+			return nil, refuse("token header has no kid")
+		}
+		return i.keys.verificationKey(ctx, kid)
+	})
+	if err != nil {
+		return access.Caller{}, i.refusal(tok, claims, err)
+	}
+	return callerFrom(claims)
+}
+
+// refusal turns a parse error from jwt into one specific message. jwt reports
+// claim problems together; the most fundamental one is named.
+func (i *Issuer) refusal(tok *jwt.Token, claims jwt.MapClaims, err error) error {
+	var ae *access.Error
+	if errors.As(err, &ae) { // from our key lookup: already specific
+		return ae
+	}
+	if errors.Is(err, jwt.ErrTokenMalformed) {
+		// jwt's message names the part that did not decode.
+		return &access.Error{Kind: access.KindUnauthenticated, Message: err.Error()}
+	}
+	// jwt only reaches the algorithm once the header has decoded; refusing
+	// anything but RS256 is what defeats alg none and key confusion.
+	if tok != nil {
+		switch alg, _ := tok.Header["alg"].(string); {
+		case alg == "":
+			return refuse("token header has no alg")
+		case strings.EqualFold(alg, "none"):
+			return refuse("alg none is not accepted")
+		case alg != jwt.SigningMethodRS256.Alg():
+			return refuse("alg %s is not accepted: tokens must be signed with RS256", quote(alg))
+		}
+	}
+	if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+		return refuse("token signature is invalid")
+	}
+	if errors.Is(err, jwt.ErrTokenInvalidClaims) {
+		return i.claimsRefusal(claims, err)
+	}
+	return &access.Error{Kind: access.KindUnauthenticated, Message: "token is not valid", Err: err}
+}
+
+// claimsRefusal explains why the registered claims of a correctly signed
+// token are refused.
+func (i *Issuer) claimsRefusal(claims jwt.MapClaims, err error) error {
+	// A claim of the wrong type: find which, in the order jwt checks them.
+	for _, c := range []struct {
+		name string
+		get  func() error
+	}{
+		{"exp", func() error { _, err := claims.GetExpirationTime(); return err }},
+		{"nbf", func() error { _, err := claims.GetNotBefore(); return err }},
+		{"aud", func() error { _, err := claims.GetAudience(); return err }},
+		{"iss", func() error { _, err := claims.GetIssuer(); return err }},
+	} {
+		if c.get() != nil {
+			return refuse("token is malformed: claim %s has the wrong type", c.name)
+		}
+	}
+
+	iss, _ := claims.GetIssuer()
+	aud, _ := claims.GetAudience()
+	switch {
+	case claims["exp"] == nil:
+		return refuse("token has no exp claim")
+	case iss == "":
+		return refuse("token has no iss claim")
+	case iss != i.url:
+		return refuse("token issuer %s is not accepted: expected %q", quote(iss), i.url)
+	case len(aud) == 0 || len(aud) == 1 && aud[0] == "":
+		return refuse("token has no aud claim")
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return refuse("token audience %s is not accepted: expected %q", quote(strings.Join(aud, " ")), GraphAudience)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		exp, _ := claims.GetExpirationTime()
+		return refuse("token is expired: exp %s, now %s, leeway %s", stamp(exp.Time), stamp(i.clock.Now()), Leeway)
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		nbf, _ := claims.GetNotBefore()
+		return refuse("token is not valid yet: nbf %s, now %s, leeway %s", stamp(nbf.Time), stamp(i.clock.Now()), Leeway)
+	}
+	return &access.Error{Kind: access.KindUnauthenticated, Message: "token claims are not valid", Err: err}
+}
+
+// callerFrom reads who calls from verified claims. The claims are Entra's, so
+// a token from a real tenant reads the same way.
+func callerFrom(claims jwt.MapClaims) (access.Caller, error) {
+	var c access.Caller
+	var idtyp, scp string
+	var err error
+	for _, s := range []struct {
+		into *string
+		name string
+	}{
+		{&c.ObjectID, "oid"},
+		{&idtyp, "idtyp"},
+		{&c.AppID, "appid"},
+		{&c.UPN, "upn"},
+		{&c.DisplayName, "name"},
+		{&scp, "scp"},
+	} {
+		if *s.into, err = stringClaim(claims, s.name); err != nil {
+			return access.Caller{}, err
+		}
+	}
+	if c.ObjectID == "" {
+		return access.Caller{}, refuse("token has no oid claim")
+	}
+	if c.AppID == "" {
+		if c.AppID, err = stringClaim(claims, "azp"); err != nil {
+			return access.Caller{}, err
+		}
+	}
+	if c.UPN == "" {
+		if c.UPN, err = stringClaim(claims, "preferred_username"); err != nil {
+			return access.Caller{}, err
+		}
+	}
+	if c.Roles, err = rolesClaim(claims); err != nil {
+		return access.Caller{}, err
+	}
+	if scp != "" {
+		c.Scopes = strings.Fields(scp)
+	}
+
+	switch idtyp {
+	case "app":
+		c.IsApp = true
+	case "user":
+	case "":
+		// Tokens without the optional idtyp claim: an application has
+		// roles and no scp.
+		_, hasRoles := claims["roles"]
+		_, hasScp := claims["scp"]
+		c.IsApp = hasRoles && !hasScp
+	default:
+		return access.Caller{}, refuse("token idtyp %s is not accepted: expected \"app\" or \"user\"", quote(idtyp))
+	}
+	return c, nil
+}
+
+// stringClaim reads an optional string claim.
+func stringClaim(claims jwt.MapClaims, name string) (string, error) {
+	v, ok := claims[name]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", refuse("token is malformed: claim %s has the wrong type", name)
+	}
+	return s, nil
+}
+
+// rolesClaim reads the optional roles claim, a list of strings.
+func rolesClaim(claims jwt.MapClaims) ([]string, error) {
+	v, ok := claims["roles"]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, refuse("token is malformed: claim roles has the wrong type")
+	}
+	var roles []string // nil when empty, like Scopes
+	for _, r := range list {
+		s, ok := r.(string)
+		if !ok {
+			return nil, refuse("token is malformed: claim roles has the wrong type")
+		}
+		roles = append(roles, s)
+	}
+	return roles, nil
+}
+
+// refuse builds the error of every refused token.
+func refuse(format string, args ...any) *access.Error {
+	return access.E(access.KindUnauthenticated, format, args...)
+}
+
+// quote shows a value taken from a token in a message, shortened: the token
+// is the caller's input and may be long.
+func quote(s string) string {
+	const limit = 100
+	if r := []rune(s); len(r) > limit {
+		return fmt.Sprintf("%q…", string(r[:limit]))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
