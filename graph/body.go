@@ -1,0 +1,164 @@
+package graph
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/accessd/accessd/access"
+)
+
+// maxBody is the largest body accepted, measured after decompression.
+const maxBody = 1 << 20
+
+// readBody returns the request body as JSON bytes, enforcing the Graph rules:
+// JSON or no Content-Type, optional gzip, at most 1 MiB once decompressed.
+func readBody(r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, access.E(access.KindUnsupportedMedia, "Content-Type %q is not supported; send application/json", ct)
+		}
+	}
+	var src io.Reader = r.Body
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip":
+		// Bound the compressed stream too, so a client cannot make us read forever.
+		zr, err := gzip.NewReader(io.LimitReader(r.Body, 8*maxBody))
+		if err != nil {
+			return nil, access.Invalidf("the body is not valid gzip: %v", err)
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, access.E(access.KindUnsupportedMedia, "Content-Encoding %q is not supported; send gzip or none", enc)
+	}
+	body, err := io.ReadAll(io.LimitReader(src, maxBody+1))
+	if err != nil {
+		return nil, access.Invalidf("the body could not be read: %v", err)
+	}
+	if len(body) > maxBody {
+		return nil, access.E(access.KindTooLarge, "the body is larger than %d bytes", maxBody)
+	}
+	return body, nil
+}
+
+// decodeBody reads a JSON object into dst strictly: unknown properties and
+// wrong types are errors that name the property. Annotations such as
+// @odata.context or @odata.etag that a client copies from a GET are dropped
+// first; @odata.type is kept for the types that read it.
+func decodeBody(r *http.Request, dst any) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, dst)
+}
+
+func decodeJSON(body []byte, dst any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return access.Invalidf("a JSON body is required")
+	}
+	var tree any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&tree); err != nil {
+		return jsonError(err)
+	}
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
+		return access.Invalidf("the body holds more than one JSON value, or text after it")
+	}
+	if _, ok := tree.(map[string]any); !ok {
+		return access.Invalidf("the body must be a JSON object")
+	}
+	clean, err := json.Marshal(dropAnnotations(tree))
+	if err != nil {
+		return access.Internal(err)
+	}
+	strict := json.NewDecoder(bytes.NewReader(clean))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+// dropAnnotations removes instance annotations (keys starting with "@")
+// except @odata.type, at every depth.
+func dropAnnotations(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if strings.HasPrefix(k, "@") && k != "@odata.type" {
+				delete(t, k)
+				continue
+			}
+			t[k] = dropAnnotations(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = dropAnnotations(x)
+		}
+	}
+	return v
+}
+
+// jsonError turns encoding/json's errors into 400s that name the property.
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var fieldErr *fieldError
+	switch {
+	case errors.As(err, &syntax):
+		return access.Invalidf("the body is not valid JSON: %v (at byte %d)", syntax, syntax.Offset)
+	case errors.As(err, &typ):
+		name := typ.Field
+		if name == "" {
+			name = "the body"
+		}
+		return access.Invalidf("property '%s' has the wrong type: expected %s, got JSON %s", name, jsonTypeName(typ.Type.String()), typ.Value)
+	case errors.As(err, &fieldErr):
+		return access.Invalidf("%s", fieldErr.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return access.Invalidf("the body is not valid JSON: it ends too early")
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return access.Invalidf("property %s is not known on this resource", strings.ReplaceAll(name, `"`, "'"))
+	}
+	var ae *access.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return access.Invalidf("the body could not be read: %v", err)
+}
+
+func jsonTypeName(goType string) string {
+	switch {
+	case goType == "string", strings.HasSuffix(goType, "Text"):
+		return "a string"
+	case goType == "bool":
+		return "a boolean"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// fieldError is returned by wire types' own UnmarshalJSON methods to name
+// the property at fault.
+type fieldError struct {
+	property string
+	problem  string
+}
+
+func (e *fieldError) Error() string { return fmt.Sprintf("property '%s': %s", e.property, e.problem) }

@@ -1,0 +1,768 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/accessd/accessd/access"
+)
+
+// directoryRoutes registers /users, /groups and /servicePrincipals for one
+// API version. Both versions serve the same shapes.
+func (s *Server) directoryRoutes(version string) {
+	d := directory{s: s, version: version}
+	p := "/" + version
+
+	s.route("GET "+p+"/users", access.ReadUsers, d.listUsers)
+	s.route("POST "+p+"/users", access.WriteUsers, d.createUser)
+	s.route("GET "+p+"/users/{id}", access.ReadUsers, d.getUser)
+	s.route("PATCH "+p+"/users/{id}", access.WriteUsers, d.updateUser)
+	s.route("DELETE "+p+"/users/{id}", access.WriteUsers, d.deleteUser)
+	s.route("GET "+p+"/users/{id}/manager", access.ReadUsers, d.getManager)
+	s.route("PUT "+p+"/users/{id}/manager/$ref", access.WriteUsers, d.setManager)
+	s.route("DELETE "+p+"/users/{id}/manager/$ref", access.WriteUsers, d.removeManager)
+
+	s.route("GET "+p+"/groups", access.ReadGroups, d.listGroups)
+	s.route("POST "+p+"/groups", access.WriteGroups, d.createGroup)
+	s.route("GET "+p+"/groups/{id}", access.ReadGroups, d.getGroup)
+	s.route("PATCH "+p+"/groups/{id}", access.WriteGroups, d.updateGroup)
+	s.route("DELETE "+p+"/groups/{id}", access.WriteGroups, d.deleteGroup)
+	for _, rel := range []access.GroupRelation{access.GroupMembers, access.GroupOwners} {
+		base := p + "/groups/{id}/" + string(rel)
+		s.route("GET "+base, access.ReadGroups, d.listRelation(rel))
+		s.route("POST "+base+"/$ref", access.WriteGroups, d.addRelation(rel))
+		s.route("DELETE "+base+"/{objectId}/$ref", access.WriteGroups, d.removeRelation(rel))
+		// The older OData form: DELETE …/members/$ref?$id=<url of the object>.
+		s.route("DELETE "+base+"/$ref", access.WriteGroups, d.removeRelation(rel))
+	}
+
+	s.route("GET "+p+"/servicePrincipals", access.ReadApplications, d.listServicePrincipals)
+	s.route("POST "+p+"/servicePrincipals", access.WriteApplications, d.createServicePrincipal)
+	s.route("GET "+p+"/servicePrincipals/{id}", access.ReadApplications, d.getServicePrincipal)
+	s.route("PATCH "+p+"/servicePrincipals/{id}", access.WriteApplications, d.updateServicePrincipal)
+	s.route("DELETE "+p+"/servicePrincipals/{id}", access.WriteApplications, d.deleteServicePrincipal)
+}
+
+// directory holds the handlers of the directory routes of one version.
+type directory struct {
+	s       *Server
+	version string
+}
+
+func (d directory) context(set string, entity bool) string {
+	return contextURL(d.s.cfg.PublicURL, d.version, set, entity)
+}
+
+// ---- wire types: output ----
+
+// userWire is a user as Graph shows it.
+type userWire struct {
+	ID                string  `json:"id"`
+	DisplayName       string  `json:"displayName"`
+	UserPrincipalName string  `json:"userPrincipalName"`
+	Mail              *string `json:"mail"`
+	MailNickname      *string `json:"mailNickname"`
+	AccountEnabled    bool    `json:"accountEnabled"`
+}
+
+func userOut(u access.User) userWire {
+	return userWire{
+		ID:                u.ID,
+		DisplayName:       u.DisplayName,
+		UserPrincipalName: u.UserPrincipalName,
+		Mail:              optional(u.Mail),
+		MailNickname:      optional(u.MailNickname),
+		AccountEnabled:    u.AccountEnabled,
+	}
+}
+
+// groupWire is a group as Graph shows it. accessd has only security and
+// mail groups, so groupTypes is always empty.
+type groupWire struct {
+	ID              string   `json:"id"`
+	DisplayName     string   `json:"displayName"`
+	Description     *string  `json:"description"`
+	GroupTypes      []string `json:"groupTypes"`
+	MailNickname    string   `json:"mailNickname"`
+	MailEnabled     bool     `json:"mailEnabled"`
+	SecurityEnabled bool     `json:"securityEnabled"`
+}
+
+func groupOut(g access.Group) groupWire {
+	return groupWire{
+		ID:              g.ID,
+		DisplayName:     g.DisplayName,
+		Description:     optional(g.Description),
+		GroupTypes:      []string{},
+		MailNickname:    g.MailNickname,
+		MailEnabled:     g.MailEnabled,
+		SecurityEnabled: g.SecurityEnabled,
+	}
+}
+
+// servicePrincipalWire is a service principal as Graph shows it.
+type servicePrincipalWire struct {
+	ID          string        `json:"id"`
+	AppID       string        `json:"appId"`
+	DisplayName *string       `json:"displayName"`
+	AppRoles    []appRoleWire `json:"appRoles"`
+}
+
+type appRoleWire struct {
+	ID                 string   `json:"id"`
+	AllowedMemberTypes []string `json:"allowedMemberTypes"`
+	Description        *string  `json:"description"`
+	DisplayName        *string  `json:"displayName"`
+	IsEnabled          bool     `json:"isEnabled"`
+	Value              *string  `json:"value"`
+}
+
+func servicePrincipalOut(sp access.ServicePrincipal) servicePrincipalWire {
+	roles := make([]appRoleWire, 0, len(sp.AppRoles))
+	for _, r := range sp.AppRoles {
+		types := r.AllowedMemberTypes
+		if types == nil {
+			types = []string{}
+		}
+		roles = append(roles, appRoleWire{
+			ID:                 r.ID,
+			AllowedMemberTypes: types,
+			Description:        optional(r.Description),
+			DisplayName:        optional(r.DisplayName),
+			IsEnabled:          r.IsEnabled,
+			Value:              optional(r.Value),
+		})
+	}
+	return servicePrincipalWire{ID: sp.ID, AppID: sp.AppID, DisplayName: optional(sp.DisplayName), AppRoles: roles}
+}
+
+// Members and owners are directory objects of several types; each carries
+// its @odata.type and then that type's own properties.
+type (
+	userObjectWire struct {
+		Type string `json:"@odata.type"`
+		userWire
+	}
+	groupObjectWire struct {
+		Type string `json:"@odata.type"`
+		groupWire
+	}
+	servicePrincipalObjectWire struct {
+		Type string `json:"@odata.type"`
+		servicePrincipalWire
+	}
+	bareObjectWire struct {
+		Type string `json:"@odata.type"`
+		ID   string `json:"id"`
+	}
+)
+
+func directoryObjectOut(o access.DirectoryObject) any {
+	switch {
+	case o.Kind == access.ObjectUser && o.User != nil:
+		return userObjectWire{"#microsoft.graph.user", userOut(*o.User)}
+	case o.Kind == access.ObjectGroup && o.Group != nil:
+		return groupObjectWire{"#microsoft.graph.group", groupOut(*o.Group)}
+	case o.Kind == access.ObjectServicePrincipal && o.ServicePrincipal != nil:
+		return servicePrincipalObjectWire{"#microsoft.graph.servicePrincipal", servicePrincipalOut(*o.ServicePrincipal)}
+	}
+	return bareObjectWire{"#microsoft.graph." + string(o.Kind), o.ID}
+}
+
+// ---- wire types: input ----
+
+// Input types have pointer fields so that PATCH changes only what was sent;
+// POST reads the same types. Read-only properties a client copies back from
+// a GET (id) are accepted and ignored. nulls records the properties sent as
+// an explicit null (lower-cased): null clears a nullable property and is
+// refused for the others.
+
+type userInput struct {
+	ODataType         *string         `json:"@odata.type"`
+	ID                *string         `json:"id"` // read-only
+	DisplayName       *string         `json:"displayName"`
+	UserPrincipalName *string         `json:"userPrincipalName"`
+	Mail              *string         `json:"mail"`
+	MailNickname      *string         `json:"mailNickname"`
+	AccountEnabled    *bool           `json:"accountEnabled"`
+	PasswordProfile   json.RawMessage `json:"passwordProfile"` // Graph clients send one; accessd has no passwords
+	ManagerBind       *string         `json:"manager@odata.bind"`
+
+	nulls map[string]bool
+}
+
+func (in *userInput) check() error {
+	if err := checkODataType("@odata.type", in.ODataType, "user"); err != nil {
+		return err
+	}
+	return refuseNulls(in.nulls, "displayName", "userPrincipalName", "accountEnabled")
+}
+
+func (in *userInput) apply(u *access.User) {
+	assignIfSent(&u.DisplayName, in.DisplayName)
+	assignIfSent(&u.UserPrincipalName, in.UserPrincipalName)
+	assignOrClear(&u.Mail, in.Mail, in.nulls, "mail")
+	assignOrClear(&u.MailNickname, in.MailNickname, in.nulls, "mailNickname")
+	assignIfSent(&u.AccountEnabled, in.AccountEnabled)
+}
+
+type groupInput struct {
+	ODataType       *string  `json:"@odata.type"`
+	ID              *string  `json:"id"` // read-only
+	DisplayName     *string  `json:"displayName"`
+	Description     *string  `json:"description"`
+	MailNickname    *string  `json:"mailNickname"`
+	SecurityEnabled *bool    `json:"securityEnabled"`
+	MailEnabled     *bool    `json:"mailEnabled"`
+	GroupTypes      []string `json:"groupTypes"` // accepted and ignored: accessd keeps no Microsoft 365 groups
+	MembersBind     []string `json:"members@odata.bind"`
+	OwnersBind      []string `json:"owners@odata.bind"`
+
+	nulls map[string]bool
+}
+
+func (in *groupInput) check() error {
+	if err := checkODataType("@odata.type", in.ODataType, "group"); err != nil {
+		return err
+	}
+	return refuseNulls(in.nulls, "displayName", "mailNickname", "securityEnabled", "mailEnabled")
+}
+
+func (in *groupInput) apply(g *access.Group) {
+	assignIfSent(&g.DisplayName, in.DisplayName)
+	assignOrClear(&g.Description, in.Description, in.nulls, "description")
+	assignIfSent(&g.MailNickname, in.MailNickname)
+	assignIfSent(&g.SecurityEnabled, in.SecurityEnabled)
+	assignIfSent(&g.MailEnabled, in.MailEnabled)
+}
+
+type servicePrincipalInput struct {
+	ODataType   *string         `json:"@odata.type"`
+	ID          *string         `json:"id"` // read-only
+	AppID       *string         `json:"appId"`
+	DisplayName *string         `json:"displayName"`
+	AppRoles    *[]appRoleInput `json:"appRoles"`
+
+	nulls map[string]bool
+}
+
+type appRoleInput struct {
+	ODataType          *string  `json:"@odata.type"`
+	ID                 string   `json:"id"`
+	AllowedMemberTypes []string `json:"allowedMemberTypes"`
+	Description        *string  `json:"description"`
+	DisplayName        *string  `json:"displayName"`
+	IsEnabled          *bool    `json:"isEnabled"` // true when absent, as in Graph
+	Value              *string  `json:"value"`
+}
+
+func (in *servicePrincipalInput) check() error {
+	if err := checkODataType("@odata.type", in.ODataType, "servicePrincipal"); err != nil {
+		return err
+	}
+	if in.AppRoles != nil {
+		for i, r := range *in.AppRoles {
+			if err := checkODataType("appRoles["+strconv.Itoa(i)+"].@odata.type", r.ODataType, "appRole"); err != nil {
+				return err
+			}
+		}
+	}
+	return refuseNulls(in.nulls, "appId", "appRoles")
+}
+
+func (in *servicePrincipalInput) apply(sp *access.ServicePrincipal) {
+	assignIfSent(&sp.AppID, in.AppID)
+	assignOrClear(&sp.DisplayName, in.DisplayName, in.nulls, "displayName")
+	if in.AppRoles != nil {
+		roles := make([]access.AppRole, 0, len(*in.AppRoles))
+		for _, r := range *in.AppRoles {
+			role := access.AppRole{ID: r.ID, AllowedMemberTypes: r.AllowedMemberTypes, IsEnabled: true}
+			if role.AllowedMemberTypes == nil {
+				role.AllowedMemberTypes = []string{}
+			}
+			assignIfSent(&role.Description, r.Description)
+			assignIfSent(&role.DisplayName, r.DisplayName)
+			assignIfSent(&role.IsEnabled, r.IsEnabled)
+			assignIfSent(&role.Value, r.Value)
+			roles = append(roles, role)
+		}
+		sp.AppRoles = roles
+	}
+}
+
+// readInput reads a request body strictly into dst and reports which
+// top-level properties were sent as null (see decodeInput).
+func readInput(r *http.Request, dst any) (map[string]bool, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeInput(body, dst)
+}
+
+// decodeInput decodes body strictly into dst, as decodeJSON does, and
+// reports which top-level properties were sent as null, lower-cased, for an
+// input type's nulls field.
+func decodeInput(body []byte, dst any) (map[string]bool, error) {
+	if err := decodeJSON(body, dst); err != nil {
+		return nil, err
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, access.Internal(err) // decodeJSON has already accepted it as an object
+	}
+	nulls := map[string]bool{}
+	for k, v := range top {
+		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			nulls[strings.ToLower(k)] = true
+		}
+	}
+	return nulls, nil
+}
+
+func refuseNulls(nulls map[string]bool, names ...string) error {
+	for _, n := range names {
+		if nulls[strings.ToLower(n)] {
+			return access.Invalidf("property '%s' cannot be null", n)
+		}
+	}
+	return nil
+}
+
+func assignIfSent[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func assignOrClear(dst *string, v *string, nulls map[string]bool, name string) {
+	if nulls[strings.ToLower(name)] {
+		*dst = ""
+		return
+	}
+	assignIfSent(dst, v)
+}
+
+// checkODataType accepts an absent @odata.type or one naming want, in any of
+// the spellings typeName reads.
+func checkODataType(property string, got *string, want string) error {
+	if got == nil {
+		return nil
+	}
+	if !strings.EqualFold(typeName(*got), want) {
+		return access.Invalidf("property '%s': %q is not #microsoft.graph.%s", property, *got, want)
+	}
+	return nil
+}
+
+// ---- references ----
+
+// refID reads the object id out of a $ref body: {"@odata.id": "<url>"}.
+// decodeBody drops annotations, so $ref bodies are parsed here.
+func refID(body []byte) (string, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "", access.Invalidf("a JSON body with '@odata.id' is required")
+	}
+	var tree any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&tree); err != nil {
+		return "", jsonError(err)
+	}
+	if dec.More() {
+		return "", access.Invalidf("the body holds more than one JSON value")
+	}
+	obj, ok := tree.(map[string]any)
+	if !ok {
+		return "", access.Invalidf("the body must be a JSON object with '@odata.id'")
+	}
+	var ref any
+	for k, v := range obj {
+		switch {
+		case k == "@odata.id":
+			ref = v
+		case strings.HasPrefix(k, "@"):
+			// other annotations (@odata.context, @odata.type) carry nothing here
+		default:
+			return "", access.Invalidf("property '%s' is not known on a $ref body; send only '@odata.id'", k)
+		}
+	}
+	if ref == nil {
+		return "", access.Invalidf("property '@odata.id' is required: the URL of the directory object")
+	}
+	s, ok := ref.(string)
+	if !ok {
+		return "", access.Invalidf("property '@odata.id' has the wrong type: expected a string, the URL of the directory object")
+	}
+	return refKey("@odata.id", s)
+}
+
+// refKey takes the object id from a reference URL such as
+// https://graph.microsoft.com/v1.0/users/{id}, …/directoryObjects/{id} or
+// …/users('{id}'); a relative URL or a bare id works too. property names
+// where the URL came from, for the error message.
+func refKey(property, ref string) (string, error) {
+	bad := func(why string) error {
+		return access.Invalidf("property '%s': %q %s; send the URL of a directory object, such as https://graph.microsoft.com/v1.0/directoryObjects/{id}", property, ref, why)
+	}
+	u, err := url.Parse(strings.TrimSpace(ref))
+	if err != nil {
+		return "", bad("is not a URL")
+	}
+	seg := u.Path[strings.LastIndex(u.Path, "/")+1:]
+	if m := keySegment.FindStringSubmatch(seg); m != nil {
+		seg = m[2]
+	}
+	if seg == "" || seg == "$ref" || strings.ContainsAny(seg, "()'") {
+		return "", bad("names no object")
+	}
+	return seg, nil
+}
+
+// refKeys reads the ids of an @odata.bind array.
+func refKeys(property string, refs []string) ([]string, error) {
+	ids := make([]string, 0, len(refs))
+	for i, ref := range refs {
+		id, err := refKey(property+"["+strconv.Itoa(i)+"]", ref)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// ---- answers ----
+
+func writeNoContent(w http.ResponseWriter) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// pageItems turns one page of domain objects into list items and the last id.
+func pageItems[T any](xs []T, out func(T) any, id func(T) string) ([]any, string) {
+	items := make([]any, 0, len(xs))
+	last := ""
+	for _, x := range xs {
+		items = append(items, out(x))
+		last = id(x)
+	}
+	return items, last
+}
+
+// ---- users ----
+
+func (d directory) listUsers(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	users, more, err := d.s.svc.Users(r.Context(), q.page())
+	if err != nil {
+		return err
+	}
+	items, last := pageItems(users, func(u access.User) any { return userOut(u) }, func(u access.User) string { return u.ID })
+	return d.s.writeList(w, r, d.context("users", false), items, last, more, q.selectSet)
+}
+
+func (d directory) createUser(w http.ResponseWriter, r *http.Request) error {
+	var in userInput
+	var err error
+	if in.nulls, err = readInput(r, &in); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	u := access.User{AccountEnabled: true}
+	in.apply(&u)
+	if in.ManagerBind != nil {
+		if u.ManagerID, err = refKey("manager@odata.bind", *in.ManagerBind); err != nil {
+			return err
+		}
+	}
+	if u, err = d.s.svc.CreateUser(r.Context(), u); err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusCreated, d.context("users", true), userOut(u), nil)
+}
+
+func (d directory) getUser(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	u, err := d.s.svc.User(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusOK, d.context("users", true), userOut(u), q.selectSet)
+}
+
+func (d directory) updateUser(w http.ResponseWriter, r *http.Request) error {
+	var in userInput
+	var err error
+	if in.nulls, err = readInput(r, &in); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	if in.ManagerBind != nil || in.nulls["manager@odata.bind"] {
+		return access.Invalidf("property 'manager@odata.bind' can be sent only when a user is created; change a manager with PUT or DELETE /users/{id}/manager/$ref")
+	}
+	if _, err := d.s.svc.UpdateUser(r.Context(), r.PathValue("id"), in.apply); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}
+
+func (d directory) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	if err := d.s.svc.DeleteUser(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}
+
+func (d directory) getManager(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	m, err := d.s.svc.Manager(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusOK, d.context("users", true), userOut(m), q.selectSet)
+}
+
+func (d directory) setManager(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	managerID, err := refID(body)
+	if err != nil {
+		return err
+	}
+	if err := d.s.svc.SetManager(r.Context(), r.PathValue("id"), managerID); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}
+
+func (d directory) removeManager(w http.ResponseWriter, r *http.Request) error {
+	if err := d.s.svc.SetManager(r.Context(), r.PathValue("id"), ""); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}
+
+// ---- groups ----
+
+func (d directory) listGroups(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	groups, more, err := d.s.svc.Groups(r.Context(), q.page())
+	if err != nil {
+		return err
+	}
+	items, last := pageItems(groups, func(g access.Group) any { return groupOut(g) }, func(g access.Group) string { return g.ID })
+	return d.s.writeList(w, r, d.context("groups", false), items, last, more, q.selectSet)
+}
+
+func (d directory) createGroup(w http.ResponseWriter, r *http.Request) error {
+	var in groupInput
+	var err error
+	if in.nulls, err = readInput(r, &in); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	members, err := refKeys("members@odata.bind", in.MembersBind)
+	if err != nil {
+		return err
+	}
+	owners, err := refKeys("owners@odata.bind", in.OwnersBind)
+	if err != nil {
+		return err
+	}
+	g := access.Group{SecurityEnabled: true}
+	in.apply(&g)
+	if g, err = d.s.svc.CreateGroup(r.Context(), g, members, owners); err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusCreated, d.context("groups", true), groupOut(g), nil)
+}
+
+func (d directory) getGroup(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	g, err := d.s.svc.Group(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusOK, d.context("groups", true), groupOut(g), q.selectSet)
+}
+
+func (d directory) updateGroup(w http.ResponseWriter, r *http.Request) error {
+	var in groupInput
+	var err error
+	if in.nulls, err = readInput(r, &in); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	for _, name := range []string{"members@odata.bind", "owners@odata.bind"} {
+		sent := in.nulls[name] || (name == "members@odata.bind" && in.MembersBind != nil) || (name == "owners@odata.bind" && in.OwnersBind != nil)
+		if sent {
+			return access.Invalidf("property '%s' can be sent only when a group is created; add with POST /groups/{id}/%s/$ref", name, strings.TrimSuffix(name, "@odata.bind"))
+		}
+	}
+	if _, err := d.s.svc.UpdateGroup(r.Context(), r.PathValue("id"), in.apply); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}
+
+func (d directory) deleteGroup(w http.ResponseWriter, r *http.Request) error {
+	if err := d.s.svc.DeleteGroup(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}
+
+func (d directory) listRelation(rel access.GroupRelation) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		objs, more, err := d.s.svc.GroupRelation(r.Context(), r.PathValue("id"), rel, q.page())
+		if err != nil {
+			return err
+		}
+		items, last := pageItems(objs, directoryObjectOut, func(o access.DirectoryObject) string { return o.ID })
+		return d.s.writeList(w, r, d.context("directoryObjects", false), items, last, more, q.selectSet)
+	}
+}
+
+func (d directory) addRelation(rel access.GroupRelation) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		body, err := readBody(r)
+		if err != nil {
+			return err
+		}
+		objectID, err := refID(body)
+		if err != nil {
+			return err
+		}
+		if err := d.s.svc.AddToGroup(r.Context(), r.PathValue("id"), rel, objectID); err != nil {
+			return err
+		}
+		return writeNoContent(w)
+	}
+}
+
+// removeRelation serves both …/{objectId}/$ref and …/$ref?$id=<url>.
+func (d directory) removeRelation(rel access.GroupRelation) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		objectID := r.PathValue("objectId")
+		if objectID == "" {
+			var ref string
+			for k, v := range r.URL.Query() {
+				if strings.EqualFold(k, "$id") && len(v) > 0 {
+					ref = v[0]
+				}
+			}
+			if ref == "" {
+				return access.Invalidf("name the object to remove: DELETE /groups/{id}/%s/{objectId}/$ref, or …/%s/$ref?$id=<its URL>", rel, rel)
+			}
+			var err error
+			if objectID, err = refKey("$id", ref); err != nil {
+				return err
+			}
+		}
+		if err := d.s.svc.RemoveFromGroup(r.Context(), r.PathValue("id"), rel, objectID); err != nil {
+			return err
+		}
+		return writeNoContent(w)
+	}
+}
+
+// ---- service principals ----
+
+func (d directory) listServicePrincipals(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	sps, more, err := d.s.svc.ServicePrincipals(r.Context(), q.page())
+	if err != nil {
+		return err
+	}
+	items, last := pageItems(sps,
+		func(sp access.ServicePrincipal) any { return servicePrincipalOut(sp) },
+		func(sp access.ServicePrincipal) string { return sp.ID })
+	return d.s.writeList(w, r, d.context("servicePrincipals", false), items, last, more, q.selectSet)
+}
+
+func (d directory) createServicePrincipal(w http.ResponseWriter, r *http.Request) error {
+	var in servicePrincipalInput
+	var err error
+	if in.nulls, err = readInput(r, &in); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	var sp access.ServicePrincipal
+	in.apply(&sp)
+	if sp, err = d.s.svc.CreateServicePrincipal(r.Context(), sp); err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusCreated, d.context("servicePrincipals", true), servicePrincipalOut(sp), nil)
+}
+
+func (d directory) getServicePrincipal(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	sp, err := d.s.svc.ServicePrincipal(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusOK, d.context("servicePrincipals", true), servicePrincipalOut(sp), q.selectSet)
+}
+
+func (d directory) updateServicePrincipal(w http.ResponseWriter, r *http.Request) error {
+	var in servicePrincipalInput
+	var err error
+	if in.nulls, err = readInput(r, &in); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	if _, err := d.s.svc.UpdateServicePrincipal(r.Context(), r.PathValue("id"), in.apply); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}
+
+func (d directory) deleteServicePrincipal(w http.ResponseWriter, r *http.Request) error {
+	if err := d.s.svc.DeleteServicePrincipal(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}

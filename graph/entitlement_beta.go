@@ -1,0 +1,199 @@
+package graph
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/accessd/accessd/access"
+)
+
+// The beta API serves the same catalogs, packages and extensions under beta
+// names and shapes: strings in PascalCase where v1.0 has enums, ids where
+// v1.0 has navigation properties.
+
+// catalogBeta is accessPackageCatalog in beta.
+type catalogBeta struct {
+	ID                  string  `json:"id"`
+	DisplayName         string  `json:"displayName"`
+	Description         *string `json:"description"`
+	CatalogType         string  `json:"catalogType"`
+	CatalogStatus       string  `json:"catalogStatus"`
+	IsExternallyVisible bool    `json:"isExternallyVisible"`
+	CreatedBy           *string `json:"createdBy"`
+	CreatedDateTime     *string `json:"createdDateTime"`
+	ModifiedBy          *string `json:"modifiedBy"`
+	ModifiedDateTime    *string `json:"modifiedDateTime"`
+}
+
+// pascal writes a v1.0 enum member as beta's strings do: userManaged → UserManaged.
+func pascal(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func catalogToBeta(c access.Catalog) catalogBeta {
+	return catalogBeta{
+		ID: c.ID, DisplayName: c.DisplayName, Description: optional(c.Description),
+		CatalogType: pascal(string(c.CatalogType)), CatalogStatus: pascal(string(c.State)), IsExternallyVisible: c.IsExternallyVisible,
+		CreatedBy: optional(c.CreatedBy), CreatedDateTime: timeOut(c.CreatedDateTime),
+		ModifiedBy: optional(c.ModifiedBy), ModifiedDateTime: timeOut(c.ModifiedDateTime),
+	}
+}
+
+// accessPackageBeta is accessPackage in beta.
+type accessPackageBeta struct {
+	ID                   string       `json:"id"`
+	CatalogID            string       `json:"catalogId"`
+	DisplayName          string       `json:"displayName"`
+	Description          *string      `json:"description"`
+	IsHidden             bool         `json:"isHidden"`
+	IsRoleScopesVisible  bool         `json:"isRoleScopesVisible"`
+	CreatedBy            *string      `json:"createdBy"`
+	CreatedDateTime      *string      `json:"createdDateTime"`
+	ModifiedBy           *string      `json:"modifiedBy"`
+	ModifiedDateTime     *string      `json:"modifiedDateTime"`
+	AccessPackageCatalog *catalogBeta `json:"accessPackageCatalog,omitempty"`
+}
+
+func accessPackageToBeta(p access.AccessPackage) accessPackageBeta {
+	return accessPackageBeta{
+		ID: p.ID, CatalogID: p.CatalogID, DisplayName: p.DisplayName, Description: optional(p.Description), IsHidden: p.IsHidden,
+		CreatedBy: optional(p.CreatedBy), CreatedDateTime: timeOut(p.CreatedDateTime),
+		ModifiedBy: optional(p.ModifiedBy), ModifiedDateTime: timeOut(p.ModifiedDateTime),
+	}
+}
+
+// entitlementRoutesBeta registers the beta entitlement-management routes.
+func (s *Server) entitlementRoutesBeta() {
+	em := "/beta" + emRoot
+	read, write := access.ReadEntitlements, access.WriteEntitlements
+	const catalogs, extensions = "accessPackageCatalogs", "accessPackageCustomWorkflowExtensions"
+	s.route("GET "+em+"/accessPackageCatalogs", read, s.listCatalogsBeta)
+	s.route("POST "+em+"/accessPackageCatalogs", write, s.createCatalogBeta)
+	s.route("GET "+em+"/accessPackageCatalogs/{id}", read, s.getCatalogBeta)
+	s.route("PATCH "+em+"/accessPackageCatalogs/{id}", write, s.patchCatalogV1)
+	s.route("DELETE "+em+"/accessPackageCatalogs/{id}", write, s.deleteCatalog)
+	s.route("GET "+em+"/accessPackageCatalogs/{id}/accessPackages", read, s.listCatalogPackagesBeta)
+	s.route("GET "+em+"/accessPackageCatalogs/{id}/"+extensions, read, s.listExtensions("beta", catalogs, extensions))
+	s.route("POST "+em+"/accessPackageCatalogs/{id}/"+extensions, write, s.createExtension("beta", catalogs, extensions))
+	s.route("GET "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", read, s.getExtension("beta", catalogs, extensions))
+	s.route("PUT "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", write, s.replaceExtension("beta", catalogs, extensions))
+	s.route("DELETE "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", write, s.deleteExtension)
+
+	s.route("GET "+em+"/accessPackages", read, s.listPackagesBeta)
+	s.route("POST "+em+"/accessPackages", write, s.createPackageBeta)
+	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackageBeta)
+	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
+	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
+}
+
+func (s *Server) listCatalogsBeta(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	items, more, err := s.svc.Catalogs(r.Context(), q.page())
+	if err != nil {
+		return err
+	}
+	out := make([]any, len(items))
+	for i, c := range items {
+		out[i] = catalogToBeta(c)
+	}
+	return s.writeList(w, r, s.emContext("beta", "accessPackageCatalogs", false), out, lastID(items, func(c access.Catalog) string { return c.ID }), more, q.selectSet)
+}
+
+func (s *Server) getCatalogBeta(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.Catalog(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusOK, s.emContext("beta", "accessPackageCatalogs", true), catalogToBeta(c), q.selectSet)
+}
+
+func (s *Server) createCatalogBeta(w http.ResponseWriter, r *http.Request) error {
+	c, err := decodeCatalog(r)
+	if err != nil {
+		return err
+	}
+	if c, err = s.svc.CreateCatalog(r.Context(), callerOf(r), c); err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusCreated, s.emContext("beta", "accessPackageCatalogs", true), catalogToBeta(c), nil)
+}
+
+func (s *Server) listPackagesBeta(w http.ResponseWriter, r *http.Request) error {
+	return s.writePackagesBeta(w, r, "")
+}
+
+func (s *Server) listCatalogPackagesBeta(w http.ResponseWriter, r *http.Request) error {
+	return s.writePackagesBeta(w, r, r.PathValue("id"))
+}
+
+func (s *Server) writePackagesBeta(w http.ResponseWriter, r *http.Request, catalogID string) error {
+	q, err := parseQuery(r, "accessPackageCatalog")
+	if err != nil {
+		return err
+	}
+	items, more, err := s.svc.AccessPackages(r.Context(), catalogID, q.page())
+	if err != nil {
+		return err
+	}
+	out := make([]any, len(items))
+	for i, p := range items {
+		if out[i], err = s.packageBeta(r, p, q.expand); err != nil {
+			return err
+		}
+	}
+	set := "accessPackages"
+	if catalogID != "" {
+		set = "accessPackageCatalogs('" + catalogID + "')/accessPackages"
+	}
+	return s.writeList(w, r, s.emContext("beta", set, false), out, lastID(items, func(p access.AccessPackage) string { return p.ID }), more, q.selectSet)
+}
+
+func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageBeta, error) {
+	out := accessPackageToBeta(p)
+	if expand.has("accessPackageCatalog") {
+		c, err := s.svc.Catalog(r.Context(), p.CatalogID)
+		if err != nil {
+			return out, err
+		}
+		cw := catalogToBeta(c)
+		out.AccessPackageCatalog = &cw
+	}
+	return out, nil
+}
+
+func (s *Server) getPackageBeta(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r, "accessPackageCatalog")
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.AccessPackage(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out, err := s.packageBeta(r, p, q.expand)
+	if err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusOK, s.emContext("beta", "accessPackages", true), out, q.selectSet)
+}
+
+func (s *Server) createPackageBeta(w http.ResponseWriter, r *http.Request) error {
+	p, err := decodePackage(r)
+	if err != nil {
+		return err
+	}
+	if p, err = s.svc.CreateAccessPackage(r.Context(), callerOf(r), p); err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusCreated, s.emContext("beta", "accessPackages", true), accessPackageToBeta(p), nil)
+}

@@ -1,0 +1,237 @@
+package graph
+
+import (
+	"net/http"
+
+	"github.com/accessd/accessd/access"
+)
+
+const emRoot = "/identityGovernance/entitlementManagement"
+
+// entitlementRoutesV1 registers the v1.0 entitlement-management routes.
+func (s *Server) entitlementRoutesV1() {
+	em := "/v1.0" + emRoot
+	read, write := access.ReadEntitlements, access.WriteEntitlements
+	s.route("GET "+em+"/catalogs", read, s.listCatalogsV1)
+	s.route("POST "+em+"/catalogs", write, s.createCatalogV1)
+	s.route("GET "+em+"/catalogs/{id}", read, s.getCatalogV1)
+	s.route("PATCH "+em+"/catalogs/{id}", write, s.patchCatalogV1)
+	s.route("DELETE "+em+"/catalogs/{id}", write, s.deleteCatalog)
+	s.route("GET "+em+"/catalogs/{id}/accessPackages", read, s.listCatalogPackagesV1)
+	s.route("GET "+em+"/catalogs/{id}/customWorkflowExtensions", read, s.listExtensions("v1.0", "catalogs", "customWorkflowExtensions"))
+	s.route("POST "+em+"/catalogs/{id}/customWorkflowExtensions", write, s.createExtension("v1.0", "catalogs", "customWorkflowExtensions"))
+	s.route("GET "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", read, s.getExtension("v1.0", "catalogs", "customWorkflowExtensions"))
+	s.route("PUT "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.replaceExtension("v1.0", "catalogs", "customWorkflowExtensions"))
+	s.route("DELETE "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.deleteExtension)
+
+	s.route("GET "+em+"/accessPackages", read, s.listPackagesV1)
+	s.route("POST "+em+"/accessPackages", write, s.createPackageV1)
+	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackageV1)
+	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
+	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
+	s.route("GET "+em+"/accessPackages/{id}/assignmentPolicies", read, s.listPackagePoliciesV1)
+
+	s.route("GET "+em+"/assignmentPolicies", read, s.listPoliciesV1)
+	s.route("POST "+em+"/assignmentPolicies", write, s.createPolicyV1)
+	s.route("GET "+em+"/assignmentPolicies/{id}", read, s.getPolicyV1)
+	s.route("PUT "+em+"/assignmentPolicies/{id}", write, s.replacePolicyV1)
+	s.route("DELETE "+em+"/assignmentPolicies/{id}", write, s.deletePolicy)
+}
+
+// emContext is @odata.context for an entitlement-management set.
+func (s *Server) emContext(version, set string, entity bool) string {
+	return contextURL(s.cfg.PublicURL, version, "identityGovernance/entitlementManagement/"+set, entity)
+}
+
+func (s *Server) listCatalogsV1(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	items, more, err := s.svc.Catalogs(r.Context(), q.page())
+	if err != nil {
+		return err
+	}
+	out := make([]any, len(items))
+	for i, c := range items {
+		out[i] = catalogToV1(c)
+	}
+	return s.writeList(w, r, s.emContext("v1.0", "catalogs", false), out, lastID(items, func(c access.Catalog) string { return c.ID }), more, q.selectSet)
+}
+
+func (s *Server) getCatalogV1(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.svc.Catalog(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusOK, s.emContext("v1.0", "catalogs", true), catalogToV1(c), q.selectSet)
+}
+
+func (s *Server) createCatalogV1(w http.ResponseWriter, r *http.Request) error {
+	c, err := decodeCatalog(r)
+	if err != nil {
+		return err
+	}
+	if c, err = s.svc.CreateCatalog(r.Context(), callerOf(r), c); err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusCreated, s.emContext("v1.0", "catalogs", true), catalogToV1(c), nil)
+}
+
+func decodeCatalog(r *http.Request) (access.Catalog, error) {
+	var in catalogInput
+	if err := decodeBody(r, &in); err != nil {
+		return access.Catalog{}, err
+	}
+	var c access.Catalog
+	err := in.apply(&c)
+	return c, err
+}
+
+// patchCatalogV1 answers 204 No Content, as Graph's update methods do.
+func (s *Server) patchCatalogV1(w http.ResponseWriter, r *http.Request) error {
+	if err := s.patchCatalog(r); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) patchCatalog(r *http.Request) error {
+	var in catalogInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	var applyErr error
+	_, err := s.svc.UpdateCatalog(r.Context(), callerOf(r), r.PathValue("id"), func(c *access.Catalog) { applyErr = in.apply(c) })
+	if applyErr != nil {
+		return applyErr
+	}
+	return err
+}
+
+func (s *Server) deleteCatalog(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.DeleteCatalog(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// lastID is the id of a page's last item, where the next page starts.
+func lastID[T any](items []T, id func(T) string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return id(items[len(items)-1])
+}
+
+func (s *Server) listPackagesV1(w http.ResponseWriter, r *http.Request) error {
+	return s.writePackagesV1(w, r, "")
+}
+
+func (s *Server) listCatalogPackagesV1(w http.ResponseWriter, r *http.Request) error {
+	return s.writePackagesV1(w, r, r.PathValue("id"))
+}
+
+func (s *Server) writePackagesV1(w http.ResponseWriter, r *http.Request, catalogID string) error {
+	q, err := parseQuery(r, "catalog")
+	if err != nil {
+		return err
+	}
+	items, more, err := s.svc.AccessPackages(r.Context(), catalogID, q.page())
+	if err != nil {
+		return err
+	}
+	out := make([]any, len(items))
+	for i, p := range items {
+		if out[i], err = s.packageV1(r, p, q.expand); err != nil {
+			return err
+		}
+	}
+	set := "accessPackages"
+	if catalogID != "" {
+		set = "catalogs('" + catalogID + "')/accessPackages"
+	}
+	return s.writeList(w, r, s.emContext("v1.0", set, false), out, lastID(items, func(p access.AccessPackage) string { return p.ID }), more, q.selectSet)
+}
+
+// packageV1 writes a package with the navigation properties $expand asks for.
+func (s *Server) packageV1(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageV1, error) {
+	out := accessPackageToV1(p)
+	if expand.has("catalog") {
+		c, err := s.svc.Catalog(r.Context(), p.CatalogID)
+		if err != nil {
+			return out, err
+		}
+		cw := catalogToV1(c)
+		out.Catalog = &cw
+	}
+	return out, nil
+}
+
+func (s *Server) getPackageV1(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r, "catalog")
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.AccessPackage(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out, err := s.packageV1(r, p, q.expand)
+	if err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusOK, s.emContext("v1.0", "accessPackages", true), out, q.selectSet)
+}
+
+func (s *Server) createPackageV1(w http.ResponseWriter, r *http.Request) error {
+	p, err := decodePackage(r)
+	if err != nil {
+		return err
+	}
+	if p, err = s.svc.CreateAccessPackage(r.Context(), callerOf(r), p); err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusCreated, s.emContext("v1.0", "accessPackages", true), accessPackageToV1(p), nil)
+}
+
+func decodePackage(r *http.Request) (access.AccessPackage, error) {
+	var in accessPackageInput
+	if err := decodeBody(r, &in); err != nil {
+		return access.AccessPackage{}, err
+	}
+	var p access.AccessPackage
+	err := in.apply(&p)
+	return p, err
+}
+
+func (s *Server) patchPackage(w http.ResponseWriter, r *http.Request) error {
+	var in accessPackageInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	var applyErr error
+	_, err := s.svc.UpdateAccessPackage(r.Context(), callerOf(r), r.PathValue("id"), func(p *access.AccessPackage) { applyErr = in.apply(p) })
+	if applyErr != nil {
+		return applyErr
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) deletePackage(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.DeleteAccessPackage(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

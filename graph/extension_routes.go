@@ -1,0 +1,94 @@
+package graph
+
+import (
+	"net/http"
+
+	"github.com/accessd/accessd/access"
+)
+
+// The custom extension routes are the same in v1.0 and beta but for the names
+// of the catalog set and the extension collection, which the closures carry.
+
+func (s *Server) extensionContext(version, catalogs, collection, catalogID string, entity bool) string {
+	return s.emContext(version, catalogs+"('"+catalogID+"')/"+collection, entity)
+}
+
+func (s *Server) listExtensions(version, catalogs, collection string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		catalogID := r.PathValue("id")
+		items, more, err := s.svc.CustomExtensions(r.Context(), catalogID, q.page())
+		if err != nil {
+			return err
+		}
+		out := make([]any, len(items))
+		for i, x := range items {
+			out[i] = customExtensionToWire(x)
+		}
+		return s.writeList(w, r, s.extensionContext(version, catalogs, collection, catalogID, false), out,
+			lastID(items, func(x access.CustomExtension) string { return x.ID }), more, q.selectSet)
+	}
+}
+
+func (s *Server) getExtension(version, catalogs, collection string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		catalogID := r.PathValue("id")
+		x, err := s.svc.CustomExtension(r.Context(), catalogID, r.PathValue("xid"))
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusOK, s.extensionContext(version, catalogs, collection, catalogID, true), customExtensionToWire(x), q.selectSet)
+	}
+}
+
+func decodeExtension(r *http.Request) (access.CustomExtension, error) {
+	var in customExtensionInput
+	if err := decodeBody(r, &in); err != nil {
+		return access.CustomExtension{}, err
+	}
+	return in.toDomain()
+}
+
+func (s *Server) createExtension(version, catalogs, collection string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		catalogID := r.PathValue("id")
+		x, err := decodeExtension(r)
+		if err != nil {
+			return err
+		}
+		if x, err = s.svc.CreateCustomExtension(r.Context(), callerOf(r), catalogID, x); err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusCreated, s.extensionContext(version, catalogs, collection, catalogID, true), customExtensionToWire(x), nil)
+	}
+}
+
+// replaceExtension is PUT, which Graph answers with the updated object.
+func (s *Server) replaceExtension(version, catalogs, collection string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		catalogID := r.PathValue("id")
+		x, err := decodeExtension(r)
+		if err != nil {
+			return err
+		}
+		if x, err = s.svc.ReplaceCustomExtension(r.Context(), callerOf(r), catalogID, r.PathValue("xid"), x); err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusOK, s.extensionContext(version, catalogs, collection, catalogID, true), customExtensionToWire(x), nil)
+	}
+}
+
+func (s *Server) deleteExtension(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.DeleteCustomExtension(r.Context(), r.PathValue("id"), r.PathValue("xid")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,354 @@
+// Package graph serves accessd's Microsoft Graph compatible API: routes for
+// v1.0 and beta, their wire shapes, OData conventions, errors and
+// authentication of callers.
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/accessd/accessd/access"
+)
+
+// Authenticator checks a bearer token and says who is calling. The identity
+// package implements it; tests may use it too.
+type Authenticator interface {
+	Verify(ctx context.Context, raw string) (access.Caller, error)
+}
+
+// Config is what the API needs from the outside.
+type Config struct {
+	Service   *access.Service
+	Auth      Authenticator
+	PublicURL string // base of @odata.context and @odata.nextLink, without a trailing slash
+	Logger    *slog.Logger
+	Clock     access.Clock
+	IDs       access.IDSource // makes request-id values
+
+	// Served without a token, so that extensions and clients can find accessd's keys.
+	OpenIDConfiguration func() []byte
+	JWKS                func() []byte
+	JWKSPath            string
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg Config
+	svc *access.Service
+	mux *http.ServeMux
+	log *slog.Logger
+
+	appNames sync.Map // service principal id → displayName, for createdBy of app callers
+}
+
+// handler is what every route implements: it writes a success answer itself
+// and returns an error for everything else.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// NewServer registers every route.
+func NewServer(cfg Config) *Server {
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	s := &Server{cfg: cfg, svc: cfg.Service, mux: http.NewServeMux(), log: cfg.Logger}
+	s.mux.Handle("GET /healthz", s.public(s.health))
+	s.mux.Handle("GET /.well-known/openid-configuration", s.public(rawJSON(cfg.OpenIDConfiguration)))
+	s.mux.Handle("GET "+cfg.JWKSPath, s.public(rawJSON(cfg.JWKS)))
+	for _, version := range []string{"v1.0", "beta"} {
+		s.directoryRoutes(version)
+	}
+	s.entitlementRoutesV1()
+	s.entitlementRoutesBeta()
+	return s
+}
+
+// route registers a handler that needs a token with the given permission.
+func (s *Server) route(pattern string, need access.Permission, h handler) {
+	s.mux.Handle(pattern, s.protected(need, h))
+}
+
+type callerKey struct{}
+type outcomeKey struct{}
+
+// outcome carries a handler's error to the one log line of its request.
+type outcome struct{ err error }
+
+// callerOf is the authenticated caller of a protected route.
+func callerOf(r *http.Request) access.Caller {
+	c, _ := r.Context().Value(callerKey{}).(access.Caller)
+	return c
+}
+
+func (s *Server) protected(need access.Permission, h handler) http.Handler {
+	return s.public(func(w http.ResponseWriter, r *http.Request) error {
+		raw, ok := bearer(r)
+		if !ok {
+			return access.E(access.KindUnauthenticated, "the request has no bearer token; send Authorization: Bearer <token>")
+		}
+		caller, err := s.cfg.Auth.Verify(r.Context(), raw)
+		if err != nil {
+			return err
+		}
+		if caller.IsApp && caller.DisplayName == "" {
+			caller.DisplayName = s.appName(r.Context(), caller.ObjectID)
+		}
+		if !caller.Has(need) {
+			return access.E(access.KindForbidden, "the token lacks the permission for this call: it needs one of %s", strings.Join(need, ", "))
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+	})
+}
+
+// appName finds an application caller's display name, which app tokens do
+// not carry, so that createdBy shows a name rather than an id. Names are
+// cached: a renamed application shows its old name until the next start.
+func (s *Server) appName(ctx context.Context, id string) string {
+	if name, ok := s.appNames.Load(id); ok {
+		return name.(string)
+	}
+	sp, err := s.svc.ServicePrincipal(ctx, id)
+	if err != nil {
+		return ""
+	}
+	s.appNames.Store(id, sp.DisplayName)
+	return sp.DisplayName
+}
+
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// public adapts a handler: its error becomes the Graph envelope.
+func (s *Server) public(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			if o, ok := r.Context().Value(outcomeKey{}).(*outcome); ok {
+				o.err = err
+			}
+			writeError(w, r, s.cfg.Clock.Now(), err)
+		}
+	})
+}
+
+// ServeHTTP sets the request ids, rewrites OData key syntax, answers 404 and
+// 405 in the Graph envelope, recovers from panics, and logs one line.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	requestID := s.cfg.IDs.NewID()
+	clientRequestID := r.Header.Get("client-request-id")
+	if clientRequestID == "" {
+		clientRequestID = requestID
+	}
+	w.Header().Set("request-id", requestID)
+	w.Header().Set("client-request-id", clientRequestID)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	out := &outcome{}
+	r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, out))
+	originalPath := r.URL.Path
+	if p := rewriteKeys(r.URL.Path); p != r.URL.Path {
+		r.URL.Path, r.URL.RawPath = p, ""
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			out.err = access.Internal(panicError{p})
+			if !rec.wrote {
+				writeError(rec, r, s.cfg.Clock.Now(), out.err)
+			}
+		}
+		s.logRequest(r, originalPath, rec.status, time.Since(start), requestID, out.err)
+	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		out.err = s.unrouted(rec, r)
+		writeError(rec, r, s.cfg.Clock.Now(), out.err)
+		return
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// unrouted tells a wrong method on a known path (405) from an unknown path (404).
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) error {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		return access.E(access.KindMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allowed, ", "))
+	}
+	return access.NotFoundf("no resource at %s", r.URL.Path)
+}
+
+func (s *Server) logRequest(r *http.Request, path string, status int, took time.Duration, requestID string, err error) {
+	attrs := []any{"method", r.Method, "path", path, "status", status, "ms", float64(took.Microseconds()) / 1000, "request_id", requestID}
+	switch {
+	case err != nil && access.KindOf(err) == access.KindInternal:
+		s.log.Error("request", append(attrs, "error", err.Error())...)
+	case err != nil:
+		s.log.Info("request", append(attrs, "error", err.Error())...)
+	default:
+		s.log.Info("request", attrs...)
+	}
+}
+
+type panicError struct{ v any }
+
+func (p panicError) Error() string { return "panic: " + fmt.Sprint(p.v) }
+
+// statusRecorder remembers the status for the log line.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.svc.Ping(ctx); err != nil {
+		s.log.Error("health check failed", "error", err.Error())
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func rawJSON(body func() []byte) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, err := w.Write(body())
+		return err
+	}
+}
+
+// writeJSON writes v with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":{"code":"generalException","message":"the answer could not be encoded"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// writeEntity writes one object with its @odata.context, honouring $select.
+func writeEntity(w http.ResponseWriter, status int, context string, v any, sel []string) error {
+	body, err := encodeEntity(context, v, sel)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+	return nil
+}
+
+// encodeEntity puts "@odata.context" first in the encoded object.
+func encodeEntity(context string, v any, sel []string) ([]byte, error) {
+	obj, err := marshal(v)
+	if err != nil {
+		return nil, access.Internal(err)
+	}
+	if obj, err = applySelect(obj, sel); err != nil {
+		return nil, err
+	}
+	if context == "" {
+		return obj, nil
+	}
+	ctx, _ := json.Marshal(context)
+	out := make([]byte, 0, len(obj)+len(ctx)+20)
+	out = append(out, `{"@odata.context":`...)
+	out = append(out, ctx...)
+	if len(obj) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, obj[1:]...), nil
+}
+
+// listBody is a Graph collection answer.
+type listBody struct {
+	Context  string            `json:"@odata.context"`
+	Value    []json.RawMessage `json:"value"`
+	NextLink string            `json:"@odata.nextLink,omitempty"`
+}
+
+// writeList writes one page; lastID is where the next page starts. With
+// $select, a name is refused only when no item of the page has it, since a
+// list of members may mix users, groups and service principals.
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, context string, items []any, lastID string, more bool, sel []string) error {
+	body := listBody{Context: context, Value: make([]json.RawMessage, 0, len(items))}
+	encoded := make([][]byte, 0, len(items))
+	for _, it := range items {
+		obj, err := marshal(it)
+		if err != nil {
+			return access.Internal(err)
+		}
+		encoded = append(encoded, obj)
+	}
+	if len(sel) > 0 && len(encoded) > 0 {
+		for _, name := range sel {
+			found := false
+			for _, obj := range encoded {
+				if _, err := applySelect(obj, []string{name}); err == nil {
+					found = true
+					break
+				}
+			}
+			if !found {
+				_, err := applySelect(encoded[0], []string{name})
+				return err
+			}
+		}
+	}
+	for _, obj := range encoded {
+		obj, err := selectLenient(obj, sel)
+		if err != nil {
+			return err
+		}
+		body.Value = append(body.Value, obj)
+	}
+	if more {
+		body.NextLink = nextLink(s.cfg.PublicURL, r, lastID)
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// marshal encodes v as Graph does, leaving <, > and & as they are.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
