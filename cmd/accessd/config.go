@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is every setting of `accessd serve`, with its defaults. Flags win
+// over environment variables, which win over defaults.
+type Config struct {
+	Addr              string
+	Database          string
+	PublicURL         string // empty: http://<the address actually bound>
+	Seed              string
+	Dev               bool
+	SQLiteSynchronous string
+	ShutdownTimeout   time.Duration
+	LogFormat         string
+}
+
+// defaultConfig reads the environment over the built-in defaults.
+func defaultConfig(getenv func(string) string) Config {
+	c := Config{
+		Addr:              "127.0.0.1:8080",
+		Database:          "accessd.db",
+		SQLiteSynchronous: "normal",
+		ShutdownTimeout:   10 * time.Second,
+		LogFormat:         "text",
+	}
+	if v := getenv("ACCESSD_ADDR"); v != "" {
+		c.Addr = v
+	}
+	if v := getenv("ACCESSD_DATABASE"); v != "" {
+		c.Database = v
+	}
+	if v := getenv("ACCESSD_PUBLIC_URL"); v != "" {
+		c.PublicURL = v
+	}
+	return c
+}
+
+// register binds the serve flags to c.
+func (c *Config) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address; port 0 picks a free port (env ACCESSD_ADDR)")
+	fs.StringVar(&c.Database, "database", c.Database, "SQLite database file (env ACCESSD_DATABASE)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL clients and extensions reach accessd at; the token issuer (env ACCESSD_PUBLIC_URL; default http://<addr>)")
+	fs.StringVar(&c.Seed, "seed", c.Seed, "JSON file of directory and entitlement objects applied at start")
+	fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: enables the /_accessd endpoints")
+	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", c.SQLiteSynchronous, "SQLite synchronous setting: normal (survives crashes) or full (also survives power loss)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+}
+
+// validate checks the settings before anything starts.
+func (c Config) validate() error {
+	var problems []string
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		problems = append(problems, fmt.Sprintf("--addr %q is not host:port", c.Addr))
+	}
+	if strings.TrimSpace(c.Database) == "" {
+		problems = append(problems, "--database is empty")
+	}
+	if c.PublicURL != "" {
+		if err := checkPublicURL(c.PublicURL); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if c.SQLiteSynchronous != "normal" && c.SQLiteSynchronous != "full" {
+		problems = append(problems, fmt.Sprintf("--sqlite-synchronous must be normal or full, not %q", c.SQLiteSynchronous))
+	}
+	if c.ShutdownTimeout <= 0 {
+		problems = append(problems, "--shutdown-timeout must be positive")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		problems = append(problems, fmt.Sprintf("--log-format must be text or json, not %q", c.LogFormat))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func checkPublicURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Errorf("--public-url %q must be an http or https origin such as https://accessd.example.com", raw)
+	}
+	return nil
+}

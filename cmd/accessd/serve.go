@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/graph"
+	"github.com/accessd/accessd/identity"
+	"github.com/accessd/accessd/sqlstore"
+)
+
+// errUsage means the flag package has already told the user what was wrong.
+var errUsage = errors.New("usage")
+
+// Settings accessd keeps in its database.
+const (
+	settingTenantID  = "tenant_id"
+	settingPublicURL = "public_url"
+)
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
+		return errUsage
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// openStore opens and migrates the database.
+func openStore(ctx context.Context, dsn, synchronous string, log *slog.Logger) (*sqlstore.Store, error) {
+	store, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Synchronous: synchronous, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", dsn, err)
+	}
+	return store, nil
+}
+
+// tenantID is created once per database, so every token it issues shares a tid.
+func tenantID(ctx context.Context, store access.Store, ids access.IDSource) (string, error) {
+	var tid string
+	err := store.Update(ctx, func(tx access.Tx) error {
+		var err error
+		tid, err = tx.InsertSettingIfAbsent(settingTenantID, ids.NewID())
+		return err
+	})
+	return tid, err
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg := defaultConfig(getenv)
+	fs := flag.NewFlagSet("accessd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogFormat)
+	clock := access.SystemClock{}
+	ids := &access.TimeOrderedIDs{Clock: clock}
+
+	store, err := openStore(ctx, cfg.Database, cfg.SQLiteSynchronous, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	listener, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer listener.Close()
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + listener.Addr().String()
+	}
+
+	svc := access.NewService(store, clock, ids)
+	tid, err := tenantID(ctx, store, ids)
+	if err != nil {
+		return err
+	}
+	keys, err := identity.LoadKeys(ctx, store, clock)
+	if err != nil {
+		return err
+	}
+	issuer := identity.NewIssuer(identity.IssuerConfig{URL: publicURL, TenantID: tid, Keys: keys, Clock: clock})
+	// `accessd token` reads this, so that its tokens name the issuer the server checks.
+	if err := store.Update(ctx, func(tx access.Tx) error { return tx.PutSetting(settingPublicURL, publicURL) }); err != nil {
+		return err
+	}
+	if cfg.Seed != "" {
+		if err := applySeedFile(ctx, svc, cfg.Seed, log); err != nil {
+			return err
+		}
+	}
+
+	api := graph.NewServer(graph.Config{
+		Service: svc, Auth: issuer, PublicURL: publicURL, Logger: log, Clock: clock, IDs: ids,
+		OpenIDConfiguration: issuer.Discovery, JWKS: issuer.JWKS, JWKSPath: identity.JWKSPath,
+	})
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(listener) }()
+	fmt.Fprintf(stdout, "listening on http://%s\n", listener.Addr())
+	log.Info("accessd started", "version", version, "addr", listener.Addr().String(), "public_url", publicURL,
+		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: waiting for in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("shutdown did not finish in time", "error", err.Error())
+	}
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	log.Info("accessd stopped")
+	return nil
+}
+
+func applySeedFile(ctx context.Context, svc *access.Service, path string, log *slog.Logger) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	defer f.Close()
+	seed, err := graph.DecodeSeed(f)
+	if err != nil {
+		return fmt.Errorf("seed %s: %w", path, err)
+	}
+	res, err := svc.ApplySeed(ctx, seed)
+	if err != nil {
+		return fmt.Errorf("seed %s: %w", path, err)
+	}
+	log.Info("seed applied", "file", path, "created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged)
+	return nil
+}
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg := defaultConfig(getenv)
+	fs := flag.NewFlagSet("accessd migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Database, "database", cfg.Database, "SQLite database file (env ACCESSD_DATABASE)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database, cfg.SQLiteSynchronous, newLogger(stderr, "text"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "database", cfg.Database, "is migrated")
+	return store.Close()
+}
