@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,3 +56,19 @@ func (g *TimeOrderedIDs) NewID() string {
 	b[8] = 0x80 | b[8]&0x3f // RFC 4122 variant
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// VirtualClock is the clock of --dev mode: the machine's time plus an offset
+// that only grows. The service stores the offset in the database, so it
+// survives restarts.
+type VirtualClock struct {
+	Base   Clock
+	offset atomic.Int64 // nanoseconds
+}
+
+func (c *VirtualClock) Now() time.Time { return c.Base.Now().Add(time.Duration(c.offset.Load())) }
+
+// Offset is how far the clock runs ahead of its base.
+func (c *VirtualClock) Offset() time.Duration { return time.Duration(c.offset.Load()) }
+
+// SetOffset moves the clock; the service checks that it only moves forward.
+func (c *VirtualClock) SetOffset(d time.Duration) { c.offset.Store(int64(d)) }

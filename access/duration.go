@@ -16,7 +16,14 @@ type Duration struct {
 	Clock               time.Duration // the part after T
 }
 
-// ParseDuration reads PnYnMnWnDTnHnMnS (fractional seconds allowed).
+// Limits that keep every accepted duration writable and readable again.
+const (
+	maxDurationDays  = 100000
+	maxDurationClock = 99999 * time.Hour
+)
+
+// ParseDuration reads PnYnMnWnDTnHnMnS (fractional seconds allowed), each
+// designator at most once and in that order.
 func ParseDuration(s string) (Duration, error) {
 	var d Duration
 	bad := func() (Duration, error) {
@@ -26,18 +33,17 @@ func ParseDuration(s string) (Duration, error) {
 	if !ok || rest == "" {
 		return bad()
 	}
-	inTime := false
-	any := false
+	const dateOrder, timeOrder = "YMWD", "HMS"
+	order := dateOrder
+	last := -1 // index in order of the last designator read
+	inTime, any := false, false
 	for rest != "" {
 		if rest[0] == 'T' {
-			if inTime {
+			if inTime || rest == "T" {
 				return bad()
 			}
-			inTime = true
+			inTime, order, last = true, timeOrder, -1
 			rest = rest[1:]
-			if rest == "" {
-				return bad()
-			}
 			continue
 		}
 		i := 0
@@ -49,37 +55,39 @@ func ParseDuration(s string) (Duration, error) {
 		}
 		num, unit := rest[:i], rest[i]
 		rest = rest[i+1:]
-		any = true
-		if unit == 'S' && inTime {
+		pos := strings.IndexByte(order, unit)
+		if pos <= last {
+			return bad() // unknown, repeated or out of order
+		}
+		last, any = pos, true
+		if unit == 'S' {
 			f, err := strconv.ParseFloat(num, 64)
-			if err != nil || f > 1e9 {
+			if err != nil || f > maxDurationClock.Seconds() {
 				return bad()
 			}
-			d.Clock += time.Duration(f * float64(time.Second))
+			d.Clock += time.Duration(math.Round(f * float64(time.Second)))
 			continue
 		}
 		n, err := strconv.Atoi(num)
-		if err != nil || n > 100000 {
+		if err != nil || n > maxDurationDays {
 			return bad()
 		}
 		switch {
 		case !inTime && unit == 'Y':
-			d.Years += n
+			d.Years = n
 		case !inTime && unit == 'M':
-			d.Months += n
+			d.Months = n
 		case !inTime && unit == 'W':
 			d.Days += 7 * n
 		case !inTime && unit == 'D':
 			d.Days += n
-		case inTime && unit == 'H':
+		case unit == 'H':
 			d.Clock += time.Duration(n) * time.Hour
-		case inTime && unit == 'M':
+		case unit == 'M':
 			d.Clock += time.Duration(n) * time.Minute
-		default:
-			return bad()
 		}
 	}
-	if !any {
+	if !any || d.Days > maxDurationDays || d.Clock > maxDurationClock {
 		return bad()
 	}
 	return d, nil
@@ -97,9 +105,17 @@ func MustDuration(s string) Duration {
 // IsZero reports whether the duration is absent.
 func (d Duration) IsZero() bool { return d == Duration{} }
 
-// AddTo moves t forward by the duration.
+// AddTo moves t forward by the duration. Years and months that land past
+// the end of a month stop at its last day (31 January + P1M is 28 February),
+// as ISO 8601 and .NET do.
 func (d Duration) AddTo(t time.Time) time.Time {
-	return t.AddDate(d.Years, d.Months, d.Days).Add(d.Clock)
+	if months := d.Years*12 + d.Months; months != 0 {
+		y, m, day := t.Date()
+		first := time.Date(y, m+time.Month(months), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+		lastDay := first.AddDate(0, 1, -1).Day()
+		t = first.AddDate(0, 0, min(day, lastDay)-1)
+	}
+	return t.AddDate(0, 0, d.Days).Add(d.Clock)
 }
 
 // Approx converts to a fixed length (a day is 24 h, a month 30 days, a year

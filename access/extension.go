@@ -126,7 +126,7 @@ func (x CustomExtension) Serves(s Stage) bool {
 
 // Validate checks an extension as a client sends it.
 func (x CustomExtension) Validate() error {
-	if x.Type == "" {
+	if x.Type != RequestWorkflowExtension && x.Type != AssignmentWorkflowExtension {
 		return Invalidf("@odata.type is required: #microsoft.graph.%s or #microsoft.graph.%s", RequestWorkflowExtension, AssignmentWorkflowExtension)
 	}
 	if strings.TrimSpace(x.DisplayName) == "" {

@@ -106,6 +106,7 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 			}
 		}
 	}
+	written := map[string]bool{} // groups created or updated, already counted
 	for i, g := range seed.Groups {
 		if g.ID == "" {
 			return Invalidf("seed: groups[%d].id is required", i)
@@ -117,18 +118,34 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 		if err != nil && !IsNotFound(err) {
 			return err
 		}
-		if count(err == nil, old != g.Group) {
-			if err := tx.PutGroup(g.Group); err != nil {
-				return err
-			}
+		if err == nil && old == g.Group {
+			continue // counted once its members and owners are compared too
 		}
+		if err := tx.PutGroup(g.Group); err != nil {
+			return err
+		}
+		if err == nil {
+			res.Updated++
+		} else {
+			res.Created++
+		}
+		written[g.ID] = true
 	}
 	for _, g := range seed.Groups { // members may be groups listed later
-		if err := syncRelation(tx, g.ID, GroupMembers, g.Members); err != nil {
+		changedMembers, err := syncRelation(tx, g.ID, GroupMembers, g.Members)
+		if err != nil {
 			return err
 		}
-		if err := syncRelation(tx, g.ID, GroupOwners, g.Owners); err != nil {
+		changedOwners, err := syncRelation(tx, g.ID, GroupOwners, g.Owners)
+		if err != nil {
 			return err
+		}
+		switch {
+		case written[g.ID]:
+		case changedMembers || changedOwners:
+			res.Updated++
+		default:
+			res.Unchanged++
 		}
 	}
 	for i, c := range seed.Catalogs {
@@ -170,6 +187,9 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 		if err != nil && !IsNotFound(err) {
 			return err
 		}
+		if err == nil && old.CatalogID != p.CatalogID {
+			return Invalidf("seed: accessPackages[%d] (%s): an access package stays in its catalog", i, p.ID)
+		}
 		p.CreatedBy, p.ModifiedBy, p.CreatedDateTime, p.ModifiedDateTime = seedActor.Name(), seedActor.Name(), now, now
 		same := err == nil && sameExceptAudit(old, p, func(from AccessPackage, to *AccessPackage) {
 			to.CreatedBy, to.ModifiedBy, to.CreatedDateTime, to.ModifiedDateTime = from.CreatedBy, from.ModifiedBy, from.CreatedDateTime, from.ModifiedDateTime
@@ -197,6 +217,9 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 		if err != nil && !IsNotFound(err) {
 			return err
 		}
+		if err == nil && (old.Type != x.Type || old.CatalogID != x.CatalogID) {
+			return Invalidf("seed: customWorkflowExtensions[%d] (%s): an extension keeps its @odata.type and its catalog; policies bind it as it is", i, x.ID)
+		}
 		x.CreatedBy, x.LastModifiedBy, x.CreatedDateTime, x.LastModifiedDateTime = seedActor.Name(), seedActor.Name(), now, now
 		same := err == nil && sameExceptAudit(old, x, func(from CustomExtension, to *CustomExtension) {
 			to.CreatedBy, to.LastModifiedBy, to.CreatedDateTime, to.LastModifiedDateTime = from.CreatedBy, from.LastModifiedBy, from.CreatedDateTime, from.LastModifiedDateTime
@@ -211,6 +234,7 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 		}
 	}
 	for i, p := range seed.Policies {
+		p = p.withOwnSlices()
 		if p.ID == "" {
 			return Invalidf("seed: assignmentPolicies[%d].id is required", i)
 		}
@@ -234,7 +258,7 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 				}
 			}
 		}
-		candidate := p
+		candidate := p.withOwnSlices()
 		candidate.Normalize()
 		candidate.CatalogID = old.CatalogID
 		same := existed && sameExceptAudit(old, candidate, func(from AssignmentPolicy, to *AssignmentPolicy) {
@@ -249,14 +273,15 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 	return nil
 }
 
-// syncRelation makes a group's member or owner list exactly want.
-func syncRelation(tx Tx, groupID string, rel GroupRelation, want []string) error {
+// syncRelation makes a group's member or owner list exactly want, and
+// reports whether it changed anything.
+func syncRelation(tx Tx, groupID string, rel GroupRelation, want []string) (bool, error) {
 	var have []string
 	after := ""
 	for {
 		page, err := tx.GroupRelation(groupID, rel, Page{After: after, Limit: 500})
 		if err != nil {
-			return err
+			return false, err
 		}
 		for _, o := range page {
 			have = append(have, o.ID)
@@ -266,21 +291,24 @@ func syncRelation(tx Tx, groupID string, rel GroupRelation, want []string) error
 		}
 		after = page[len(page)-1].ID
 	}
+	changed := false
 	for _, id := range have {
 		if !slices.Contains(want, id) {
+			changed = true
 			if err := tx.RemoveFromGroup(groupID, rel, id); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
 	for _, id := range want {
 		if !slices.Contains(have, id) {
+			changed = true
 			if err := addToGroup(tx, groupID, rel, id, true); err != nil {
-				return inSeed(err, fmt.Sprintf("seed: group %s %s", groupID, rel))
+				return false, inSeed(err, fmt.Sprintf("seed: group %s %s", groupID, rel))
 			}
 		}
 	}
-	return nil
+	return changed, nil
 }
 
 // inSeed says where in the seed a rule was broken; other errors pass unchanged.

@@ -9,9 +9,12 @@ import (
 // types and call it; it checks the rules and stores the result in one
 // transaction, so a change is either whole or absent.
 type Service struct {
-	store Store
-	clock Clock
-	ids   IDSource
+	store  Store
+	clock  Clock
+	ids    IDSource
+	onWork func()
+
+	recordCallouts bool
 }
 
 // NewService wires the use cases to a store, a clock and an id source.

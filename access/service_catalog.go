@@ -161,6 +161,12 @@ func (s *Service) DeleteAccessPackage(ctx context.Context, id string) error {
 		if n > 0 {
 			return Conflictf("access package %q still has %d assignment polic(ies); delete them first", id, n)
 		}
+		if n, err = tx.CountAssignments(AssignmentFilter{AccessPackageID: id, Active: true}); err != nil {
+			return err
+		}
+		if n > 0 {
+			return Conflictf("access package %q still has %d active assignment(s)", id, n)
+		}
 		return tx.DeleteAccessPackage(id)
 	})
 }

@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -94,6 +95,12 @@ func (s *Service) DeleteCustomExtension(ctx context.Context, catalogID, id strin
 		if n > 0 {
 			return Conflictf("custom extension %q is bound to %d assignment polic(ies); remove it from their customExtensionStageSettings first", id, n)
 		}
+		if n, err = tx.CountOpenRequestsReferencing(id); err != nil {
+			return err
+		}
+		if n > 0 {
+			return Conflictf("custom extension %q is referenced by %d open request(s); it can be deleted once they finish", id, n)
+		}
 		return tx.DeleteCustomExtension(id)
 	})
 }
@@ -136,6 +143,7 @@ func (s *Service) ReplaceAssignmentPolicy(ctx context.Context, id string, p Assi
 // putPolicy checks a policy against its package, the extensions it binds and
 // the directory objects it names, fills generated ids, and stores it.
 func (s *Service) putPolicy(tx Tx, p *AssignmentPolicy) error {
+	*p = p.withOwnSlices()
 	p.Normalize()
 	if err := p.Validate(); err != nil {
 		return err
@@ -169,6 +177,15 @@ func (s *Service) putPolicy(tx Tx, p *AssignmentPolicy) error {
 		p.Questions[i].ID = s.newID(p.Questions[i].ID)
 	}
 	return tx.PutAssignmentPolicy(*p)
+}
+
+// withOwnSlices copies the slices that Normalize and id generation write
+// into, so that the caller's policy is never changed behind its back.
+func (p AssignmentPolicy) withOwnSlices() AssignmentPolicy {
+	p.ExtensionBindings = slices.Clone(p.ExtensionBindings)
+	p.Questions = slices.Clone(p.Questions)
+	p.RequestApprovalSettings.Stages = slices.Clone(p.RequestApprovalSettings.Stages)
+	return p
 }
 
 // checkSubjectReferences makes sure every user, group and service principal a
@@ -230,12 +247,25 @@ func (s *Service) AssignmentPolicies(ctx context.Context, accessPackageID string
 	})
 }
 
-// DeleteAssignmentPolicy removes a policy. (Requests and assignments, which
-// will keep a policy in use, arrive with the requests issue.)
+// DeleteAssignmentPolicy removes a policy that no open request and no active
+// assignment uses.
 func (s *Service) DeleteAssignmentPolicy(ctx context.Context, id string) error {
 	return s.update(ctx, func(tx Tx) error {
 		if _, err := tx.AssignmentPolicy(id); err != nil {
 			return err
+		}
+		n, err := tx.CountOpenRequests(RequestFilter{PolicyID: id})
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return Conflictf("assignment policy %q has %d open request(s)", id, n)
+		}
+		if n, err = tx.CountAssignments(AssignmentFilter{PolicyID: id, Active: true}); err != nil {
+			return err
+		}
+		if n > 0 {
+			return Conflictf("assignment policy %q has %d active assignment(s); remove them first", id, n)
 		}
 		return tx.DeleteAssignmentPolicy(id)
 	})

@@ -92,6 +92,51 @@ type Tx interface {
 	// replicas that start together end up agreeing on one key.
 	InsertSigningKeyIfAbsent(k SigningKey) error
 
+	Request(id string) (Request, error)
+	Requests(f RequestFilter, p Page) ([]Request, error)
+	// PutRequest inserts or replaces a request; while it is open it counts as
+	// referencing the extensions its policy snapshot binds.
+	PutRequest(r Request) error
+	DeleteRequest(id string) error
+	// CountOpenRequests counts requests that have not reached a final state.
+	CountOpenRequests(f RequestFilter) (int, error)
+	// CountOpenRequestsReferencing counts open requests whose snapshot binds the extension.
+	CountOpenRequestsReferencing(extensionID string) (int, error)
+
+	Assignment(id string) (Assignment, error)
+	Assignments(f AssignmentFilter, p Page) ([]Assignment, error)
+	CountAssignments(f AssignmentFilter) (int, error)
+	PutAssignment(a Assignment) error
+
+	AddHistory(h HistoryEntry) error
+	// History lists a request's entries, oldest first (ordered by id).
+	History(requestID string, p Page) ([]HistoryEntry, error)
+
+	// AddWork queues work; it becomes claimable at w.DueAt.
+	AddWork(w Work) error
+	// ClaimWork leases up to limit items due at now that no live lease holds,
+	// oldest due first, until leaseUntil.
+	ClaimWork(now time.Time, owner string, leaseUntil time.Time, limit int) ([]Work, error)
+	// DeleteWork removes finished work. It is not an error if it is gone.
+	DeleteWork(id string) error
+	// RetryWork releases a lease and makes the work due again at dueAt.
+	RetryWork(id string, dueAt time.Time, attempt int) error
+	// DropWork removes the pending work of a request or an assignment of the given kinds.
+	DropWork(requestID, assignmentID string, kinds ...WorkKind) error
+	// NextWorkAt is the earliest time any work becomes claimable (due, or its lease runs out).
+	NextWorkAt() (at time.Time, ok bool, err error)
+	// CountWorkDue counts work due at or before now, leased or not.
+	CountWorkDue(now time.Time) (int, error)
+
+	// AddCalloutAttempts records callout attempts for --dev mode's inspection.
+	AddCalloutAttempts(as []CalloutAttempt) error
+	// CalloutAttempts lists attempts newest first; After is the last id of the previous page.
+	CalloutAttempts(p Page) ([]CalloutAttempt, error)
+
+	// ResetData deletes every object, request, assignment, history entry,
+	// work item and callout attempt; signing keys and settings stay.
+	ResetData() error
+
 	// Setting reads a named server-wide value; ok is false when it was never set.
 	Setting(name string) (value string, ok bool, err error)
 	PutSetting(name, value string) error
@@ -105,4 +150,23 @@ type SigningKey struct {
 	ID         string // the JWT kid
 	PrivatePEM []byte // PKCS#8, PEM encoded
 	CreatedAt  time.Time
+}
+
+// RequestFilter narrows a list of requests; empty fields match everything.
+type RequestFilter struct {
+	TargetID        string
+	AccessPackageID string
+	PolicyID        string
+	AssignmentID    string
+	State           RequestState
+}
+
+// AssignmentFilter narrows a list of assignments; empty fields match everything.
+type AssignmentFilter struct {
+	TargetID        string
+	AccessPackageID string
+	PolicyID        string
+	State           AssignmentState
+	// Active limits the list to delivering, delivered and partially delivered assignments.
+	Active bool
 }

@@ -4,6 +4,7 @@ package accesstest
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/accessd/accessd/access"
@@ -211,4 +212,104 @@ func NewServicePrincipal(id string) access.ServicePrincipal {
 			{ID: id + "-writer", AllowedMemberTypes: []string{"User", "Application"}, DisplayName: "Writer", Value: "Data.Write"},
 		},
 	}
+}
+
+// NewSubject returns the subject a request records for the user that NewUser(id) returns.
+func NewSubject(id string) access.Subject {
+	u := NewUser(id)
+	return access.Subject{ID: id, Kind: access.SubjectUser, DisplayName: u.DisplayName,
+		PrincipalName: u.UserPrincipalName, Email: u.Mail}
+}
+
+// NewSnapshot returns what a request copies from the policy at submission:
+// every extension binding becomes one that waits for a callback for 1h30m,
+// as NewExtension's do.
+func NewSnapshot(p access.AssignmentPolicy) access.PolicySnapshot {
+	s := access.PolicySnapshot{
+		DisplayName:      p.DisplayName,
+		ApprovalRequired: p.RequestApprovalSettings.IsApprovalRequiredForAdd,
+		ApprovalStages:   slices.Clone(p.RequestApprovalSettings.Stages),
+		Expiration:       p.Expiration,
+	}
+	for _, b := range p.ExtensionBindings {
+		s.Bindings = append(s.Bindings, access.StageBinding{Stage: b.Stage, ExtensionID: b.CustomExtensionID,
+			Waits: true, CallbackTimeout: access.MustDuration("PT1H30M")})
+	}
+	return s
+}
+
+// NewRequest returns an open adminAdd request under the policy for the
+// target user, with every field set but CompletedDateTime: it was created
+// at Epoch, its assignment (id+"-assignment") is delivered, and it waits
+// for a callback at the granted stage, its created-stage callout answered.
+func NewRequest(id string, p access.AssignmentPolicy, targetID string) access.Request {
+	start := Epoch.Add(time.Hour)
+	end := Epoch.AddDate(0, 3, 0)
+	return access.Request{
+		ID:              id,
+		Type:            access.RequestAdminAdd,
+		State:           access.StateDelivering,
+		Status:          access.StatusWaitingForCallback,
+		CreatedDateTime: Epoch,
+		Justification:   "Needed for " + id,
+		Answers: []access.Answer{
+			{QuestionID: p.ID + "-q1", Value: "Quarterly report", DisplayValue: "Quarterly report"},
+			{QuestionID: p.ID + "-q2", Value: "eu", DisplayValue: "Europe"},
+		},
+		Schedule: access.Schedule{StartDateTime: &start,
+			Expiration: access.Expiration{Type: access.ExpirationAfterDateTime, EndDateTime: &end}},
+		AccessPackageID: p.AccessPackageID,
+		PolicyID:        p.ID,
+		CatalogID:       p.CatalogID,
+		Target:          NewSubject(targetID),
+		Requestor:       access.Subject{ID: "admin-app", Kind: access.SubjectServicePrincipal, DisplayName: "Admin app"},
+		AssignmentID:    id + "-assignment",
+		Policy:          NewSnapshot(p),
+		Callouts: []access.CalloutInstance{
+			{ID: id + "-callout-1", CustomExtensionID: "ext-created", Stage: access.StageRequestCreated,
+				Status: access.CallbackReceived, Detail: "Checked", ExternalCorrelationID: "corr-1", Waits: true},
+			{ID: id + "-callout-2", CustomExtensionID: "ext-granted", Stage: access.StageRequestGranted,
+				Status: access.WaitingForCallback, Waits: true},
+		},
+		Step: access.StepGranted,
+	}
+}
+
+// NewAssignment returns a delivered assignment under the policy for the
+// target user with every field set but ExpiredDateTime: it started at
+// Epoch, ends after the policy's expiration, and its 14-day pre-expiration
+// callout was sent.
+func NewAssignment(id string, p access.AssignmentPolicy, targetID string) access.Assignment {
+	start := Epoch
+	return access.Assignment{
+		ID:              id,
+		AccessPackageID: p.AccessPackageID,
+		PolicyID:        p.ID,
+		CatalogID:       p.CatalogID,
+		Target:          NewSubject(targetID),
+		State:           access.AssignmentDelivered,
+		Status:          access.StatusDelivered,
+		Schedule:        access.Schedule{StartDateTime: &start, Expiration: p.Expiration},
+		Callouts: []access.CalloutInstance{
+			{ID: id + "-callout-1", CustomExtensionID: "ext-expiry", Stage: access.StageFourteenDaysBeforeExpiry,
+				Status: access.CalloutSent, ExternalCorrelationID: "corr-" + id},
+		},
+		CreatedDateTime: Epoch,
+	}
+}
+
+// NewWork returns work of the kind for the request and the assignment
+// (either may be ""), due at due. Callouts have every field set: a stage,
+// an instance, an extension and the request's state; callback timeouts a
+// stage and an instance.
+func NewWork(id string, kind access.WorkKind, requestID, assignmentID string, due time.Time) access.Work {
+	w := access.Work{ID: id, Kind: kind, RequestID: requestID, AssignmentID: assignmentID, DueAt: due}
+	switch kind {
+	case access.WorkCallout:
+		w.Stage, w.InstanceID, w.ExtensionID = access.StageRequestGranted, id+"-instance", "ext-granted"
+		w.RequestState, w.RequestStatus = access.StateDelivering, access.StatusDelivering
+	case access.WorkCallbackTimeout:
+		w.Stage, w.InstanceID = access.StageRequestGranted, id+"-instance"
+	}
+	return w
 }

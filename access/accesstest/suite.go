@@ -49,6 +49,21 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"TxUnusableAfterReturn", testTxUnusableAfterReturn},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"View", testView},
+		{"RequestRoundTrip", testRequestRoundTrip},
+		{"RequestFilters", testRequestFilters},
+		{"OpenRequestsReferencing", testOpenRequestsReferencing},
+		{"AssignmentFilters", testAssignmentFilters},
+		{"History", testHistory},
+		{"WorkClaim", testWorkClaim},
+		{"WorkLeaseRescue", testWorkLeaseRescue},
+		{"WorkRetry", testWorkRetry},
+		{"WorkDelete", testWorkDelete},
+		{"WorkDrop", testWorkDrop},
+		{"NextWorkAt", testNextWorkAt},
+		{"CountWorkDue", testCountWorkDue},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"CalloutAttempts", testCalloutAttempts},
+		{"ResetData", testResetData},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,6 +283,8 @@ func testNotFound(t *testing.T, s access.Store) {
 			"ServicePrincipalByAppID":     second(tx.ServicePrincipalByAppID(id)),
 			"ServicePrincipalByName":      second(tx.ServicePrincipalByName(id)),
 			`ServicePrincipalByAppID("")`: second(tx.ServicePrincipalByAppID("")),
+			"Request":                     second(tx.Request(id)),
+			"Assignment":                  second(tx.Assignment(id)),
 		} {
 			wantKind(t, name, err, access.KindNotFound)
 			if err != nil && !strings.Contains(err.Error(), id) && name != `ServicePrincipalByAppID("")` {
@@ -285,6 +302,8 @@ func testNotFound(t *testing.T, s access.Store) {
 			"DeleteUser":             tx.DeleteUser(id),
 			"DeleteGroup":            tx.DeleteGroup(id),
 			"DeleteServicePrincipal": tx.DeleteServicePrincipal(id),
+			"DeleteRequest":          tx.DeleteRequest(id),
+			"RetryWork":              tx.RetryWork(id, Epoch, 1),
 		} {
 			wantKind(t, name, err, access.KindNotFound)
 			if err != nil && !strings.Contains(err.Error(), quoted) {
@@ -396,6 +415,16 @@ func idOf(v any) string {
 	case access.DirectoryObject:
 		return v.ID
 	case access.SigningKey:
+		return v.ID
+	case access.Request:
+		return v.ID
+	case access.Assignment:
+		return v.ID
+	case access.HistoryEntry:
+		return v.ID
+	case access.Work:
+		return v.ID
+	case access.CalloutAttempt:
 		return v.ID
 	}
 	panic(fmt.Sprintf("accesstest: no id for %T", v))

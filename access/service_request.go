@@ -1,0 +1,565 @@
+package access
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// RequestInput is a request as a client submits it.
+type RequestInput struct {
+	Type            RequestType
+	AccessPackageID string
+	PolicyID        string
+	TargetID        string
+	TargetEmail     string // a target known only by email (connected organisations)
+	AssignmentID    string // the assignment to update or remove
+	Justification   string
+	Answers         []Answer
+	Schedule        *Schedule // nil when the request names none
+}
+
+// OnWork sets a function called after a commit that queued work, so the
+// engine starts it within milliseconds instead of at its next poll.
+func (s *Service) OnWork(fn func()) { s.onWork = fn }
+
+func (s *Service) workQueued() {
+	if s.onWork != nil {
+		s.onWork()
+	}
+}
+
+func (s *Service) env(actor Subject) Env {
+	return Env{Now: s.Now(), NewID: s.ids.NewID, Actor: actor}
+}
+
+// callerSubject describes the caller as a requestor.
+func callerSubject(c Caller) Subject {
+	kind := SubjectUser
+	if c.IsApp {
+		kind = SubjectServicePrincipal
+	}
+	return Subject{ID: c.ObjectID, Kind: kind, DisplayName: c.Name(), PrincipalName: c.UPN}
+}
+
+// SubmitRequest checks a new request against its policy, the target and the
+// target's other requests and assignments, and stores it with its first work
+// in one transaction.
+func (s *Service) SubmitRequest(ctx context.Context, by Caller, in RequestInput) (Request, error) {
+	if err := checkRequester(by, in.Type); err != nil {
+		return Request{}, err
+	}
+	var t Transition
+	err := s.update(ctx, func(tx Tx) error {
+		r, a, err := s.prepare(tx, by, in)
+		if err != nil {
+			return err
+		}
+		t = Submit(r, a, s.env(r.Requestor))
+		return s.store1(tx, t)
+	})
+	if err != nil {
+		return Request{}, err
+	}
+	s.workQueued()
+	return t.Request, nil
+}
+
+// checkRequester applies the rules that depend only on who asks for what.
+func checkRequester(by Caller, t RequestType) error {
+	switch {
+	case t == "":
+		return Invalidf("requestType is required")
+	case t == RequestSystemAdd || t == RequestSystemRemove:
+		return Invalidf("requestType %s is reserved for accessd itself", t)
+	case t.IsSelfService() && by.IsApp:
+		return E(KindForbidden, "%s is a self-service request and needs a signed-in user; applications send admin requests", t)
+	case !t.IsSelfService() && !by.Has(WriteEntitlements):
+		return E(KindForbidden, "%s needs EntitlementManagement.ReadWrite.All", t)
+	}
+	return nil
+}
+
+// prepare builds the request (and finds the assignment it acts on) after every submission check.
+func (s *Service) prepare(tx Tx, by Caller, in RequestInput) (Request, *Assignment, error) {
+	r := Request{ID: s.ids.NewID(), Type: in.Type, Justification: in.Justification, Answers: in.Answers, Requestor: callerSubject(by)}
+	if in.Schedule != nil {
+		r.Schedule = *in.Schedule
+	}
+	if in.Type.IsAdd() {
+		return s.prepareAdd(tx, by, in, r)
+	}
+	return s.prepareChange(tx, by, in, r)
+}
+
+func (s *Service) prepareAdd(tx Tx, by Caller, in RequestInput, r Request) (Request, *Assignment, error) {
+	if in.TargetEmail != "" && in.TargetID == "" {
+		return r, nil, Invalidf("assignment.target names only an email; targets outside the directory (connected organisations) are not supported yet, give assignment.targetId")
+	}
+	if in.AccessPackageID == "" {
+		return r, nil, Invalidf("assignment.accessPackageId is required")
+	}
+	if in.PolicyID == "" {
+		return r, nil, Invalidf("assignment.assignmentPolicyId is required")
+	}
+	pkg, err := tx.AccessPackage(in.AccessPackageID)
+	if err != nil {
+		return r, nil, referencedAt("assignment.accessPackageId", err)
+	}
+	policy, err := tx.AssignmentPolicy(in.PolicyID)
+	if err != nil {
+		return r, nil, referencedAt("assignment.assignmentPolicyId", err)
+	}
+	if policy.AccessPackageID != pkg.ID {
+		return r, nil, Invalidf("assignment policy %q belongs to another access package than %q", policy.ID, pkg.ID)
+	}
+	targetID := in.TargetID
+	if targetID == "" {
+		if in.Type != RequestUserAdd {
+			return r, nil, Invalidf("assignment.targetId is required for %s", in.Type)
+		}
+		targetID = by.ObjectID
+	}
+	target, err := subjectOf(tx, targetID)
+	if err != nil {
+		return r, nil, referencedAt("assignment.targetId", err)
+	}
+	if in.Type == RequestUserAdd {
+		if target.ID != by.ObjectID {
+			return r, nil, Invalidf("userAdd asks for the signed-in user's own access; requests on behalf of others are not supported yet")
+		}
+		if !policy.RequestorSettings.EnableTargetsToSelfAddAccess {
+			return r, nil, Invalidf("policy %q does not let users request this access package for themselves", policy.ID)
+		}
+	}
+	if err := s.checkTargetScope(tx, policy, target); err != nil {
+		return r, nil, err
+	}
+	if err := checkRequestDetails(policy, policy.RequestApprovalSettings.IsRequestorJustificationRequired, in); err != nil {
+		return r, nil, err
+	}
+	if err := checkSchedule(policy, in.Schedule, s.Now()); err != nil {
+		return r, nil, err
+	}
+	if n, err := tx.CountOpenRequests(RequestFilter{TargetID: target.ID, AccessPackageID: pkg.ID}); err != nil {
+		return r, nil, err
+	} else if n > 0 {
+		return r, nil, Conflictf("target %q already has an open request for access package %q", target.ID, pkg.ID)
+	}
+	if n, err := tx.CountAssignments(AssignmentFilter{TargetID: target.ID, AccessPackageID: pkg.ID, Active: true}); err != nil {
+		return r, nil, err
+	} else if n > 0 {
+		return r, nil, Conflictf("target %q already has an active assignment of access package %q", target.ID, pkg.ID)
+	}
+	r.AccessPackageID, r.PolicyID, r.CatalogID, r.Target = pkg.ID, policy.ID, pkg.CatalogID, target
+	r.Policy, err = snapshotOf(tx, policy, policy.RequestApprovalSettings.IsApprovalRequiredForAdd)
+	return r, nil, err
+}
+
+// prepareChange checks an update or remove request, which names an assignment.
+func (s *Service) prepareChange(tx Tx, by Caller, in RequestInput, r Request) (Request, *Assignment, error) {
+	if in.AssignmentID == "" {
+		return r, nil, Invalidf("assignment.id is required for %s: it names the assignment to change", in.Type)
+	}
+	a, err := tx.Assignment(in.AssignmentID)
+	if err != nil {
+		return r, nil, referencedAt("assignment.id", err)
+	}
+	if !a.State.IsActive() {
+		return r, nil, Conflictf("assignment %q is %s; only active assignments can be changed or removed", a.ID, a.State)
+	}
+	policy, err := tx.AssignmentPolicy(a.PolicyID)
+	if err != nil {
+		return r, nil, err
+	}
+	if in.Type.IsSelfService() {
+		if a.Target.ID != by.ObjectID {
+			return r, nil, E(KindForbidden, "%s acts on the signed-in user's own assignment; assignment %q is someone else's", in.Type, a.ID)
+		}
+		allowed := policy.RequestorSettings.EnableTargetsToSelfUpdateAccess
+		if in.Type == RequestUserRemove {
+			allowed = policy.RequestorSettings.EnableTargetsToSelfRemoveAccess
+		}
+		if !allowed {
+			return r, nil, Invalidf("policy %q does not let users %s their own access", policy.ID, strings.TrimPrefix(string(in.Type), "user"))
+		}
+	}
+	if n, err := tx.CountOpenRequests(RequestFilter{AssignmentID: a.ID}); err != nil {
+		return r, nil, err
+	} else if n > 0 {
+		return r, nil, Conflictf("assignment %q already has an open request", a.ID)
+	}
+	approval := false
+	if in.Type.IsUpdate() {
+		if in.Schedule == nil || in.Schedule.Expiration.Type == "" {
+			return r, nil, Invalidf("schedule.expiration is required for %s: it is the new end of the assignment", in.Type)
+		}
+		if err := checkRequestDetails(policy, policy.RequestApprovalSettings.IsRequestorJustificationRequired, in); err != nil {
+			return r, nil, err
+		}
+		if err := checkExpiration(in.Schedule.Expiration, s.Now()); err != nil {
+			return r, nil, err
+		}
+		approval = policy.RequestApprovalSettings.IsApprovalRequiredForUpdate
+	}
+	r.AccessPackageID, r.PolicyID, r.CatalogID, r.Target, r.AssignmentID = a.AccessPackageID, a.PolicyID, a.CatalogID, a.Target, a.ID
+	r.Policy, err = snapshotOf(tx, policy, approval)
+	return r, &a, err
+}
+
+// subjectOf finds a target by id among users and service principals.
+func subjectOf(tx Tx, id string) (Subject, error) {
+	if u, err := tx.User(id); err == nil {
+		return Subject{ID: u.ID, Kind: SubjectUser, DisplayName: u.DisplayName, PrincipalName: u.UserPrincipalName, Email: u.Mail}, nil
+	} else if !IsNotFound(err) {
+		return Subject{}, err
+	}
+	sp, err := tx.ServicePrincipal(id)
+	if err != nil {
+		if IsNotFound(err) {
+			return Subject{}, NotFoundf("no user or service principal with id %q", id)
+		}
+		return Subject{}, err
+	}
+	return Subject{ID: sp.ID, Kind: SubjectServicePrincipal, DisplayName: sp.DisplayName, PrincipalName: sp.AppID}, nil
+}
+
+// checkTargetScope applies allowedTargetScope and specificAllowedTargets.
+func (s *Service) checkTargetScope(tx Tx, p AssignmentPolicy, target Subject) error {
+	outside := func() error {
+		return Invalidf("target %q is outside the policy's allowedTargetScope %s", target.ID, p.AllowedTargetScope)
+	}
+	switch p.AllowedTargetScope {
+	case ScopeNotSpecified, ScopeAllMemberUsers, ScopeAllDirectoryUsers:
+		if target.Kind != SubjectUser {
+			return outside()
+		}
+		return nil
+	case ScopeAllDirectoryServicePrincipals:
+		if target.Kind != SubjectServicePrincipal {
+			return outside()
+		}
+		return nil
+	case ScopeSpecificDirectoryUsers, ScopeSpecificDirectoryServicePrincipals:
+		in, err := inSubjectSets(tx, p.SpecificAllowedTargets, target)
+		if err != nil {
+			return err
+		}
+		if !in {
+			return Invalidf("target %q is not among the policy's specificAllowedTargets", target.ID)
+		}
+		return nil
+	default:
+		return Invalidf("allowedTargetScope %s needs connected organisations or agent identities, which accessd does not support yet", p.AllowedTargetScope)
+	}
+}
+
+// inSubjectSets reports whether a subject belongs to any of the sets. Sets that
+// depend on the request (managers, sponsors) never match a target.
+func inSubjectSets(tx Tx, sets []SubjectSet, who Subject) (bool, error) {
+	for _, set := range sets {
+		switch set.Type {
+		case "singleUser":
+			if who.Kind == SubjectUser && set.UserID == who.ID {
+				return true, nil
+			}
+		case "singleServicePrincipal":
+			if who.Kind == SubjectServicePrincipal && set.ServicePrincipalID == who.ID {
+				return true, nil
+			}
+		case "groupMembers":
+			member, err := isMember(tx, set.GroupID, who.ID)
+			if err != nil || member {
+				return member, err
+			}
+		}
+	}
+	return false, nil
+}
+
+func isMember(tx Tx, groupID, objectID string) (bool, error) {
+	after := ""
+	for {
+		page, err := tx.GroupRelation(groupID, GroupMembers, Page{After: after, Limit: 500})
+		if err != nil {
+			return false, err
+		}
+		for _, o := range page {
+			if o.ID == objectID {
+				return true, nil
+			}
+		}
+		if len(page) < 500 {
+			return false, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// checkRequestDetails checks the justification and the answers against the policy's questions.
+func checkRequestDetails(p AssignmentPolicy, justificationRequired bool, in RequestInput) error {
+	if justificationRequired && strings.TrimSpace(in.Justification) == "" {
+		return Invalidf("justification is required by policy %q", p.ID)
+	}
+	answered := map[string]bool{}
+	for i, a := range in.Answers {
+		idx := slices.IndexFunc(p.Questions, func(q Question) bool { return q.ID == a.QuestionID })
+		if idx < 0 {
+			return Invalidf("answers[%d].answeredQuestion: policy %q has no question with id %q", i, p.ID, a.QuestionID)
+		}
+		if answered[a.QuestionID] {
+			return Invalidf("answers[%d]: question %q is answered twice", i, a.QuestionID)
+		}
+		answered[a.QuestionID] = true
+		q := p.Questions[idx]
+		switch q.Type {
+		case MultipleChoiceQuestion:
+			if !slices.ContainsFunc(q.Choices, func(c AnswerChoice) bool { return c.ActualValue == a.Value }) {
+				return Invalidf("answers[%d].value %q is not one of the choices of question %q", i, a.Value, q.ID)
+			}
+		case TextInputQuestion:
+			if q.RegexPattern != "" {
+				re, err := regexp.Compile(q.RegexPattern)
+				if err == nil && !re.MatchString(a.Value) {
+					return Invalidf("answers[%d].value does not match the pattern of question %q", i, q.ID)
+				}
+			}
+		}
+	}
+	for _, q := range p.Questions {
+		if q.IsRequired && !answered[q.ID] {
+			return Invalidf("question %q (%s) is required by policy %q and has no answer", q.ID, q.Text, p.ID)
+		}
+	}
+	return nil
+}
+
+// checkSchedule allows a requested schedule only where the policy does.
+func checkSchedule(p AssignmentPolicy, sch *Schedule, now time.Time) error {
+	if sch == nil || (sch.StartDateTime == nil && (sch.Expiration.Type == "" || sch.Expiration.Type == ExpirationNotSpecified)) {
+		return nil
+	}
+	if !p.RequestorSettings.AllowCustomAssignmentSchedule {
+		return Invalidf("policy %q does not allow a custom schedule (requestorSettings.allowCustomAssignmentSchedule is false); leave schedule out", p.ID)
+	}
+	return checkExpiration(sch.Expiration, now)
+}
+
+func checkExpiration(e Expiration, now time.Time) error {
+	if err := e.validate("schedule.expiration"); err != nil {
+		return err
+	}
+	if e.Type == ExpirationAfterDateTime && !e.EndDateTime.After(now) {
+		return Invalidf("schedule.expiration.endDateTime %s is not in the future", e.EndDateTime.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// snapshotOf copies what a request keeps of its policy, with whether each
+// bound extension waits for a callback.
+func snapshotOf(tx Tx, p AssignmentPolicy, approvalRequired bool) (PolicySnapshot, error) {
+	snap := PolicySnapshot{DisplayName: p.DisplayName, ApprovalRequired: approvalRequired,
+		ApprovalStages: p.RequestApprovalSettings.Stages, Expiration: p.Expiration}
+	for _, b := range p.ExtensionBindings {
+		x, err := tx.CustomExtension(b.CustomExtensionID)
+		if err != nil {
+			return snap, err
+		}
+		sb := StageBinding{Stage: b.Stage, ExtensionID: x.ID}
+		if x.Callback != nil && b.Stage.IsRequestStage() {
+			sb.Waits, sb.CallbackTimeout = true, x.Callback.TimeoutDuration
+		}
+		snap.Bindings = append(snap.Bindings, sb)
+	}
+	return snap, nil
+}
+
+// store1 writes one transition: the request, its assignment, its work and its history.
+func (s *Service) store1(tx Tx, t Transition) error {
+	r := t.Request
+	if t.DropRequestTimers {
+		if err := tx.DropWork(r.ID, "", WorkStart, WorkCallbackTimeout); err != nil {
+			return err
+		}
+	}
+	if t.Assignment != nil {
+		if t.DropAssignmentTimers {
+			if err := tx.DropWork("", t.Assignment.ID, WorkExpire, WorkCallout); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutAssignment(*t.Assignment); err != nil {
+			return err
+		}
+	}
+	if err := tx.PutRequest(r); err != nil {
+		return err
+	}
+	for _, w := range t.Work {
+		if err := tx.AddWork(w); err != nil {
+			return err
+		}
+	}
+	for _, h := range t.History {
+		if err := tx.AddHistory(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Request reads one request.
+func (s *Service) Request(ctx context.Context, id string) (Request, error) {
+	return get(ctx, s, func(tx Tx) (Request, error) { return tx.Request(id) })
+}
+
+// Requests lists one page of requests.
+func (s *Service) Requests(ctx context.Context, f RequestFilter, p Page) ([]Request, bool, error) {
+	return list(ctx, s, p, func(tx Tx, p Page) ([]Request, error) { return tx.Requests(f, p) })
+}
+
+// History lists one page of a request's audit trail.
+func (s *Service) History(ctx context.Context, requestID string, p Page) ([]HistoryEntry, bool, error) {
+	return list(ctx, s, p, func(tx Tx, p Page) ([]HistoryEntry, error) {
+		if _, err := tx.Request(requestID); err != nil {
+			return nil, err
+		}
+		return tx.History(requestID, p)
+	})
+}
+
+// Assignment reads one assignment.
+func (s *Service) Assignment(ctx context.Context, id string) (Assignment, error) {
+	return get(ctx, s, func(tx Tx) (Assignment, error) { return tx.Assignment(id) })
+}
+
+// Assignments lists one page of assignments.
+func (s *Service) Assignments(ctx context.Context, f AssignmentFilter, p Page) ([]Assignment, bool, error) {
+	return list(ctx, s, p, func(tx Tx, p Page) ([]Assignment, error) { return tx.Assignments(f, p) })
+}
+
+// Subject reads a user or service principal as an accessPackageSubject.
+func (s *Service) Subject(ctx context.Context, id string) (Subject, error) {
+	return get(ctx, s, func(tx Tx) (Subject, error) { return subjectOf(tx, id) })
+}
+
+// CancelRequest cancels a request that has not reached delivery. Cancel is
+// delegated only, as in Graph; with only the self-service scope a user
+// cancels just their own requests.
+func (s *Service) CancelRequest(ctx context.Context, by Caller, id string) error {
+	if by.IsApp {
+		return E(KindForbidden, "cancel needs a signed-in user; application tokens cannot cancel requests")
+	}
+	return s.update(ctx, func(tx Tx) error {
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		if !by.Has(WriteEntitlements) && r.Requestor.ID != by.ObjectID && r.Target.ID != by.ObjectID {
+			return E(KindForbidden, "with only EntitlementMgmt-SubjectAccess.ReadWrite a user cancels only their own requests")
+		}
+		t, err := Cancel(r, s.env(callerSubject(by)))
+		if err != nil {
+			return err
+		}
+		return s.store1(tx, t)
+	})
+}
+
+// DeleteRequest removes a finished request, as CheckDelete allows.
+func (s *Service) DeleteRequest(ctx context.Context, id string) error {
+	return s.update(ctx, func(tx Tx) error {
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		exists := false
+		if r.AssignmentID != "" {
+			a, err := tx.Assignment(r.AssignmentID)
+			if err != nil && !IsNotFound(err) {
+				return err
+			}
+			exists = err == nil && a.State != AssignmentExpired
+		}
+		if err := CheckDelete(r, exists); err != nil {
+			return err
+		}
+		return tx.DeleteRequest(id)
+	})
+}
+
+// Resume applies an extension's callback to a request. assignmentID, when
+// not empty, is the assignment the route named (beta's nested route): a
+// request of another assignment is not found there.
+func (s *Service) Resume(ctx context.Context, by Caller, requestID, assignmentID string, cb Callback) error {
+	queued := false
+	err := s.update(ctx, func(tx Tx) error {
+		r, err := tx.Request(requestID)
+		if err != nil {
+			return err
+		}
+		if assignmentID != "" && r.AssignmentID != assignmentID {
+			return NotFoundf("assignment %q has no request %q", assignmentID, requestID)
+		}
+		if err := cb.Validate(); err != nil {
+			return err
+		}
+		a, err := assignmentOf(tx, r)
+		if err != nil {
+			return err
+		}
+		res, err := Resume(r, a, cb, s.env(callerSubject(by)))
+		if err != nil {
+			return err
+		}
+		if res.Repeat {
+			return tx.AddHistory(res.Transition.History[0])
+		}
+		queued = len(res.Transition.Work) > 0
+		return s.store1(tx, res.Transition)
+	})
+	if err == nil && queued {
+		s.workQueued()
+	}
+	return err
+}
+
+// Reprocess runs a failed request's failed step again.
+func (s *Service) Reprocess(ctx context.Context, by Caller, requestID string) error {
+	err := s.update(ctx, func(tx Tx) error {
+		r, err := tx.Request(requestID)
+		if err != nil {
+			return err
+		}
+		a, err := assignmentOf(tx, r)
+		if err != nil {
+			return err
+		}
+		t, err := Reprocess(r, a, s.env(callerSubject(by)))
+		if err != nil {
+			return err
+		}
+		return s.store1(tx, t)
+	})
+	if err == nil {
+		s.workQueued()
+	}
+	return err
+}
+
+// assignmentOf loads the assignment a request made or acts on, if any.
+func assignmentOf(tx Tx, r Request) (*Assignment, error) {
+	if r.AssignmentID == "" {
+		return nil, nil
+	}
+	a, err := tx.Assignment(r.AssignmentID)
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}

@@ -1,0 +1,391 @@
+package access
+
+import (
+	"context"
+	"time"
+)
+
+// The engine's side of the service: it claims work and calls these, and all
+// rules about what a piece of work does to a request stay here.
+
+// systemActor is who acts when accessd itself moves a request (timers, expiry).
+var systemActor = Subject{Kind: SubjectServicePrincipal, DisplayName: "accessd"}
+
+// RecordCallouts makes the service keep every callout attempt for --dev mode's inspection.
+func (s *Service) RecordCallouts(on bool) { s.recordCallouts = on }
+
+// ClaimWork leases up to limit pieces of due work for owner.
+func (s *Service) ClaimWork(ctx context.Context, owner string, lease time.Duration, limit int) ([]Work, error) {
+	var ws []Work
+	now := s.clock.Now()
+	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		ws, err = tx.ClaimWork(now, owner, now.Add(lease), limit)
+		return err
+	})
+	return ws, err
+}
+
+// NextWorkAt is when the earliest queued work becomes claimable.
+func (s *Service) NextWorkAt(ctx context.Context) (time.Time, bool, error) {
+	var at time.Time
+	var ok bool
+	err := s.view(ctx, func(tx Tx) error {
+		var err error
+		at, ok, err = tx.NextWorkAt()
+		return err
+	})
+	return at, ok, err
+}
+
+// CountWorkDue counts work due by now, claimed or not.
+func (s *Service) CountWorkDue(ctx context.Context) (int, error) {
+	return get(ctx, s, func(tx Tx) (int, error) { return tx.CountWorkDue(s.clock.Now()) })
+}
+
+// RetryWork puts work back after accessd failed to do it, with backoff.
+func (s *Service) RetryWork(ctx context.Context, w Work) error {
+	return s.update(ctx, func(tx Tx) error {
+		return tx.RetryWork(w.ID, s.clock.Now().Add(Backoff(w.Attempt)), w.Attempt+1)
+	})
+}
+
+// RunTimer does a piece of work that needs no outside call: a scheduled
+// start, an assignment's expiry, a callback deadline.
+func (s *Service) RunTimer(ctx context.Context, w Work) error {
+	queued := false
+	err := s.update(ctx, func(tx Tx) error {
+		var t *Transition
+		var err error
+		switch w.Kind {
+		case WorkStart:
+			t, err = s.startTimer(tx, w)
+		case WorkExpire:
+			t, err = s.expireTimer(tx, w)
+		case WorkCallbackTimeout:
+			t, err = s.callbackDeadline(tx, w)
+		default:
+			return Internal(errorString("work " + w.ID + " has an unknown kind " + string(w.Kind)))
+		}
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			if err := s.store1(tx, *t); err != nil {
+				return err
+			}
+			queued = len(t.Work) > 0
+		}
+		return tx.DeleteWork(w.ID)
+	})
+	if err == nil && queued {
+		s.workQueued()
+	}
+	return err
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func (s *Service) startTimer(tx Tx, w Work) (*Transition, error) {
+	r, err := tx.Request(w.RequestID)
+	if IsNotFound(err) || (err == nil && (r.State != StateScheduled || r.Step != StepSchedule)) {
+		return nil, nil // canceled or deleted meanwhile
+	}
+	if err != nil {
+		return nil, err
+	}
+	t := Continue(r, nil, s.env(systemActor))
+	return &t, nil
+}
+
+// expireTimer ends an assignment with a systemRemove request, which runs the
+// removed-stage callout like any remove.
+func (s *Service) expireTimer(tx Tx, w Work) (*Transition, error) {
+	a, err := tx.Assignment(w.AssignmentID)
+	if IsNotFound(err) || (err == nil && !a.State.IsActive()) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if end := a.End(); end == nil || end.After(s.Now()) {
+		return nil, nil // the end moved; an update queued a new expiry
+	}
+	policy, err := tx.AssignmentPolicy(a.PolicyID)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := snapshotOf(tx, policy, false)
+	if err != nil {
+		return nil, err
+	}
+	r := Request{ID: s.ids.NewID(), Type: RequestSystemRemove, AccessPackageID: a.AccessPackageID, PolicyID: a.PolicyID,
+		CatalogID: a.CatalogID, Target: a.Target, Requestor: systemActor, AssignmentID: a.ID, Policy: snap}
+	t := Submit(r, &a, s.env(systemActor))
+	return &t, nil
+}
+
+// callbackDeadline fails a request still waiting for the callback of w's instance.
+func (s *Service) callbackDeadline(tx Tx, w Work) (*Transition, error) {
+	r, err := tx.Request(w.RequestID)
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, i, ok := r.Callout(w.InstanceID)
+	waiting := r.Status == StatusWaitingForCallback && !r.State.IsFinal()
+	if stage, _ := stageOf(r.Step); stage != w.Stage {
+		waiting = false
+	}
+	if !waiting || (ok && c.Status != CalloutSent && c.Status != WaitingForCallback) {
+		return nil, nil
+	}
+	if !ok { // the callout was never even sent: record the instance as it ends
+		r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, Stage: w.Stage, Waits: true})
+		i = len(r.Callouts) - 1
+		if b, found := r.Policy.Binding(w.Stage); found {
+			r.Callouts[i].CustomExtensionID = b.ExtensionID
+		}
+	}
+	r.Callouts[i].Status = CallbackTimedOut
+	t := FailStage(r, w.Stage, StatusCallbackTimedOut, s.env(systemActor))
+	return &t, nil
+}
+
+// CalloutPlan is one callout ready to send.
+type CalloutPlan struct {
+	Work      Work
+	Extension CustomExtension
+	Body      []byte
+	Skip      bool // nothing to send any more: the work was finished instead
+}
+
+// BeginCallout records the callout instance as sent, in the same transaction
+// as the claim's follow-up, so a callback that arrives before the
+// extension's own HTTP answer is accepted; and builds the body.
+func (s *Service) BeginCallout(ctx context.Context, w Work) (CalloutPlan, error) {
+	plan := CalloutPlan{Work: w}
+	err := s.update(ctx, func(tx Tx) error {
+		c := CalloutContext{Work: w}
+		x, err := tx.CustomExtension(w.ExtensionID)
+		if IsNotFound(err) {
+			plan.Skip = true
+			return s.finishCallout(tx, w, CalloutResult{Error: "the custom extension no longer exists"})
+		}
+		if err != nil {
+			return err
+		}
+		c.Extension, plan.Extension = x, x
+		if w.RequestID != "" {
+			r, err := tx.Request(w.RequestID)
+			if IsNotFound(err) {
+				plan.Skip = true
+				return tx.DeleteWork(w.ID)
+			}
+			if err != nil {
+				return err
+			}
+			inst, _, found := r.Callout(w.InstanceID)
+			if found && inst.Status != CalloutSent && inst.Status != WaitingForCallback {
+				plan.Skip = true // answered, timed out or failed already: never send again
+				return tx.DeleteWork(w.ID)
+			}
+			if !found {
+				b, _ := r.Policy.Binding(w.Stage)
+				r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, Stage: w.Stage,
+					Status: CalloutSent, Waits: b.Waits})
+				env := s.env(systemActor)
+				if err := tx.AddHistory(HistoryEntry{ID: env.NewID(), RequestID: r.ID, At: env.Now, ActorName: systemActor.DisplayName,
+					Action: "calloutSent", Stage: w.Stage, Detail: w.InstanceID, State: r.State, Status: r.Status}); err != nil {
+					return err
+				}
+				if err := tx.PutRequest(r); err != nil {
+					return err
+				}
+			}
+			c.Request = &r
+			// Before delivery the payload describes the requested assignment, not the one made since.
+			beforeDelivery := w.Stage == StageRequestCreated || w.Stage == StageRequestApproved
+			if r.AssignmentID != "" && (!beforeDelivery || !r.Type.IsAdd()) {
+				a, err := tx.Assignment(r.AssignmentID)
+				if err != nil && !IsNotFound(err) {
+					return err
+				}
+				if err == nil {
+					c.Assignment = &a
+				}
+			}
+		} else {
+			a, err := tx.Assignment(w.AssignmentID)
+			if IsNotFound(err) || (err == nil && !a.State.IsActive()) {
+				plan.Skip = true
+				return tx.DeleteWork(w.ID)
+			}
+			if err != nil {
+				return err
+			}
+			if _, _, found := findCallout(a.Callouts, w.InstanceID); !found {
+				a.Callouts = append(a.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, Stage: w.Stage, Status: CalloutSent})
+				if err := tx.PutAssignment(a); err != nil {
+					return err
+				}
+			}
+			c.Assignment = &a
+		}
+		if err := s.loadPayloadNouns(tx, &c); err != nil {
+			return err
+		}
+		plan.Body, err = c.MarshalPayload()
+		return err
+	})
+	return plan, err
+}
+
+func findCallout(cs []CalloutInstance, id string) (CalloutInstance, int, bool) {
+	for i, c := range cs {
+		if c.ID == id {
+			return c, i, true
+		}
+	}
+	return CalloutInstance{}, -1, false
+}
+
+func (s *Service) loadPayloadNouns(tx Tx, c *CalloutContext) error {
+	pkgID, policyID := "", ""
+	if c.Request != nil {
+		pkgID, policyID = c.Request.AccessPackageID, c.Request.PolicyID
+	} else {
+		pkgID, policyID = c.Assignment.AccessPackageID, c.Assignment.PolicyID
+	}
+	var err error
+	if c.Package, err = tx.AccessPackage(pkgID); err != nil {
+		return err
+	}
+	if c.Catalog, err = tx.Catalog(c.Package.CatalogID); err != nil {
+		return err
+	}
+	c.Policy, err = tx.AssignmentPolicy(policyID)
+	if IsNotFound(err) {
+		c.Policy = AssignmentPolicy{ID: policyID}
+		if c.Request != nil {
+			c.Policy.DisplayName = c.Request.Policy.DisplayName
+		}
+		return nil
+	}
+	return err
+}
+
+// CalloutSettled reports whether a request callout needs no more attempts:
+// its instance already has its callback, or has ended otherwise.
+func (s *Service) CalloutSettled(ctx context.Context, w Work) (bool, error) {
+	if w.RequestID == "" {
+		return false, nil
+	}
+	return get(ctx, s, func(tx Tx) (bool, error) {
+		r, err := tx.Request(w.RequestID)
+		if IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		c, _, found := r.Callout(w.InstanceID)
+		return found && c.Status != CalloutSent && c.Status != WaitingForCallback, nil
+	})
+}
+
+// CalloutResult is how sending a callout went, over all its attempts.
+type CalloutResult struct {
+	OK            bool
+	CorrelationID string // from x-ms-workflow-run-id
+	Error         string
+	Attempts      []CalloutAttempt
+}
+
+// FinishCallout records how a callout went. A failed launch-and-wait callout
+// fails its request; once a callback has arrived, a late failure is ignored.
+func (s *Service) FinishCallout(ctx context.Context, w Work, res CalloutResult) error {
+	return s.update(ctx, func(tx Tx) error { return s.finishCallout(tx, w, res) })
+}
+
+func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {
+	if s.recordCallouts && len(res.Attempts) > 0 {
+		if err := tx.AddCalloutAttempts(res.Attempts); err != nil {
+			return err
+		}
+	}
+	if err := tx.DeleteWork(w.ID); err != nil {
+		return err
+	}
+	if w.RequestID == "" {
+		return s.finishAssignmentCallout(tx, w, res)
+	}
+	r, err := tx.Request(w.RequestID)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	inst, i, found := r.Callout(w.InstanceID)
+	if !found {
+		b, _ := r.Policy.Binding(w.Stage)
+		r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: w.ExtensionID, Stage: w.Stage, Status: CalloutSent, Waits: b.Waits})
+		inst, i = r.Callouts[len(r.Callouts)-1], len(r.Callouts)-1
+	}
+	if res.CorrelationID != "" {
+		r.Callouts[i].ExternalCorrelationID = res.CorrelationID
+	}
+	env := s.env(systemActor)
+	switch {
+	case inst.Status != CalloutSent:
+		// answered, timed out or failed already: a late outcome changes nothing
+	case res.OK && inst.Waits:
+		r.Callouts[i].Status = WaitingForCallback
+	case res.OK:
+		// launch and continue: the instance stays calloutSent
+	default:
+		r.Callouts[i].Status = CalloutFailedState
+		if err := tx.AddHistory(HistoryEntry{ID: env.NewID(), RequestID: r.ID, At: env.Now, ActorName: systemActor.DisplayName,
+			Action: "calloutFailed", Stage: w.Stage, Detail: res.Error, State: r.State, Status: r.Status}); err != nil {
+			return err
+		}
+		stage, _ := stageOf(r.Step)
+		if inst.Waits && r.Status == StatusWaitingForCallback && stage == w.Stage && !r.State.IsFinal() {
+			return s.store1(tx, FailStage(r, w.Stage, StatusCalloutFailed, env))
+		}
+	}
+	return tx.PutRequest(r)
+}
+
+func (s *Service) finishAssignmentCallout(tx Tx, w Work, res CalloutResult) error {
+	a, err := tx.Assignment(w.AssignmentID)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, i, found := findCallout(a.Callouts, w.InstanceID)
+	if !found {
+		a.Callouts = append(a.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: w.ExtensionID, Stage: w.Stage})
+		i = len(a.Callouts) - 1
+	}
+	a.Callouts[i].ExternalCorrelationID = res.CorrelationID
+	if res.OK {
+		a.Callouts[i].Status = CalloutSent
+		if a.State.IsActive() {
+			a.Status = "NearExpiry14DaysNotificationTriggered"
+			if w.Stage == StageOneDayBeforeExpiry {
+				a.Status = "NearExpiry1DayNotificationTriggered"
+			}
+		}
+	} else {
+		a.Callouts[i].Status = CalloutFailedState
+	}
+	return tx.PutAssignment(a)
+}

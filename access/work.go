@@ -1,0 +1,69 @@
+package access
+
+import "time"
+
+// WorkKind names what a unit of work does.
+type WorkKind string
+
+const (
+	// WorkCallout sends a callout to an extension (request or pre-expiration stage).
+	WorkCallout WorkKind = "callout"
+	// WorkStart continues a scheduled request at its start time.
+	WorkStart WorkKind = "start"
+	// WorkExpire ends an assignment at the end of its schedule with a systemRemove request.
+	WorkExpire WorkKind = "expire"
+	// WorkCallbackTimeout fails a request whose callback did not come in time.
+	WorkCallbackTimeout WorkKind = "callbackTimeout"
+)
+
+// Work is a row of the work queue: something to do at or after DueAt,
+// stored in the same transaction as the change that causes it. The store
+// claims it with a lease, so a crashed worker's work is done again by another.
+type Work struct {
+	ID           string
+	Kind         WorkKind
+	RequestID    string // the request it belongs to, if any
+	AssignmentID string // the assignment it belongs to, if any
+	Stage        Stage  // for callouts and callback timeouts
+	InstanceID   string // the callout instance, stable across re-sends
+	ExtensionID  string // for callouts
+	DueAt        time.Time
+	Attempt      int // how often accessd itself failed doing it (not callout attempts)
+
+	// The request's state and status when the stage was reached, which the
+	// callout payload reports even if the request has moved on since.
+	RequestState  RequestState
+	RequestStatus string
+}
+
+// Backoff is how long accessd waits before retrying work it failed to do
+// itself (a busy database, a bug): 1 s, 2 s, 4 s … at most 5 minutes.
+func Backoff(attempt int) time.Duration {
+	if attempt > 8 {
+		return 5 * time.Minute
+	}
+	d := time.Second << attempt
+	if d > 5*time.Minute {
+		d = 5 * time.Minute
+	}
+	return d
+}
+
+// CalloutAttempt is one HTTP call of a callout, as --dev mode lists them.
+type CalloutAttempt struct {
+	ID             string
+	ExtensionID    string
+	RequestID      string
+	AssignmentID   string
+	InstanceID     string
+	Stage          Stage
+	URL            string
+	Attempt        int
+	SentAt         time.Time
+	DurationMillis int64
+	RequestHeaders map[string]string
+	RequestBody    string
+	ResponseStatus int
+	ResponseBody   string // the first 4 KiB
+	Error          string
+}
