@@ -26,12 +26,19 @@ type dialect struct {
 	rebind func(query string) string
 	// isUniqueViolation reports whether err is a broken UNIQUE or PRIMARY KEY constraint.
 	isUniqueViolation func(err error) bool
+	// claimSuffix ends the SELECT with which ClaimWork finds the rows it then
+	// leases in the same transaction. On SQLite it is "": the one writer
+	// connection runs claims one after another. PostgreSQL needs
+	// " FOR UPDATE SKIP LOCKED", so that concurrent claimers skip each
+	// other's rows instead of leasing them twice or waiting.
+	claimSuffix string
 }
 
 var sqliteDialect = dialect{
-	name:   "sqlite",
-	goose:  goose.DialectSQLite3,
-	rebind: func(q string) string { return q }, // SQLite reads ? itself
+	name:        "sqlite",
+	goose:       goose.DialectSQLite3,
+	rebind:      func(q string) string { return q }, // SQLite reads ? itself
+	claimSuffix: "",
 	isUniqueViolation: func(err error) bool {
 		var e *sqlite.Error
 		if !errors.As(err, &e) {

@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/access/accesstest"
@@ -276,4 +278,108 @@ func BenchmarkGetPolicy(b *testing.B) {
 			}
 		}
 	})
+}
+
+// ResetData must empty every table a migration adds, except the ones it keeps.
+func TestResetDataNamesEveryTable(t *testing.T) {
+	s := openTemp(t, Options{})
+	rows, err := s.read.QueryContext(context.Background(),
+		"SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if name != "signing_keys" && name != "settings" && name != "goose_db_version" {
+			tables = append(tables, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Sorted(slices.Values(resetTables))
+	if !slices.Equal(tables, want) {
+		t.Errorf("tables %v, but ResetData empties %v", tables, want)
+	}
+}
+
+func BenchmarkClaimWork(b *testing.B) {
+	for _, sync := range []string{"normal", "full"} {
+		b.Run("synchronous="+sync, func(b *testing.B) {
+			s := openTemp(b, Options{Synchronous: sync})
+			ctx := context.Background()
+			now := accesstest.Epoch
+			batch := 0
+			fill := func() { // 1000 due items, so that claims search a real queue
+				batch++
+				err := s.Update(ctx, func(tx access.Tx) error {
+					for i := range 1000 {
+						id, due := fmt.Sprintf("w-%04d-%04d", batch, i), now.Add(-time.Duration(i)*time.Millisecond)
+						if err := tx.AddWork(accesstest.NewWork(id, access.WorkCallout, "req-1", "", due)); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			fill()
+			for b.Loop() {
+				// One op is what a worker does with one item: claim it, then delete it when done.
+				var got []access.Work
+				err := s.Update(ctx, func(tx access.Tx) error {
+					var err error
+					got, err = tx.ClaimWork(now, "bench", now.Add(30*time.Second), 1)
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) == 0 {
+					b.StopTimer()
+					fill()
+					b.StartTimer()
+					continue
+				}
+				if err := s.Update(ctx, func(tx access.Tx) error { return tx.DeleteWork(got[0].ID) }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
+		})
+	}
+}
+
+func BenchmarkPutRequestWithWork(b *testing.B) {
+	for _, sync := range []string{"normal", "full"} {
+		b.Run("synchronous="+sync, func(b *testing.B) {
+			s := openTemp(b, Options{Synchronous: sync})
+			ctx := context.Background()
+			pkg := accesstest.NewAccessPackage("pkg-1", "cat-1")
+			pol := accesstest.NewFullPolicy("pol-1", pkg, "u-approver", "ext-1")
+			i := 0
+			for b.Loop() {
+				i++
+				// What submitting a request stores: the request, its first work and its first history entry.
+				r := accesstest.NewRequest(fmt.Sprintf("req-%09d", i), pol, "u-1")
+				w := accesstest.NewWork(fmt.Sprintf("work-%09d", i), access.WorkCallout, r.ID, "", accesstest.Epoch)
+				h := access.HistoryEntry{ID: fmt.Sprintf("hist-%09d", i), RequestID: r.ID, At: accesstest.Epoch, Action: "submitted",
+					State: r.State, Status: r.Status}
+				err := s.Update(ctx, func(tx access.Tx) error {
+					return errors.Join(tx.PutRequest(r), tx.AddWork(w), tx.AddHistory(h))
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+		})
+	}
 }

@@ -117,12 +117,20 @@ func encode(v any) (string, error) {
 	return string(b), nil
 }
 
+// checkLimit refuses a limit below 1: a caller's bug, never a client's.
+func checkLimit(limit int) error {
+	if limit < 1 {
+		return access.Internal(fmt.Errorf("sqlstore: limit %d is below 1", limit))
+	}
+	return nil
+}
+
 // pageQuery completes a SELECT … FROM … so that it returns page p ordered by
 // idCol. where, when not empty, is a condition the rows must also meet, and
 // args are its arguments.
 func pageQuery(selectFrom, idCol, where string, p access.Page, args ...any) (string, []any, error) {
-	if p.Limit < 1 {
-		return "", nil, access.Internal(fmt.Errorf("sqlstore: page limit %d is below 1", p.Limit))
+	if err := checkLimit(p.Limit); err != nil {
+		return "", nil, err
 	}
 	var b strings.Builder
 	b.WriteString(selectFrom)
@@ -173,11 +181,66 @@ func (t *tx) deleteByID(table, id string, notFound error) error {
 // upsert builds the statement that inserts a row or replaces every column
 // of the row with the same id. cols starts with "id".
 func upsert(table string, cols ...string) string {
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
 	sets := make([]string, 0, len(cols)-1)
 	for _, c := range cols[1:] {
 		sets = append(sets, c+" = excluded."+c)
 	}
 	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (id) DO UPDATE SET %s",
-		table, strings.Join(cols, ", "), marks, strings.Join(sets, ", "))
+		table, strings.Join(cols, ", "), marks(len(cols)), strings.Join(sets, ", "))
+}
+
+// newestFirstQuery completes a SELECT … FROM … so that it returns page p
+// ordered by id, descending: After is the smallest id of the previous page.
+func newestFirstQuery(selectFrom string, p access.Page) (string, []any, error) {
+	if err := checkLimit(p.Limit); err != nil {
+		return "", nil, err
+	}
+	if p.After == "" {
+		return selectFrom + " ORDER BY id DESC LIMIT ?", []any{p.Limit}, nil
+	}
+	return selectFrom + " WHERE id < ? ORDER BY id DESC LIMIT ?", []any{p.After, p.Limit}, nil
+}
+
+// conds collects the conditions of a filter, to be AND-ed.
+type conds struct {
+	sql  []string
+	args []any
+}
+
+// add appends a condition with its arguments.
+func (c *conds) add(cond string, args ...any) {
+	c.sql = append(c.sql, cond)
+	c.args = append(c.args, args...)
+}
+
+// eq appends col = v, unless v is "", which matches everything.
+func (c *conds) eq(col, v string) {
+	if v != "" {
+		c.add(col+" = ?", v)
+	}
+}
+
+// where is the AND of the conditions, "" when there are none.
+func (c *conds) where() string { return strings.Join(c.sql, " AND ") }
+
+// listWhere lists one page of the docs in table that meet c, ordered by id.
+func listWhere[T any](t *tx, table string, c conds, p access.Page) ([]T, error) {
+	q, args, err := pageQuery("SELECT doc FROM "+table, "id", c.where(), p, c.args...)
+	if err != nil {
+		return nil, err
+	}
+	return list(t, scanDoc[T], q, args...)
+}
+
+// countWhere counts the rows of table that meet c.
+func (t *tx) countWhere(table string, c conds) (int, error) {
+	if len(c.sql) == 0 {
+		return t.count("SELECT COUNT(*) FROM " + table)
+	}
+	return t.count("SELECT COUNT(*) FROM "+table+" WHERE "+c.where(), c.args...)
+}
+
+// marks returns n comma-separated placeholders, for IN (…).
+func marks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

@@ -1,0 +1,166 @@
+package sqlstore
+
+import (
+	"slices"
+
+	"github.com/accessd/accessd/access"
+)
+
+var (
+	upsertRequest = upsert("requests", "id", "request_type", "state", "target_id", "access_package_id", "policy_id",
+		"assignment_id", "is_open", "created_us", "doc")
+	upsertAssignment = upsert("assignments", "id", "target_id", "access_package_id", "policy_id", "state", "doc")
+)
+
+func (t *tx) Request(id string) (access.Request, error) {
+	return get(t, scanDoc[access.Request], access.NotFoundf("no assignment request with id %q", id),
+		"SELECT doc FROM requests WHERE id = ?", id)
+}
+
+func (t *tx) Requests(f access.RequestFilter, p access.Page) ([]access.Request, error) {
+	return listWhere[access.Request](t, "requests", requestConds(f), p)
+}
+
+func requestConds(f access.RequestFilter) conds {
+	var c conds
+	c.eq("target_id", f.TargetID)
+	c.eq("access_package_id", f.AccessPackageID)
+	c.eq("policy_id", f.PolicyID)
+	c.eq("assignment_id", f.AssignmentID)
+	c.eq("state", string(f.State))
+	return c
+}
+
+// PutRequest also rewrites the request's extension references: one row per
+// extension its snapshot binds while it is open, none once it is final.
+func (t *tx) PutRequest(r access.Request) error {
+	doc, err := encode(r)
+	if err != nil {
+		return err
+	}
+	open := !r.State.IsFinal()
+	if _, err := t.exec(upsertRequest, r.ID, string(r.Type), string(r.State), r.Target.ID, r.AccessPackageID, r.PolicyID,
+		r.AssignmentID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc); err != nil {
+		return err
+	}
+	if _, err := t.exec("DELETE FROM request_extension_refs WHERE request_id = ?", r.ID); err != nil {
+		return err
+	}
+	if !open {
+		return nil
+	}
+	for _, extensionID := range boundExtensions(r.Policy) {
+		if _, err := t.exec("INSERT INTO request_extension_refs (request_id, extension_id) VALUES (?, ?)",
+			r.ID, extensionID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boundExtensions lists each extension a snapshot binds once, however many stages it serves.
+func boundExtensions(p access.PolicySnapshot) []string {
+	var ids []string
+	for _, b := range p.Bindings {
+		if b.ExtensionID != "" {
+			ids = append(ids, b.ExtensionID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// sqlBool is how a boolean column is stored: INTEGER 1 or 0, on every engine.
+func sqlBool(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// DeleteRequest also deletes the request's history, which is reachable only
+// through the request. Its work is the Service's to drop.
+func (t *tx) DeleteRequest(id string) error {
+	if _, err := t.exec("DELETE FROM request_extension_refs WHERE request_id = ?", id); err != nil {
+		return err
+	}
+	if _, err := t.exec("DELETE FROM history WHERE request_id = ?", id); err != nil {
+		return err
+	}
+	return t.deleteByID("requests", id, access.NotFoundf("no assignment request with id %q", id))
+}
+
+func (t *tx) CountOpenRequests(f access.RequestFilter) (int, error) {
+	c := requestConds(f)
+	c.add("is_open = ?", sqlBool(true))
+	return t.countWhere("requests", c)
+}
+
+// CountOpenRequestsReferencing needs no join: a request has reference rows
+// only while it is open, and at most one per extension.
+func (t *tx) CountOpenRequestsReferencing(extensionID string) (int, error) {
+	return t.count("SELECT COUNT(*) FROM request_extension_refs WHERE extension_id = ?", extensionID)
+}
+
+func (t *tx) Assignment(id string) (access.Assignment, error) {
+	return get(t, scanDoc[access.Assignment], access.NotFoundf("no assignment with id %q", id),
+		"SELECT doc FROM assignments WHERE id = ?", id)
+}
+
+func (t *tx) Assignments(f access.AssignmentFilter, p access.Page) ([]access.Assignment, error) {
+	return listWhere[access.Assignment](t, "assignments", assignmentConds(f), p)
+}
+
+func (t *tx) CountAssignments(f access.AssignmentFilter) (int, error) {
+	return t.countWhere("assignments", assignmentConds(f))
+}
+
+func assignmentConds(f access.AssignmentFilter) conds {
+	var c conds
+	c.eq("target_id", f.TargetID)
+	c.eq("access_package_id", f.AccessPackageID)
+	c.eq("policy_id", f.PolicyID)
+	c.eq("state", string(f.State))
+	if f.Active {
+		c.add("state IN ("+marks(len(activeAssignmentStates))+")", activeAssignmentStates...)
+	}
+	return c
+}
+
+// activeAssignmentStates are the states AssignmentState.IsActive accepts,
+// as arguments of an IN (…).
+var activeAssignmentStates = func() []any {
+	var active []any
+	for _, s := range []access.AssignmentState{access.AssignmentDelivering, access.AssignmentDelivered,
+		access.AssignmentPartiallyDelivered, access.AssignmentDeliveryFailed, access.AssignmentExpired} {
+		if s.IsActive() {
+			active = append(active, string(s))
+		}
+	}
+	return active
+}()
+
+func (t *tx) PutAssignment(a access.Assignment) error {
+	doc, err := encode(a)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(upsertAssignment, a.ID, a.Target.ID, a.AccessPackageID, a.PolicyID, string(a.State), doc)
+	return err
+}
+
+// AddHistory inserts an entry; an id used before is a conflict.
+func (t *tx) AddHistory(h access.HistoryEntry) error {
+	doc, err := encode(h)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("INSERT INTO history (id, request_id, doc) VALUES (?, ?, ?)", h.ID, h.RequestID, doc)
+	return err
+}
+
+func (t *tx) History(requestID string, p access.Page) ([]access.HistoryEntry, error) {
+	var c conds
+	c.add("request_id = ?", requestID) // "" too: History lists one request's entries, never all
+	return listWhere[access.HistoryEntry](t, "history", c, p)
+}

@@ -1,0 +1,180 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/accessd/accessd/access"
+)
+
+// The work queue. Times are kept to the microsecond (UnixMicro truncates).
+// A row is claimable at now when it is due (due_us <= now) and no live
+// lease holds it (lease_until_us IS NULL or lease_until_us <= now): a lease
+// ends at the instant it runs until, and a due time begins at the instant it
+// names. NextWorkAt reports the earliest such instant over all rows.
+
+// AddWork inserts w; an id used before is a conflict. DueAt and Attempt live
+// in columns of their own, which RetryWork changes, and not in doc.
+func (t *tx) AddWork(w access.Work) error {
+	due, attempt := w.DueAt.UnixMicro(), w.Attempt
+	w.DueAt, w.Attempt = time.Time{}, 0
+	doc, err := encode(w)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO work (id, kind, request_id, assignment_id, due_us, attempt, doc)
+VALUES (?, ?, ?, ?, ?, ?, ?)`, w.ID, string(w.Kind), w.RequestID, w.AssignmentID, due, attempt, doc)
+	return err
+}
+
+const selectWork = "SELECT due_us, attempt, doc FROM work"
+
+func scanWork(s scanner) (access.Work, error) {
+	var w access.Work
+	var due int64
+	var attempt int
+	var doc []byte
+	if err := s.Scan(&due, &attempt, &doc); err != nil {
+		return w, err
+	}
+	if err := json.Unmarshal(doc, &w); err != nil {
+		return w, fmt.Errorf("decode stored work: %w", err)
+	}
+	w.DueAt, w.Attempt = time.UnixMicro(due).UTC(), attempt
+	return w, nil
+}
+
+// ClaimWork finds the claimable rows and leases them in the same
+// transaction, so no other claimer can lease them until leaseUntil: on
+// SQLite because writers take turns, on PostgreSQL through the dialect's
+// claimSuffix (FOR UPDATE SKIP LOCKED).
+func (t *tx) ClaimWork(now time.Time, owner string, leaseUntil time.Time, limit int) ([]access.Work, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	at, until := now.UnixMicro(), leaseUntil.UnixMicro()
+	if until <= at {
+		return nil, access.Internal(fmt.Errorf("sqlstore: a lease until %v would have ended at %v already", leaseUntil, now))
+	}
+	works, err := list(t, scanWork, selectWork+`
+WHERE due_us <= ? AND (lease_until_us IS NULL OR lease_until_us <= ?)
+ORDER BY due_us, id LIMIT ?`+t.dialect.claimSuffix, at, at, limit)
+	if err != nil {
+		return nil, err
+	}
+	if len(works) == 0 {
+		return nil, nil
+	}
+	args := []any{owner, until}
+	for _, w := range works {
+		args = append(args, w.ID)
+	}
+	_, err = t.exec("UPDATE work SET lease_owner = ?, lease_until_us = ? WHERE id IN ("+marks(len(works))+")", args...)
+	if err != nil {
+		return nil, err
+	}
+	return works, nil
+}
+
+func (t *tx) DeleteWork(id string) error {
+	_, err := t.exec("DELETE FROM work WHERE id = ?", id)
+	return err
+}
+
+// RetryWork returns KindNotFound when the work is gone, for instance
+// because DropWork removed it while it was leased.
+func (t *tx) RetryWork(id string, dueAt time.Time, attempt int) error {
+	n, err := t.execCount("UPDATE work SET due_us = ?, attempt = ?, lease_owner = NULL, lease_until_us = NULL WHERE id = ?",
+		dueAt.UnixMicro(), attempt, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return access.NotFoundf("no work with id %q", id)
+	}
+	return nil
+}
+
+// DropWork removes leased rows too: a worker holding one finds it gone when
+// it finishes (DeleteWork does not mind) or retries (RetryWork: not found).
+// With both ids given, a row must belong to both.
+func (t *tx) DropWork(requestID, assignmentID string, kinds ...access.WorkKind) error {
+	if requestID == "" && assignmentID == "" {
+		return access.Internal(errors.New("sqlstore: DropWork needs a request or an assignment"))
+	}
+	var c conds
+	c.eq("request_id", requestID)
+	c.eq("assignment_id", assignmentID)
+	if len(kinds) > 0 {
+		args := make([]any, len(kinds))
+		for i, k := range kinds {
+			args[i] = string(k)
+		}
+		c.add("kind IN ("+marks(len(kinds))+")", args...)
+	}
+	_, err := t.exec("DELETE FROM work WHERE "+c.where(), c.args...)
+	return err
+}
+
+// NextWorkAt takes, for each row, the instant it becomes claimable: its due
+// time, or for a leased row the later of its due time and its lease's end.
+func (t *tx) NextWorkAt() (time.Time, bool, error) {
+	var at sql.NullInt64
+	err := t.sql.QueryRowContext(t.ctx, t.dialect.rebind(`SELECT MIN(CASE
+WHEN lease_until_us IS NOT NULL AND lease_until_us > due_us THEN lease_until_us
+ELSE due_us END) FROM work`)).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, t.fail(err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMicro(at.Int64).UTC(), true, nil
+}
+
+func (t *tx) CountWorkDue(now time.Time) (int, error) {
+	return t.count("SELECT COUNT(*) FROM work WHERE due_us <= ?", now.UnixMicro())
+}
+
+// AddCalloutAttempts inserts every attempt; an id used before is a conflict.
+func (t *tx) AddCalloutAttempts(as []access.CalloutAttempt) error {
+	for _, a := range as {
+		doc, err := encode(a)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec("INSERT INTO callout_attempts (id, sent_us, doc) VALUES (?, ?, ?)",
+			a.ID, a.SentAt.UnixMicro(), doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) CalloutAttempts(p access.Page) ([]access.CalloutAttempt, error) {
+	q, args, err := newestFirstQuery("SELECT doc FROM callout_attempts", p)
+	if err != nil {
+		return nil, err
+	}
+	return list(t, scanDoc[access.CalloutAttempt], q, args...)
+}
+
+// resetTables is every table ResetData empties: all but signing_keys,
+// settings and goose's own, each before any table its foreign keys name.
+var resetTables = []string{
+	"request_extension_refs", "requests", "history", "work", "callout_attempts", "assignments",
+	"policy_extension_bindings", "assignment_policies", "custom_extensions", "access_packages", "catalogs",
+	"group_relations", "groups", "users", "service_principals",
+}
+
+func (t *tx) ResetData() error {
+	for _, table := range resetTables {
+		if _, err := t.exec("DELETE FROM " + table); err != nil {
+			return err
+		}
+	}
+	return nil
+}
