@@ -1,0 +1,212 @@
+// Package engine does accessd's queued work: it claims due work from the
+// store with a lease, sends callouts to extensions over HTTP, and runs
+// timers. What a piece of work means for a request is decided by the access
+// service; the engine only moves it along and talks to the outside.
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/accessd/accessd/access"
+)
+
+// Signer signs the tokens callouts carry, with accessd's own key.
+type Signer interface {
+	Sign(claims map[string]any) (string, error)
+}
+
+// Config is what the engine needs.
+type Config struct {
+	Service *access.Service
+	Signer  Signer
+	Issuer  string       // iss of callout tokens: accessd's public URL
+	AppID   string       // appid and azp of callout tokens
+	Clock   access.Clock // decides when work is due; the virtual clock in --dev mode
+	// TokenClock dates callout tokens; the machine's clock, so extensions
+	// accept them even when the virtual clock has moved. Nil means Clock.
+	TokenClock access.Clock
+	IDs        access.IDSource
+	Logger     *slog.Logger
+
+	Owner   string        // names this process in leases
+	Lease   time.Duration // how long claimed work is reserved (default 30 s)
+	Workers int           // pieces of work in flight at once (default 32)
+	Poll    time.Duration // fallback poll when no wake-up comes (default 1 s)
+	Client  *http.Client  // nil: one that follows no redirects
+}
+
+// Engine runs queued work until its context ends.
+type Engine struct {
+	cfg  Config
+	svc  *access.Service
+	log  *slog.Logger
+	wake chan struct{}
+
+	slots chan struct{} // one token per piece of work in flight
+	busy  sync.WaitGroup
+
+	// Pause stops the engine in two steps: claimMu keeps Run from claiming
+	// (Run holds it while it claims and hands work out), and pause waits for
+	// work in flight (each piece holds it for reading until it is done).
+	claimMu sync.Mutex
+	pause   sync.RWMutex
+
+	tokensMu sync.Mutex
+	tokens   map[string]cachedToken
+}
+
+type cachedToken struct {
+	value  string
+	expiry time.Time
+}
+
+// New builds an engine; call Run to start it.
+func New(cfg Config) *Engine {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 32
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Client == nil {
+		cfg.Client = newClient()
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = cfg.IDs.NewID()
+	}
+	if cfg.TokenClock == nil {
+		cfg.TokenClock = cfg.Clock
+	}
+	if cfg.AppID == "" {
+		cfg.AppID = access.EntitlementManagementAppID
+	}
+	return &Engine{cfg: cfg, svc: cfg.Service, log: cfg.Logger, wake: make(chan struct{}, 1),
+		slots: make(chan struct{}, cfg.Workers), tokens: map[string]cachedToken{}}
+}
+
+func newClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{
+		Transport: t,
+		// Redirects are not followed: a 3xx is an answer, and not a 2xx.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Wake tells the engine that work was queued; it never blocks.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Pause stops new work from starting and waits for work in flight; the
+// returned function lets the engine go on. --dev mode's reset uses it.
+func (e *Engine) Pause() (resume func()) {
+	e.claimMu.Lock()
+	e.pause.Lock()
+	return func() {
+		e.pause.Unlock()
+		e.claimMu.Unlock()
+	}
+}
+
+// Run claims and does work until ctx ends, then waits for work in flight.
+func (e *Engine) Run(ctx context.Context) {
+	defer e.busy.Wait()
+	for ctx.Err() == nil {
+		free := cap(e.slots) - len(e.slots)
+		claimed, failed := 0, false
+		if free > 0 {
+			claimed, failed = e.claim(ctx, free)
+		}
+		if claimed > 0 && claimed == free {
+			continue // more may be due; claim again as slots free up
+		}
+		e.sleep(ctx, free == 0, failed)
+	}
+}
+
+// claim leases up to free pieces of due work and starts them. Nothing is
+// claimed while the engine is paused, so no lease runs out unused.
+func (e *Engine) claim(ctx context.Context, free int) (claimed int, failed bool) {
+	e.claimMu.Lock()
+	defer e.claimMu.Unlock()
+	ws, err := e.svc.ClaimWork(ctx, e.cfg.Owner, e.cfg.Lease, free)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Error("claiming work failed", "error", err.Error())
+		}
+		return 0, true
+	}
+	for _, w := range ws {
+		e.slots <- struct{}{}
+		e.busy.Add(1)
+		e.pause.RLock() // released by do when the work is done
+		go e.do(ctx, w)
+	}
+	return len(ws), false
+}
+
+// sleep waits for a wake-up, the next due work, a freed slot or the poll.
+// After a failed claim it waits the whole poll, so a sick database is not
+// asked again at once.
+func (e *Engine) sleep(ctx context.Context, full, failed bool) {
+	wait := e.cfg.Poll
+	if failed {
+		// keep the full poll
+	} else if full {
+		wait = 5 * time.Millisecond // slots free up as work finishes
+	} else if at, ok, err := e.svc.NextWorkAt(ctx); err == nil && ok {
+		if d := at.Sub(e.cfg.Clock.Now()); d < wait {
+			wait = max(d, 0)
+		}
+	}
+	if wait == 0 {
+		return
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-e.wake:
+	case <-timer.C:
+	}
+}
+
+// do runs one piece of work. When accessd itself fails (not the extension),
+// the work is retried with backoff; if even that fails, the lease runs out
+// and the work is rescued.
+func (e *Engine) do(ctx context.Context, w access.Work) {
+	defer func() {
+		e.pause.RUnlock()
+		<-e.slots
+		e.busy.Done()
+		e.Wake()
+	}()
+	// Work in flight finishes even when the engine is asked to stop, so a
+	// callout that was sent is also recorded; the lease bounds how long.
+	workCtx := context.WithoutCancel(ctx)
+	var err error
+	if w.Kind == access.WorkCallout {
+		err = e.callout(workCtx, w)
+	} else {
+		err = e.svc.RunTimer(workCtx, w)
+	}
+	if err == nil {
+		return
+	}
+	e.log.Error("work failed; retrying with backoff", "work", w.ID, "kind", string(w.Kind), "attempt", w.Attempt, "error", err.Error())
+	if err := e.svc.RetryWork(workCtx, w); err != nil {
+		e.log.Error("could not reschedule work; its lease will expire", "work", w.ID, "error", err.Error())
+	}
+}
