@@ -25,6 +25,7 @@ type query struct {
 	after     string
 	expand    expandSet
 	selectSet []string
+	filter    string // $filter as given; only lists that read it accept it (parseFilteredQuery)
 }
 
 // supportedOptions are the $-options accessd reads today; others are refused
@@ -32,14 +33,27 @@ type query struct {
 var supportedOptions = map[string]bool{"$top": true, "$skiptoken": true, "$expand": true, "$select": true}
 
 // parseQuery reads the options of r; expandable names what $expand may name
-// here, nested names as "parent/child".
+// here, nested names as "parent/child". $filter is refused.
 func parseQuery(r *http.Request, expandable ...string) (query, error) {
+	return readQuery(r, false, expandable)
+}
+
+// parseFilteredQuery is parseQuery for the lists that read $filter
+// themselves (see filter.go); it keeps the expression in q.filter.
+func parseFilteredQuery(r *http.Request, expandable ...string) (query, error) {
+	return readQuery(r, true, expandable)
+}
+
+func readQuery(r *http.Request, allowFilter bool, expandable []string) (query, error) {
 	q := query{top: defaultPageSize}
 	values, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return q, access.Invalidf("the query string is malformed: %v", err)
 	}
 	for name := range values {
+		if allowFilter && strings.EqualFold(name, "$filter") {
+			continue
+		}
 		if strings.HasPrefix(name, "$") && !supportedOptions[strings.ToLower(name)] {
 			return q, access.Invalidf("query option %s is not supported on this resource yet", name)
 		}
@@ -51,6 +65,9 @@ func parseQuery(r *http.Request, expandable ...string) (query, error) {
 			}
 		}
 		return ""
+	}
+	if allowFilter {
+		q.filter = get("$filter")
 	}
 	if t := get("$top"); t != "" {
 		n, err := strconv.Atoi(t)

@@ -36,6 +36,15 @@ type Config struct {
 	OpenIDConfiguration func() []byte
 	JWKS                func() []byte
 	JWKSPath            string
+
+	// Dev serves the /_accessd/* routes of --dev mode (virtual clock, callout
+	// inspection, reset); without it they answer 404 like any unknown path.
+	Dev bool
+	// Reseed, when set, loads the --seed file again after POST /_accessd/reset.
+	Reseed func(ctx context.Context) error
+	// PauseWork, when set, stops the engine for a reset: it returns once work
+	// in flight has finished, and the function it returns lets work go on.
+	PauseWork func() (resume func())
 }
 
 // Server is the HTTP API.
@@ -64,6 +73,10 @@ func NewServer(cfg Config) *Server {
 	}
 	s.entitlementRoutesV1()
 	s.entitlementRoutesBeta()
+	s.requestRoutes()
+	if cfg.Dev {
+		s.devRoutes()
+	}
 	return s
 }
 

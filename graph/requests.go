@@ -1,0 +1,475 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/accessd/accessd/access"
+)
+
+// Access package assignment requests and assignments, in v1.0
+// (assignmentRequests, assignments) and beta (accessPackageAssignmentRequests
+// and the newer assignmentRequests, both with beta names; and
+// accessPackageAssignments). The service enforces every rule; handlers decode,
+// call it and write the version's shape.
+
+// submitRequests is the permission to submit and cancel requests: admin
+// types need EntitlementManagement.ReadWrite.All, which the service checks;
+// the self-service scope covers the user* types.
+var submitRequests = access.Permission{"EntitlementManagement.ReadWrite.All", "EntitlementMgmt-SubjectAccess.ReadWrite"}
+
+// requestSet is one collection of requests: its version and its name.
+type requestSet struct {
+	beta bool
+	name string // assignmentRequests or accessPackageAssignmentRequests
+}
+
+func (rs requestSet) version() string {
+	if rs.beta {
+		return "beta"
+	}
+	return "v1.0"
+}
+
+// expandable lists what $expand may name on the set's requests.
+func (rs requestSet) expandable() []string {
+	if rs.beta {
+		return []string{"accessPackage", "accessPackage/accessPackageCatalog", "requestor", "accessPackageAssignment",
+			"accessPackageAssignment/target", "accessPackageAssignment/accessPackage", "accessPackageAssignment/accessPackageAssignmentPolicy"}
+	}
+	return []string{"accessPackage", "accessPackage/catalog", "requestor", "assignment",
+		"assignment/target", "assignment/accessPackage", "assignment/assignmentPolicy"}
+}
+
+// filterFields maps the set's filterable properties onto f. Beta lists also
+// read the v1.0 forms, which clients moving between versions send.
+func (rs requestSet) filterFields(f *access.RequestFilter) filterFields {
+	fields := filterFields{
+		"state":            filterEnum("state", &f.State, access.ParseRequestState),
+		"accessPackage/id": filterString("accessPackage/id", &f.AccessPackageID),
+		"target/objectId":  filterString("target/objectId", &f.TargetID),
+		"assignment/id":    filterString("assignment/id", &f.AssignmentID),
+	}
+	if rs.beta {
+		fields["requestState"] = filterEnum("requestState", &f.State, access.ParseRequestState)
+		fields["accessPackageAssignment/id"] = filterString("accessPackageAssignment/id", &f.AssignmentID)
+		fields["accessPackageAssignment/targetId"] = filterString("accessPackageAssignment/targetId", &f.TargetID)
+		fields["accessPackageAssignment/target/objectId"] = filterString("accessPackageAssignment/target/objectId", &f.TargetID)
+	}
+	return fields
+}
+
+// assignmentSet is the assignments of one version.
+type assignmentSet struct{ beta bool }
+
+func (as assignmentSet) version() string { return requestSet{beta: as.beta}.version() }
+
+func (as assignmentSet) name() string {
+	if as.beta {
+		return "accessPackageAssignments"
+	}
+	return "assignments"
+}
+
+func (as assignmentSet) expandable() []string {
+	if as.beta {
+		return []string{"target", "accessPackage", "accessPackage/accessPackageCatalog", "accessPackageAssignmentPolicy"}
+	}
+	return []string{"target", "accessPackage", "accessPackage/catalog", "assignmentPolicy"}
+}
+
+func (as assignmentSet) filterFields(f *access.AssignmentFilter) filterFields {
+	fields := filterFields{
+		"state":               filterEnum("state", &f.State, access.ParseAssignmentState),
+		"accessPackage/id":    filterString("accessPackage/id", &f.AccessPackageID),
+		"target/objectId":     filterString("target/objectId", &f.TargetID),
+		"assignmentPolicy/id": filterString("assignmentPolicy/id", &f.PolicyID),
+	}
+	if as.beta {
+		fields["assignmentState"] = filterEnum("assignmentState", &f.State, access.ParseAssignmentState)
+		fields["accessPackageId"] = filterString("accessPackageId", &f.AccessPackageID)
+		fields["targetId"] = filterString("targetId", &f.TargetID)
+		fields["assignmentPolicyId"] = filterString("assignmentPolicyId", &f.PolicyID)
+		fields["accessPackageAssignmentPolicy/id"] = filterString("accessPackageAssignmentPolicy/id", &f.PolicyID)
+	}
+	return fields
+}
+
+// requestRoutes registers requests and assignments in both versions.
+func (s *Server) requestRoutes() {
+	read, write := access.ReadEntitlements, access.WriteEntitlements
+	for _, rs := range []requestSet{{beta: false, name: "assignmentRequests"}, {beta: true, name: "accessPackageAssignmentRequests"}, {beta: true, name: "assignmentRequests"}} {
+		base := "/" + rs.version() + emRoot + "/" + rs.name
+		s.route("GET "+base, read, s.listRequests(rs))
+		s.route("POST "+base, submitRequests, s.submitRequest(rs))
+		s.route("GET "+base+"/{id}", read, s.getRequest(rs))
+		s.route("DELETE "+base+"/{id}", write, s.deleteRequest)
+		s.route("GET "+base+"/{id}/history", read, s.requestHistory(rs))
+		// Actions: cancel (beta writes Cancel), with or without microsoft.graph.
+		s.route("POST "+base+"/{id}/{action}", submitRequests, s.requestAction(rs))
+	}
+	// The resume routes real integrations use besides the ones above.
+	s.route("POST /v1.0"+emRoot+"/accessPackageAssignmentRequests/{id}/{action}", write,
+		s.requestAction(requestSet{beta: false, name: "accessPackageAssignmentRequests"}))
+	s.route("POST /beta"+emRoot+"/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests/{id}/{action}", write, s.nestedResume)
+	for _, as := range []assignmentSet{{beta: false}, {beta: true}} {
+		base := "/" + as.version() + emRoot + "/" + as.name()
+		s.route("GET "+base, read, s.listAssignments(as))
+		s.route("GET "+base+"/{id}", read, s.getAssignment(as))
+	}
+}
+
+// ---- requests ----
+
+func (s *Server) listRequests(rs requestSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseFilteredQuery(r, rs.expandable()...)
+		if err != nil {
+			return err
+		}
+		var f access.RequestFilter
+		if err := rs.filterFields(&f).apply(q.filter); err != nil {
+			return err
+		}
+		items, more, err := s.svc.Requests(r.Context(), f, q.page())
+		if err != nil {
+			return err
+		}
+		out := make([]any, len(items))
+		for i, req := range items {
+			if out[i], err = s.requestOut(r, rs, req, q.expand); err != nil {
+				return err
+			}
+		}
+		return s.writeList(w, r, s.emContext(rs.version(), rs.name, false), out,
+			lastID(items, func(x access.Request) string { return x.ID }), more, q.selectSet)
+	}
+}
+
+func (s *Server) getRequest(rs requestSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r, rs.expandable()...)
+		if err != nil {
+			return err
+		}
+		req, err := s.svc.Request(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		out, err := s.requestOut(r, rs, req, q.expand)
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusOK, s.emContext(rs.version(), rs.name, true), out, q.selectSet)
+	}
+}
+
+// submitRequest is POST: 201 with the request as its first transaction left it.
+func (s *Server) submitRequest(rs requestSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decodeRequestInput(r, rs.beta)
+		if err != nil {
+			return err
+		}
+		req, err := s.svc.SubmitRequest(r.Context(), callerOf(r), in)
+		if err != nil {
+			if rs.beta {
+				return inBetaNames(err)
+			}
+			return err
+		}
+		out, err := s.requestOut(r, rs, req, nil)
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusCreated, s.emContext(rs.version(), rs.name, true), out, nil)
+	}
+}
+
+func decodeRequestInput(r *http.Request, beta bool) (access.RequestInput, error) {
+	if beta {
+		var in requestInputBeta
+		if err := decodeBody(r, &in); err != nil {
+			return access.RequestInput{}, err
+		}
+		return in.toDomain()
+	}
+	var in requestInputV1
+	if err := decodeBody(r, &in); err != nil {
+		return access.RequestInput{}, err
+	}
+	return in.toDomain()
+}
+
+func (s *Server) deleteRequest(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.DeleteRequest(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}
+
+// requestAction dispatches POST …/{id}/{action}. Action names are read
+// case-insensitively, with or without the microsoft.graph. prefix.
+func (s *Server) requestAction(rs requestSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		given := r.PathValue("action")
+		switch strings.ToLower(typeName(given)) {
+		case "cancel":
+			if err := readNoBody(r); err != nil {
+				return err
+			}
+			if err := s.svc.CancelRequest(r.Context(), callerOf(r), r.PathValue("id")); err != nil {
+				return err
+			}
+			return writeNoContent(w)
+		case "resume", "reprocess":
+			return s.extensionAction(w, r, given, r.PathValue("id"), "")
+		default:
+			return access.NotFoundf("%s have no action %q; the actions here are cancel, resume and reprocess", rs.name, given)
+		}
+	}
+}
+
+// extensionAction runs resume or reprocess. The route lets self-service
+// callers in for cancel; these two need EntitlementManagement.ReadWrite.All.
+func (s *Server) extensionAction(w http.ResponseWriter, r *http.Request, action, requestID, assignmentID string) error {
+	if !callerOf(r).Has(access.WriteEntitlements) {
+		return access.E(access.KindForbidden, "%s needs EntitlementManagement.ReadWrite.All", action)
+	}
+	if strings.EqualFold(typeName(action), "reprocess") {
+		if assignmentID != "" {
+			return access.NotFoundf("reprocess is not an action of a request under an assignment; use accessPackageAssignmentRequests/{id}/reprocess")
+		}
+		return s.reprocess(w, r, requestID)
+	}
+	return s.resume(w, r, requestID, assignmentID)
+}
+
+// nestedResume is beta's resume under an assignment: 404 when the request is not the assignment's.
+func (s *Server) nestedResume(w http.ResponseWriter, r *http.Request) error {
+	action := r.PathValue("action")
+	if !strings.EqualFold(typeName(action), "resume") {
+		return access.NotFoundf("accessPackageAssignments/{id}/accessPackageAssignmentRequests/{id} has no action %q here; use resume", action)
+	}
+	return s.extensionAction(w, r, action, r.PathValue("id"), r.PathValue("assignmentId"))
+}
+
+// readNoBody accepts an action body that is absent, empty or {}.
+func readNoBody(r *http.Request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(body)) == "" {
+		return nil
+	}
+	var none struct{}
+	return decodeJSON(body, &none)
+}
+
+func (s *Server) requestHistory(rs requestSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		id := r.PathValue("id")
+		items, more, err := s.svc.History(r.Context(), id, q.page())
+		if err != nil {
+			return err
+		}
+		out := make([]any, len(items))
+		for i, h := range items {
+			out[i] = historyToWire(h, rs.beta)
+		}
+		return s.writeList(w, r, s.emContext(rs.version(), rs.name+"('"+id+"')/history", false), out,
+			lastID(items, func(h access.HistoryEntry) string { return h.ID }), more, q.selectSet)
+	}
+}
+
+// requestOut writes a request in the set's shape with what $expand names.
+func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, expand expandSet) (any, error) {
+	ctx := r.Context()
+	if rs.beta {
+		out := requestToBeta(req)
+		var err error
+		if expand.has("accessPackage") {
+			if out.AccessPackage, err = s.expandPackage(r, true, req.AccessPackageID, expand["accessPackage"]); err != nil {
+				return nil, err
+			}
+		}
+		if expand.has("accessPackageAssignment") {
+			if out.AccessPackageAssignment, err = s.expandAssignment(r, assignmentSet{beta: true}, req.AssignmentID, expand["accessPackageAssignment"]); err != nil {
+				return nil, err
+			}
+		}
+		if expand.has("requestor") {
+			sub, err := s.subjectNow(ctx, req.Requestor)
+			if err != nil {
+				return nil, err
+			}
+			out.Requestor = subjectToBeta(sub)
+		}
+		return out, nil
+	}
+	out := requestToV1(req)
+	var err error
+	if expand.has("accessPackage") {
+		if out.AccessPackage, err = s.expandPackage(r, false, req.AccessPackageID, expand["accessPackage"]); err != nil {
+			return nil, err
+		}
+	}
+	if expand.has("assignment") {
+		if out.Assignment, err = s.expandAssignment(r, assignmentSet{}, req.AssignmentID, expand["assignment"]); err != nil {
+			return nil, err
+		}
+	}
+	if expand.has("requestor") {
+		sub, err := s.subjectNow(ctx, req.Requestor)
+		if err != nil {
+			return nil, err
+		}
+		out.Requestor = subjectToV1(sub)
+	}
+	return out, nil
+}
+
+// subjectNow describes a target or requestor as the directory has it now;
+// the request's own record is used when the object is gone (or is accessd).
+func (s *Server) subjectNow(ctx context.Context, recorded access.Subject) (access.Subject, error) {
+	if recorded.ID == "" {
+		return recorded, nil
+	}
+	sub, err := s.svc.Subject(ctx, recorded.ID)
+	if access.IsNotFound(err) {
+		return recorded, nil
+	}
+	return sub, err
+}
+
+// expandPackage is an expanded accessPackage, null when it no longer exists.
+func (s *Server) expandPackage(r *http.Request, beta bool, id string, nested expandSet) (any, error) {
+	if id == "" {
+		return jsonNull, nil
+	}
+	p, err := s.svc.AccessPackage(r.Context(), id)
+	if access.IsNotFound(err) {
+		return jsonNull, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if beta {
+		return s.packageBeta(r, p, nested)
+	}
+	return s.packageV1(r, p, nested)
+}
+
+// expandAssignment is a request's expanded assignment: null until delivery
+// has made one.
+func (s *Server) expandAssignment(r *http.Request, as assignmentSet, id string, nested expandSet) (any, error) {
+	if id == "" {
+		return jsonNull, nil
+	}
+	a, err := s.svc.Assignment(r.Context(), id)
+	if access.IsNotFound(err) {
+		return jsonNull, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.assignmentOut(r, as, a, nested)
+}
+
+// ---- assignments ----
+
+func (s *Server) listAssignments(as assignmentSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseFilteredQuery(r, as.expandable()...)
+		if err != nil {
+			return err
+		}
+		var f access.AssignmentFilter
+		if err := as.filterFields(&f).apply(q.filter); err != nil {
+			return err
+		}
+		items, more, err := s.svc.Assignments(r.Context(), f, q.page())
+		if err != nil {
+			return err
+		}
+		out := make([]any, len(items))
+		for i, a := range items {
+			if out[i], err = s.assignmentOut(r, as, a, q.expand); err != nil {
+				return err
+			}
+		}
+		return s.writeList(w, r, s.emContext(as.version(), as.name(), false), out,
+			lastID(items, func(x access.Assignment) string { return x.ID }), more, q.selectSet)
+	}
+}
+
+func (s *Server) getAssignment(as assignmentSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r, as.expandable()...)
+		if err != nil {
+			return err
+		}
+		a, err := s.svc.Assignment(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		out, err := s.assignmentOut(r, as, a, q.expand)
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusOK, s.emContext(as.version(), as.name(), true), out, q.selectSet)
+	}
+}
+
+// assignmentOut writes an assignment in the version's shape with what $expand names.
+func (s *Server) assignmentOut(r *http.Request, as assignmentSet, a access.Assignment, expand expandSet) (any, error) {
+	ctx := r.Context()
+	var target, pkg, policy any
+	if expand.has("target") {
+		sub, err := s.subjectNow(ctx, a.Target)
+		if err != nil {
+			return nil, err
+		}
+		if as.beta {
+			target = subjectToBeta(sub)
+		} else {
+			target = subjectToV1(sub)
+		}
+	}
+	if expand.has("accessPackage") {
+		var err error
+		if pkg, err = s.expandPackage(r, as.beta, a.AccessPackageID, expand["accessPackage"]); err != nil {
+			return nil, err
+		}
+	}
+	policyNav := "assignmentPolicy"
+	if as.beta {
+		policyNav = "accessPackageAssignmentPolicy"
+	}
+	if expand.has(policyNav) {
+		// beta shows the v1.0 policy shape until beta policies exist.
+		p, err := s.svc.AssignmentPolicy(ctx, a.PolicyID)
+		switch {
+		case access.IsNotFound(err):
+			policy = jsonNull
+		case err != nil:
+			return nil, err
+		default:
+			policy = policyToV1(p)
+		}
+	}
+	if as.beta {
+		out := assignmentToBeta(a)
+		out.Target, out.AccessPackage, out.AccessPackageAssignmentPolicy = target, pkg, policy
+		return out, nil
+	}
+	out := assignmentToV1(a)
+	out.Target, out.AccessPackage, out.AssignmentPolicy = target, pkg, policy
+	return out, nil
+}
