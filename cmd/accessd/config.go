@@ -21,6 +21,8 @@ type Config struct {
 	SQLiteSynchronous string
 	ShutdownTimeout   time.Duration
 	LogFormat         string
+	WorkLease         time.Duration
+	Workers           int
 }
 
 // defaultConfig reads the environment over the built-in defaults.
@@ -31,6 +33,8 @@ func defaultConfig(getenv func(string) string) Config {
 		SQLiteSynchronous: "normal",
 		ShutdownTimeout:   10 * time.Second,
 		LogFormat:         "text",
+		WorkLease:         30 * time.Second,
+		Workers:           32,
 	}
 	if v := getenv("ACCESSD_ADDR"); v != "" {
 		c.Addr = v
@@ -54,6 +58,8 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", c.SQLiteSynchronous, "SQLite synchronous setting: normal (survives crashes) or full (also survives power loss)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.DurationVar(&c.WorkLease, "work-lease", c.WorkLease, "how long claimed work is reserved for this process before another may take it over")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "pieces of queued work (callouts, timers) done at once")
 }
 
 // validate checks the settings before anything starts.
@@ -75,6 +81,12 @@ func (c Config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		problems = append(problems, "--shutdown-timeout must be positive")
+	}
+	if c.WorkLease < time.Second {
+		problems = append(problems, "--work-lease must be at least 1s")
+	}
+	if c.Workers < 1 || c.Workers > 1024 {
+		problems = append(problems, "--workers must be between 1 and 1024")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		problems = append(problems, fmt.Sprintf("--log-format must be text or json, not %q", c.LogFormat))

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/engine"
 	"github.com/accessd/accessd/graph"
 	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/sqlstore"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // errUsage means the flag package has already told the user what was wrong.
@@ -84,7 +86,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	log := newLogger(stderr, cfg.LogFormat)
-	clock := access.SystemClock{}
+	var clock access.Clock = access.SystemClock{}
+	if cfg.Dev {
+		clock = &access.VirtualClock{Base: access.SystemClock{}}
+	}
 	ids := &access.TimeOrderedIDs{Clock: clock}
 
 	store, err := openStore(ctx, cfg.Database, cfg.SQLiteSynchronous, log)
@@ -104,15 +109,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 
 	svc := access.NewService(store, clock, ids)
+	if cfg.Dev {
+		svc.RecordCallouts(true)
+		if err := svc.LoadClock(ctx); err != nil {
+			return err
+		}
+	}
 	tid, err := tenantID(ctx, store, ids)
 	if err != nil {
 		return err
 	}
-	keys, err := identity.LoadKeys(ctx, store, clock)
+	// Tokens live on the machine's clock even in --dev mode: moving the virtual
+	// clock must not expire the tokens clients hold or date callout tokens
+	// that real extensions check.
+	keys, err := identity.LoadKeys(ctx, store, access.SystemClock{})
 	if err != nil {
 		return err
 	}
-	issuer := identity.NewIssuer(identity.IssuerConfig{URL: publicURL, TenantID: tid, Keys: keys, Clock: clock})
+	issuer := identity.NewIssuer(identity.IssuerConfig{URL: publicURL, TenantID: tid, Keys: keys, Clock: access.SystemClock{}})
 	// `accessd token` reads this, so that its tokens name the issuer the server checks.
 	if err := store.Update(ctx, func(tx access.Tx) error { return tx.PutSetting(settingPublicURL, publicURL) }); err != nil {
 		return err
@@ -123,9 +137,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		}
 	}
 
+	eng := engine.New(engine.Config{
+		Service: svc, Signer: signer{issuer}, Issuer: publicURL, Clock: clock, TokenClock: access.SystemClock{}, IDs: ids, Logger: log,
+		Lease: cfg.WorkLease, Workers: cfg.Workers,
+	})
+	svc.OnWork(eng.Wake)
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	engineDone := make(chan struct{})
+	go func() { eng.Run(engineCtx); close(engineDone) }()
+	defer func() { stopEngine(); <-engineDone }()
+
+	var reseed func(context.Context) error
+	if cfg.Seed != "" {
+		reseed = func(ctx context.Context) error { return applySeedFile(ctx, svc, cfg.Seed, log) }
+	}
 	api := graph.NewServer(graph.Config{
 		Service: svc, Auth: issuer, PublicURL: publicURL, Logger: log, Clock: clock, IDs: ids,
 		OpenIDConfiguration: issuer.Discovery, JWKS: issuer.JWKS, JWKSPath: identity.JWKSPath,
+		Dev: cfg.Dev, PauseWork: eng.Pause, Reseed: reseed,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -149,6 +178,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("shutdown did not finish in time", "error", err.Error())
 	}
+	// Work in flight finishes and is recorded; unclaimed work waits in the database.
+	stopEngine()
+	<-engineDone
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
@@ -188,4 +220,12 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	fmt.Fprintln(stdout, "database", cfg.Database, "is migrated")
 	return store.Close()
+}
+
+// signer lets the engine sign callout tokens with accessd's key without
+// knowing the identity package.
+type signer struct{ issuer *identity.Issuer }
+
+func (s signer) Sign(claims map[string]any) (string, error) {
+	return s.issuer.Sign(jwt.MapClaims(claims))
 }
