@@ -1,0 +1,248 @@
+// Command extension is a small custom extension for accessd: copy it and put
+// your own decision in decide. It checks each callout's token against
+// accessd's JWKS, answers 202 at once and then, as a Logic App does after its
+// own 202, calls resume on accessd with a bearer token. See README.md.
+package main
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// entitlementManagementAppID is the appid accessd's callout tokens carry.
+const entitlementManagementAppID = "810dcf14-1858-4bf2-8134-4c369fa3235b"
+
+// callout is the part of accessd's flat PascalCase callout body we read.
+type callout struct {
+	RequestID             string          `json:"AccessPackageAssignmentRequestId"`
+	InstanceID            string          `json:"CustomExtensionStageInstanceId"`
+	Stage                 string          `json:"Stage"`
+	CallbackURIPath       string          `json:"CallbackUriPath"`
+	CallbackConfiguration json.RawMessage `json:"CallbackConfiguration"` // null: launch and continue
+	Assignment            struct {
+		Target struct {
+			PrincipalName string `json:"PrincipalName"`
+		} `json:"Target"`
+	} `json:"Assignment"`
+}
+
+type extension struct {
+	accessd, token     string // accessd's URL (its token issuer) and our token for resume
+	denySuffix, ignore string
+	keys               *keySet
+	client             *http.Client
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9090", "address to listen on")
+	accessd := flag.String("accessd", "http://127.0.0.1:8080", "accessd's URL: its token issuer and where resume is sent")
+	token := flag.String("token", "", "bearer token for resume (default $ACCESSD_TOKEN)")
+	deny := flag.String("deny-upn-suffix", "", "deny requests whose target's principal name ends with this")
+	ignore := flag.String("ignore-upn-suffix", "", "never call back for these targets (the request times out)")
+	flag.Parse()
+	if *token == "" {
+		*token = os.Getenv("ACCESSD_TOKEN")
+	}
+	if *token == "" {
+		log.Fatal("no token for resume: pass -token or set ACCESSD_TOKEN (accessd token --app NAME --roles EntitlementManagement.ReadWrite.All)")
+	}
+	url := strings.TrimSuffix(*accessd, "/")
+	x := &extension{accessd: url, token: *token, denySuffix: *deny, ignore: *ignore,
+		keys: &keySet{issuer: url, keys: map[string]*rsa.PublicKey{}}, client: &http.Client{Timeout: 10 * time.Second}}
+	log.Printf("extension listening on http://%s, trusting %s", *addr, url)
+	log.Fatal(http.ListenAndServe(*addr, x))
+}
+
+// ServeHTTP takes one callout: check the token, answer 202, call back later.
+func (x *extension) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST callouts here", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := x.verify(r); err != nil {
+		log.Printf("refused callout to %s: %v", r.URL.Path, err)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	var c callout
+	if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+		log.Printf("refused callout: body: %v", err)
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	action := x.decide(c)
+	log.Printf("callout stage=%s request=%s instance=%s target=%s action=%s",
+		c.Stage, c.RequestID, c.InstanceID, c.Assignment.Target.PrincipalName, action)
+	w.WriteHeader(http.StatusAccepted)
+	if action == "continue" || action == "deny" {
+		go x.resume(c, action == "deny")
+	}
+}
+
+// decide says what to do with a callout: continue, deny, ignore or none.
+func (x *extension) decide(c callout) string {
+	upn := strings.ToLower(c.Assignment.Target.PrincipalName)
+	switch {
+	case c.Stage == "CustomExtensionConnectionTest", c.CallbackURIPath == "",
+		len(c.CallbackConfiguration) == 0, string(c.CallbackConfiguration) == "null":
+		return "none" // launch and continue: accessd is not waiting for us
+	case x.ignore != "" && strings.HasSuffix(upn, strings.ToLower(x.ignore)):
+		return "ignore"
+	case x.denySuffix != "" && strings.HasSuffix(upn, strings.ToLower(x.denySuffix)) &&
+		(c.Stage == "assignmentRequestCreated" || c.Stage == "assignmentRequestApproved"):
+		return "deny" // a request can be denied only before access is granted
+	}
+	return "continue"
+}
+
+// resume calls POST {accessd}/v1.0{CallbackUriPath}; accessd answers 204.
+func (x *extension) resume(c callout, deny bool) {
+	data := map[string]any{
+		"@odata.type":                        "#microsoft.graph.accessPackageAssignmentRequestCallbackData",
+		"stage":                              c.Stage,
+		"customExtensionStageInstanceId":     c.InstanceID,
+		"customExtensionStageInstanceDetail": "Approved by accessd-example",
+	}
+	if deny {
+		data["state"] = "denied"
+		data["customExtensionStageInstanceDetail"] = "Denied by accessd-example: " + x.denySuffix + " targets are not allowed"
+	}
+	body, _ := json.Marshal(map[string]any{"source": "accessd-example",
+		"type": "microsoft.graph.accessPackageCustomExtensionStage." + c.Stage, "data": data})
+	for attempt := 1; attempt <= 3; attempt++ { // retry accessd's own failures, as Logic Apps do
+		time.Sleep(time.Duration(attempt-1) * time.Second)
+		req, _ := http.NewRequest(http.MethodPost, x.accessd+"/v1.0"+c.CallbackURIPath, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+x.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := x.client.Do(req)
+		if err != nil {
+			log.Printf("resume request=%s instance=%s failed: %v", c.RequestID, c.InstanceID, err)
+			continue
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		log.Printf("resume request=%s instance=%s denied=%t status=%d %s",
+			c.RequestID, c.InstanceID, deny, resp.StatusCode, bytes.TrimSpace(msg))
+		if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+			return
+		}
+	}
+}
+
+// verify checks the callout's Authorization header: "PoP <jwt>" or
+// "Bearer <jwt>", RS256, signed by accessd, from the entitlement-management
+// app; a PoP token must also name this request's method, host and path.
+func (x *extension) verify(r *http.Request) error {
+	scheme, raw, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || (scheme != "PoP" && scheme != "Bearer") {
+		return errors.New("no PoP or Bearer token in the Authorization header")
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithLeeway(2*time.Minute), jwt.WithExpirationRequired()).
+		ParseWithClaims(strings.TrimSpace(raw), claims, func(t *jwt.Token) (any, error) {
+			kid, _ := t.Header["kid"].(string)
+			return x.keys.key(kid)
+		})
+	if err != nil {
+		return err
+	}
+	str := func(name string) string { s, _ := claims[name].(string); return s }
+	switch {
+	case strings.TrimSuffix(str("iss"), "/") != x.accessd:
+		return fmt.Errorf("iss %q is not %s", str("iss"), x.accessd)
+	case str("appid") != entitlementManagementAppID:
+		return fmt.Errorf("appid %q is not entitlement management's", str("appid"))
+	case scheme == "Bearer":
+		return nil
+	case str("m") != http.MethodPost:
+		return fmt.Errorf("PoP m %q is not POST", str("m"))
+	case str("u") != strings.ToLower(r.Host):
+		return fmt.Errorf("PoP u %q is not this host %q", str("u"), strings.ToLower(r.Host))
+	case str("p") != r.URL.EscapedPath():
+		return fmt.Errorf("PoP p %q is not this path %q", str("p"), r.URL.EscapedPath())
+	}
+	return nil
+}
+
+// keySet caches accessd's signing keys. An unknown kid fetches the JWKS
+// again, at most once every 10 seconds, so forged kids cost us nothing.
+type keySet struct {
+	issuer  string
+	mu      sync.Mutex
+	keys    map[string]*rsa.PublicKey
+	fetched time.Time
+}
+
+func (k *keySet) key(kid string) (*rsa.PublicKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if key, ok := k.keys[kid]; ok {
+		return key, nil
+	}
+	if time.Since(k.fetched) < 10*time.Second {
+		return nil, fmt.Errorf("unknown kid %q", kid)
+	}
+	k.fetched = time.Now()
+	keys, err := fetchKeys(k.issuer)
+	if err != nil {
+		return nil, fmt.Errorf("fetching accessd's keys: %w", err)
+	}
+	k.keys = keys
+	if key, ok := k.keys[kid]; ok {
+		return key, nil
+	}
+	return nil, fmt.Errorf("unknown kid %q", kid)
+}
+
+// fetchKeys reads the discovery document, then the RSA keys of its jwks_uri.
+func fetchKeys(issuer string) (map[string]*rsa.PublicKey, error) {
+	var disc struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := getJSON(issuer+"/.well-known/openid-configuration", &disc); err != nil {
+		return nil, err
+	}
+	var jwks struct {
+		Keys []struct{ Kty, Kid, N, E string } `json:"keys"`
+	}
+	if err := getJSON(disc.JWKSURI, &jwks); err != nil {
+		return nil, err
+	}
+	keys := map[string]*rsa.PublicKey{}
+	for _, j := range jwks.Keys {
+		n, errN := base64.RawURLEncoding.DecodeString(j.N)
+		e, errE := base64.RawURLEncoding.DecodeString(j.E)
+		if j.Kty != "RSA" || errN != nil || errE != nil {
+			continue
+		}
+		keys[j.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	}
+	return keys, nil
+}
+
+func getJSON(url string, v any) error {
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
