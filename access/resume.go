@@ -1,6 +1,7 @@
 package access
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -151,6 +152,7 @@ func Resume(r Request, a *Assignment, cb Callback, env Env) (ResumeResult, error
 		return ResumeResult{}, Invalidf("data.state %s is allowed only at assignmentRequestCreated and assignmentRequestApproved, not at %s", strings.ToLower(cb.State), inst.Stage)
 	}
 
+	r.Callouts = slices.Clone(r.Callouts) // the caller's request stays as it was
 	r.Callouts[idx].Status, r.Callouts[idx].Outcome = CallbackReceived, outcome
 	if cb.Detail != "" {
 		r.Callouts[idx].Detail = cb.Detail

@@ -65,8 +65,12 @@ func parseCallback(body []byte) (access.Callback, error) {
 // the request must exist (404), then the body must be valid (400), then the
 // service resolves the callout instance and the rest.
 func (s *Server) resume(w http.ResponseWriter, r *http.Request, requestID, assignmentID string) error {
-	if _, err := s.svc.Request(r.Context(), requestID); err != nil {
+	req, err := s.svc.Request(r.Context(), requestID)
+	if err != nil {
 		return err
+	}
+	if assignmentID != "" && req.AssignmentID != assignmentID {
+		return access.NotFoundf("assignment %q has no request %q", assignmentID, requestID)
 	}
 	body, err := readBody(r)
 	if err != nil {
@@ -85,6 +89,9 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request, requestID, assig
 
 // reprocess answers 202 Accepted: the failed step runs again in the background.
 func (s *Server) reprocess(w http.ResponseWriter, r *http.Request, requestID string) error {
+	if err := readNoBody(r); err != nil {
+		return err
+	}
 	if err := s.svc.Reprocess(r.Context(), callerOf(r), requestID); err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"DeleteGroupCascades", testDeleteGroupCascades},
 		{"DeleteServicePrincipalCascades", testDeleteServicePrincipalCascades},
 		{"Paging", testPaging},
+		{"IDsInByteOrder", testIDsInByteOrder},
 		{"Counts", testCounts},
 		{"CountPoliciesBinding", testCountPoliciesBinding},
 		{"GroupRelations", testGroupRelations},
@@ -670,6 +671,49 @@ func testPaging(t *testing.T, s access.Store) {
 		return tx.Catalogs(access.Page{After: "cat-10x", Limit: 3})
 	})
 	diff(t, "page after an absent id", ids(got), []string{"cat-11", "cat-12", "cat-13"})
+}
+
+// byteOrderIDs are ids whose order differs between byte order and the
+// order of a language (where "a" comes before "B", "-" is ignored at first,
+// "ä" is next to "a"), in no order. Lists order ids byte by byte, as Go's <
+// does, on every engine, so that a page's last id is where the next begins.
+var byteOrderIDs = []string{"b", "B", "a", "A", "_z", "-y", "ab", "a-c", "a b", "Z", "ä", "z", "~", "0", "é", "e", "a-", "aB"}
+
+func testIDsInByteOrder(t *testing.T, s access.Store) {
+	sorted := slices.Sorted(slices.Values(byteOrderIDs))
+	container := NewGroup("container")
+	update(t, s, func(tx access.Tx) error {
+		errs := []error{tx.PutGroup(container)}
+		for i, id := range byteOrderIDs {
+			errs = append(errs,
+				tx.PutCatalog(NewCatalog(id)),
+				tx.PutGroup(NewGroup(id)),
+				tx.AddToGroup(container.ID, access.GroupMembers, access.ObjectGroup, id),
+				tx.AddHistory(access.HistoryEntry{ID: id, RequestID: "req-1", At: Epoch, Action: "transition"}),
+				tx.AddWork(NewWork(id, access.WorkCallout, fmt.Sprintf("req-%d", i), "", Epoch)),
+				tx.AddCalloutAttempts([]access.CalloutAttempt{{ID: id, RequestID: "req-1", SentAt: Epoch}}),
+			)
+		}
+		return errors.Join(errs...)
+	})
+	for _, limit := range []int{1, 4, 100} {
+		diff(t, fmt.Sprintf("Catalogs, limit %d", limit), pageThrough(t, s, "Catalogs", limit, func(tx access.Tx, p access.Page) ([]access.Catalog, error) {
+			return tx.Catalogs(p)
+		}), sorted)
+		diff(t, fmt.Sprintf("GroupRelation, limit %d", limit), pageThrough(t, s, "GroupRelation", limit, func(tx access.Tx, p access.Page) ([]access.DirectoryObject, error) {
+			return tx.GroupRelation(container.ID, access.GroupMembers, p)
+		}), sorted)
+		diff(t, fmt.Sprintf("History, limit %d", limit), pageThrough(t, s, "History", limit, func(tx access.Tx, p access.Page) ([]access.HistoryEntry, error) {
+			return tx.History("req-1", p)
+		}), sorted)
+		newestFirst := slices.Clone(sorted)
+		slices.Reverse(newestFirst)
+		diff(t, fmt.Sprintf("CalloutAttempts, limit %d", limit), pageThrough(t, s, "CalloutAttempts", limit, func(tx access.Tx, p access.Page) ([]access.CalloutAttempt, error) {
+			return tx.CalloutAttempts(p)
+		}), newestFirst)
+	}
+	// Work due at the same instant is claimed in id order.
+	diff(t, "claimed work", ids(claim(t, s, Epoch, "worker", 100)), sorted)
 }
 
 func testCounts(t *testing.T, s access.Store) {
