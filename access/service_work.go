@@ -168,8 +168,65 @@ type CalloutPlan struct {
 // as the claim's follow-up, so a callback that arrives before the
 // extension's own HTTP answer is accepted; and builds the body.
 func (s *Service) BeginCallout(ctx context.Context, w Work) (CalloutPlan, error) {
-	plan := CalloutPlan{Work: w}
+	var plan CalloutPlan
 	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		plan, err = s.beginCallout(tx, w)
+		return err
+	})
+	return plan, err
+}
+
+// Claimed is a piece of work claimed for this worker; a callout comes with
+// its plan, begun in the same transaction as the claim.
+type Claimed struct {
+	Work Work
+	Plan *CalloutPlan
+}
+
+// ClaimAndBegin claims due work and begins its callouts in one transaction,
+// so that a callout costs one commit less. If beginning any of them fails,
+// the work is claimed alone and the caller begins callouts one by one.
+func (s *Service) ClaimAndBegin(ctx context.Context, owner string, lease time.Duration, limit int) ([]Claimed, error) {
+	var out []Claimed
+	now := s.clock.Now()
+	err := s.update(ctx, func(tx Tx) error {
+		out = out[:0]
+		ws, err := tx.ClaimWork(now, owner, now.Add(lease), limit)
+		if err != nil {
+			return err
+		}
+		for _, w := range ws {
+			c := Claimed{Work: w}
+			if w.Kind == WorkCallout {
+				plan, err := s.beginCallout(tx, w)
+				if err != nil {
+					return err
+				}
+				c.Plan = &plan
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	if err == nil {
+		return out, nil
+	}
+	ws, claimErr := s.ClaimWork(ctx, owner, lease, limit)
+	if claimErr != nil {
+		return nil, claimErr
+	}
+	out = out[:0]
+	for _, w := range ws {
+		out = append(out, Claimed{Work: w})
+	}
+	return out, nil
+}
+
+// beginCallout is BeginCallout inside a transaction.
+func (s *Service) beginCallout(tx Tx, w Work) (CalloutPlan, error) {
+	plan := CalloutPlan{Work: w}
+	err := func() error {
 		c := CalloutContext{Work: w}
 		x, err := tx.CustomExtension(w.ExtensionID)
 		if IsNotFound(err) {
@@ -241,7 +298,7 @@ func (s *Service) BeginCallout(ctx context.Context, w Work) (CalloutPlan, error)
 		}
 		plan.Body, err = c.MarshalPayload()
 		return err
-	})
+	}()
 	return plan, err
 }
 
@@ -310,6 +367,25 @@ type CalloutResult struct {
 // fails its request; once a callback has arrived, a late failure is ignored.
 func (s *Service) FinishCallout(ctx context.Context, w Work, res CalloutResult) error {
 	return s.update(ctx, func(tx Tx) error { return s.finishCallout(tx, w, res) })
+}
+
+// CalloutDone is one sent callout and how it went.
+type CalloutDone struct {
+	Work   Work
+	Result CalloutResult
+}
+
+// FinishCallouts records several callouts in one transaction: under load the
+// engine finishes callouts in batches, one commit for many.
+func (s *Service) FinishCallouts(ctx context.Context, done []CalloutDone) error {
+	return s.update(ctx, func(tx Tx) error {
+		for _, d := range done {
+			if err := s.finishCallout(tx, d.Work, d.Result); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {

@@ -19,16 +19,25 @@ const maxRetryAfter = 30 * time.Second
 const tokenRenewal = time.Minute
 
 // callout sends one callout with its attempts and records the outcome.
-func (e *Engine) callout(ctx context.Context, w access.Work) error {
-	plan, err := e.svc.BeginCallout(ctx, w)
-	if err != nil || plan.Skip {
-		return err
+func (e *Engine) callout(ctx context.Context, c access.Claimed) error {
+	plan := c.Plan
+	if plan == nil { // claimed without being begun
+		p, err := e.svc.BeginCallout(ctx, c.Work)
+		if err != nil {
+			return err
+		}
+		plan = &p
 	}
-	res, err := e.send(ctx, plan)
+	if plan.Skip {
+		return nil
+	}
+	res, err := e.send(ctx, *plan)
 	if err != nil {
 		return err // accessd's own failure: backoff, not a failed callout
 	}
-	return e.svc.FinishCallout(ctx, w, res)
+	f := finish{done: access.CalloutDone{Work: c.Work, Result: res}, err: make(chan error, 1)}
+	e.finishes <- f
+	return <-f.err
 }
 
 // send makes up to 1 + maximumRetries attempts; any 2xx ends them, and so

@@ -57,6 +57,14 @@ type Engine struct {
 
 	tokensMu sync.Mutex
 	tokens   map[string]cachedToken
+
+	finishes chan finish // sent callouts waiting to be recorded, in batches
+}
+
+// finish is a sent callout on its way to the database; err answers whether it was recorded.
+type finish struct {
+	done access.CalloutDone
+	err  chan error
 }
 
 type cachedToken struct {
@@ -88,7 +96,8 @@ func New(cfg Config) *Engine {
 		cfg.AppID = access.EntitlementManagementAppID
 	}
 	return &Engine{cfg: cfg, svc: cfg.Service, log: cfg.Logger, wake: make(chan struct{}, 1),
-		slots: make(chan struct{}, cfg.Workers), tokens: map[string]cachedToken{}}
+		slots: make(chan struct{}, cfg.Workers), tokens: map[string]cachedToken{},
+		finishes: make(chan finish, cfg.Workers)}
 }
 
 func newClient() *http.Client {
@@ -122,7 +131,13 @@ func (e *Engine) Pause() (resume func()) {
 
 // Run claims and does work until ctx ends, then waits for work in flight.
 func (e *Engine) Run(ctx context.Context) {
-	defer e.busy.Wait()
+	recorderDone := make(chan struct{})
+	go func() { e.recordFinishes(); close(recorderDone) }()
+	defer func() {
+		e.busy.Wait() // work in flight records its outcome through the recorder
+		close(e.finishes)
+		<-recorderDone
+	}()
 	for ctx.Err() == nil {
 		free := cap(e.slots) - len(e.slots)
 		claimed, failed := 0, false
@@ -141,20 +156,55 @@ func (e *Engine) Run(ctx context.Context) {
 func (e *Engine) claim(ctx context.Context, free int) (claimed int, failed bool) {
 	e.claimMu.Lock()
 	defer e.claimMu.Unlock()
-	ws, err := e.svc.ClaimWork(ctx, e.cfg.Owner, e.cfg.Lease, free)
+	work, err := e.svc.ClaimAndBegin(ctx, e.cfg.Owner, e.cfg.Lease, free)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Error("claiming work failed", "error", err.Error())
 		}
 		return 0, true
 	}
-	for _, w := range ws {
+	for _, c := range work {
 		e.slots <- struct{}{}
 		e.busy.Add(1)
 		e.pause.RLock() // released by do when the work is done
-		go e.do(ctx, w)
+		go e.do(ctx, c)
 	}
-	return len(ws), false
+	return len(work), false
+}
+
+// recordFinishes writes sent callouts' outcomes, as many per transaction as
+// are waiting: under load one commit records many callouts. If a batch
+// fails, each is written alone so that one bad item holds up no other.
+func (e *Engine) recordFinishes() {
+	for first := range e.finishes {
+		batch := []finish{first}
+	more:
+		for len(batch) < 128 {
+			select {
+			case f, ok := <-e.finishes:
+				if !ok {
+					break more
+				}
+				batch = append(batch, f)
+			default:
+				break more
+			}
+		}
+		done := make([]access.CalloutDone, len(batch))
+		for i, f := range batch {
+			done[i] = f.done
+		}
+		ctx := context.Background()
+		if err := e.svc.FinishCallouts(ctx, done); err == nil {
+			for _, f := range batch {
+				f.err <- nil
+			}
+			continue
+		}
+		for _, f := range batch {
+			f.err <- e.svc.FinishCallout(ctx, f.done.Work, f.done.Result)
+		}
+	}
 }
 
 // sleep waits for a wake-up, the next due work, a freed slot or the poll.
@@ -186,7 +236,8 @@ func (e *Engine) sleep(ctx context.Context, full, failed bool) {
 // do runs one piece of work. When accessd itself fails (not the extension),
 // the work is retried with backoff; if even that fails, the lease runs out
 // and the work is rescued.
-func (e *Engine) do(ctx context.Context, w access.Work) {
+func (e *Engine) do(ctx context.Context, c access.Claimed) {
+	w := c.Work
 	defer func() {
 		e.pause.RUnlock()
 		<-e.slots
@@ -198,7 +249,7 @@ func (e *Engine) do(ctx context.Context, w access.Work) {
 	workCtx := context.WithoutCancel(ctx)
 	var err error
 	if w.Kind == access.WorkCallout {
-		err = e.callout(workCtx, w)
+		err = e.callout(workCtx, c)
 	} else {
 		err = e.svc.RunTimer(workCtx, w)
 	}

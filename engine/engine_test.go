@@ -906,7 +906,8 @@ func TestLostFinishIsRetriedWithBackoff(t *testing.T) {
 	h := newHarness(t)
 	x := h.extension("/lost", client(intp(0), 0))
 	p := h.policy(map[access.Stage]string{access.StageRequestCreated: x.ID}, nil)
-	h.store.set(func(s *spyStore) { s.failDeletes[access.WorkCallout] = 1 })
+	// Two failures: the batch that records finished callouts, then its one-by-one fallback.
+	h.store.set(func(s *spyStore) { s.failDeletes[access.WorkCallout] = 2 })
 	h.run()
 	r := h.submit(p, nil)
 	w := h.calloutWork(r.ID)
@@ -942,7 +943,7 @@ func TestLostFinishAndRetryIsRescuedAfterLease(t *testing.T) {
 	x := h.extension("/lost2", client(intp(0), 0))
 	p := h.policy(map[access.Stage]string{access.StageRequestCreated: x.ID}, nil)
 	h.store.set(func(s *spyStore) {
-		s.failDeletes[access.WorkCallout] = 1
+		s.failDeletes[access.WorkCallout] = 2 // the batch and its one-by-one fallback
 		s.failRetries[access.WorkCallout] = 1
 	})
 	h.run()
