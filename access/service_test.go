@@ -3,15 +3,13 @@ package access_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/sqlstore"
+	"github.com/accessd/accessd/sqlstore/storetest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -47,14 +45,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "a.db"), sqlstore.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.OpenStore(t, storetest.Backend(), sqlstore.Options{}) // ACCESSD_TEST_STORE picks the engine
 	e := &env{store: st, clock: &stepClock{t: t0}, ids: &seqIDs{}, ctx: ctx}
 	e.svc = access.NewService(st, e.clock, e.ids)
 	return e

@@ -37,6 +37,10 @@ type Config struct {
 	Workers int           // pieces of work in flight at once (default 32)
 	Poll    time.Duration // fallback poll when no wake-up comes (default 1 s)
 	Client  *http.Client  // nil: one that follows no redirects
+
+	// Notifications, when set, wakes the engine when another process (a
+	// replica on the same PostgreSQL database) queued work.
+	Notifications <-chan struct{}
 }
 
 // Engine runs queued work until its context ends.
@@ -229,6 +233,7 @@ func (e *Engine) sleep(ctx context.Context, full, failed bool) {
 	select {
 	case <-ctx.Done():
 	case <-e.wake:
+	case <-e.cfg.Notifications: // a nil channel never fires
 	case <-timer.C:
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/sqlstore"
+	"github.com/accessd/accessd/sqlstore/storetest"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -467,15 +468,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	h.clock = &access.VirtualClock{Base: access.SystemClock{}}
 	h.ids = &access.TimeOrderedIDs{Clock: h.clock}
 
-	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "accessd.db"),
-		sqlstore.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	st := storetest.OpenStore(t, storetest.Backend(), sqlstore.Options{}) // ACCESSD_TEST_STORE picks the engine
 	h.store = newSpyStore(st)
 	h.svc = access.NewService(h.store, h.clock, h.ids)
 	h.svc.RecordCallouts(true)

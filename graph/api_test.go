@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/sqlstore"
+	"github.com/accessd/accessd/sqlstore/storetest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -40,14 +40,8 @@ func newTestAPI(t testing.TB) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "a.db"), sqlstore.Options{Logger: quiet})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	// SQLite, or PostgreSQL when ACCESSD_TEST_STORE=postgres.
+	store := storetest.OpenStore(t, storetest.Backend(), sqlstore.Options{Logger: quiet})
 	clock := access.SystemClock{}
 	keys, err := identity.LoadKeys(ctx, store, clock)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/accessd/accessd/access"
@@ -78,6 +79,10 @@ func decodeJSON(body []byte, dst any) error {
 	if _, ok := tree.(map[string]any); !ok {
 		return access.Invalidf("the body must be a JSON object")
 	}
+	if where, bad := nulIn(tree, ""); bad {
+		// PostgreSQL cannot store it, and no directory name needs it.
+		return access.Invalidf("property '%s' contains a NUL character", where)
+	}
 	clean, err := json.Marshal(dropAnnotations(tree))
 	if err != nil {
 		return access.Internal(err)
@@ -88,6 +93,34 @@ func decodeJSON(body []byte, dst any) error {
 		return jsonError(err)
 	}
 	return nil
+}
+
+// nulIn finds a string (or a property name) holding U+0000.
+func nulIn(v any, path string) (string, bool) {
+	switch t := v.(type) {
+	case string:
+		return path, strings.ContainsRune(t, 0)
+	case map[string]any:
+		for k, x := range t {
+			at := k
+			if path != "" {
+				at = path + "." + k
+			}
+			if strings.ContainsRune(k, 0) {
+				return at, true
+			}
+			if where, bad := nulIn(x, at); bad {
+				return where, true
+			}
+		}
+	case []any:
+		for i, x := range t {
+			if where, bad := nulIn(x, path+"["+strconv.Itoa(i)+"]"); bad {
+				return where, true
+			}
+		}
+	}
+	return "", false
 }
 
 // dropAnnotations removes instance annotations (keys starting with "@")

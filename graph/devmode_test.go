@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/sqlstore"
+	"github.com/accessd/accessd/sqlstore/storetest"
 )
 
 // Tests of the /_accessd/* routes of --dev mode.
@@ -26,14 +26,7 @@ func newDevAPI(t *testing.T, reseed func(ctx context.Context) error) (*emAPI, *a
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "dev.db"), sqlstore.Options{Logger: quiet})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	store := storetest.OpenStore(t, storetest.Backend(), sqlstore.Options{Logger: quiet})
 	keys, err := identity.LoadKeys(ctx, store, access.SystemClock{})
 	if err != nil {
 		t.Fatalf("load keys: %v", err)

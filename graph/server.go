@@ -179,6 +179,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logRequest(r, originalPath, rec.status, time.Since(start), requestID, out.err)
 	}()
+	// No object has a NUL in its id, and PostgreSQL cannot even compare one.
+	if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") {
+		out.err = access.NotFoundf("no resource at an address with a NUL character")
+		writeError(rec, r, s.cfg.Clock.Now(), out.err)
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		out.err = s.unrouted(rec, r)
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)

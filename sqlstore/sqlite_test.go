@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,10 +32,6 @@ func openTemp(t testing.TB, opt Options) *Store {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func TestStoreSuite(t *testing.T) {
-	accesstest.RunStoreSuite(t, func(t *testing.T) access.Store { return openTemp(t, Options{}) })
 }
 
 func TestStoreSuiteSynchronousFull(t *testing.T) {
@@ -119,6 +114,8 @@ func TestInvalidOptionsAreRefused(t *testing.T) {
 		{filepath.Join(dir, "a.db"), Options{Synchronous: "off"}},
 		{filepath.Join(dir, "b.db"), Options{Synchronous: "extra"}},
 		{filepath.Join(dir, "c.db"), Options{BusyTimeout: -1}},
+		{filepath.Join(dir, "d.db"), Options{MaxOpenConns: -1}},
+		{filepath.Join(dir, "e.db"), Options{ConnMaxLifetime: -1}},
 		{":memory:", Options{}},
 		{"", Options{}},
 	} {
@@ -166,89 +163,6 @@ func TestMigrateIsIdempotentAndReopenWorks(t *testing.T) {
 	}
 }
 
-func TestOpenDoesNotMigrate(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "accessd.db"), Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var n int
-	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Errorf("Open created %d tables", n)
-	}
-}
-
-// The schema's unique indexes back the Service's own checks; breaking one
-// is a conflict, detected from SQLite's extended result code.
-func TestUniqueViolationIsConflict(t *testing.T) {
-	s := openTemp(t, Options{})
-	ctx := context.Background()
-	a, b := accesstest.NewUser("u-1"), accesstest.NewUser("u-2")
-	b.UserPrincipalName = strings.ToUpper(a.UserPrincipalName)
-	err := s.Update(ctx, func(tx access.Tx) error { return errors.Join(tx.PutUser(a), tx.PutUser(b)) })
-	if access.KindOf(err) != access.KindConflict {
-		t.Errorf("two users with one UPN: %v, want a conflict", err)
-	}
-	x, y := accesstest.NewServicePrincipal("sp-1"), accesstest.NewServicePrincipal("sp-2")
-	y.AppID = x.AppID
-	err = s.Update(ctx, func(tx access.Tx) error { return errors.Join(tx.PutServicePrincipal(x), tx.PutServicePrincipal(y)) })
-	if access.KindOf(err) != access.KindConflict {
-		t.Errorf("two service principals with one appId: %v, want a conflict", err)
-	}
-	// Any number may have no appId.
-	x.AppID, y.AppID = "", ""
-	if err := s.Update(ctx, func(tx access.Tx) error { return errors.Join(tx.PutServicePrincipal(x), tx.PutServicePrincipal(y)) }); err != nil {
-		t.Errorf("two service principals without appId: %v", err)
-	}
-	// Other driver errors are internal.
-	err = s.Update(ctx, func(x access.Tx) error {
-		_, err := x.(*tx).exec("INSERT INTO no_such_table VALUES (1)")
-		return err
-	})
-	if access.KindOf(err) != access.KindInternal {
-		t.Errorf("a bad statement: %v, want an internal error", err)
-	}
-}
-
-func TestPageLimitBelowOneIsRefused(t *testing.T) {
-	s := openTemp(t, Options{})
-	err := s.View(context.Background(), func(tx access.Tx) error { _, err := tx.Users(access.Page{}); return err })
-	if err == nil {
-		t.Error("a page without a limit was accepted")
-	}
-}
-
-func TestUpdateHonoursContext(t *testing.T) {
-	s := openTemp(t, Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err := s.Update(ctx, func(tx access.Tx) error { return tx.PutSetting("x", "y") })
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Update with a canceled context: %v", err)
-	}
-}
-
-func BenchmarkCommitSingleRow(b *testing.B) {
-	for _, sync := range []string{"normal", "full"} {
-		b.Run("synchronous="+sync, func(b *testing.B) {
-			s := openTemp(b, Options{Synchronous: sync})
-			ctx := context.Background()
-			i := 0
-			for b.Loop() {
-				i++
-				if err := s.Update(ctx, func(tx access.Tx) error { return tx.PutSetting("bench", fmt.Sprint(i)) }); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
-		})
-	}
-}
-
 func BenchmarkPutPolicy(b *testing.B) {
 	s := openTemp(b, Options{})
 	ctx := context.Background()
@@ -278,34 +192,6 @@ func BenchmarkGetPolicy(b *testing.B) {
 			}
 		}
 	})
-}
-
-// ResetData must empty every table a migration adds, except the ones it keeps.
-func TestResetDataNamesEveryTable(t *testing.T) {
-	s := openTemp(t, Options{})
-	rows, err := s.read.QueryContext(context.Background(),
-		"SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		if name != "signing_keys" && name != "settings" && name != "goose_db_version" {
-			tables = append(tables, name)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	want := slices.Sorted(slices.Values(resetTables))
-	if !slices.Equal(tables, want) {
-		t.Errorf("tables %v, but ResetData empties %v", tables, want)
-	}
 }
 
 func BenchmarkClaimWork(b *testing.B) {

@@ -1,7 +1,8 @@
 // Package sqlstore keeps accessd's objects in SQL: in an embedded SQLite file
-// by default. Every object is stored as JSON in a doc column next to the few
-// columns that lookups, filters and ordering need, so the schema stays small
-// and the same on every engine.
+// by default, or in PostgreSQL, which several accessd replicas can share.
+// Every object is stored as JSON in a doc column next to the few columns
+// that lookups, filters and ordering need, so the schema stays small and the
+// same on every engine. dialect.go lists what differs between the engines.
 package sqlstore
 
 import (
@@ -12,14 +13,19 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accessd/accessd/access"
+	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
 )
 
-// Options tune how a Store opens its database.
+// Options tune how a Store opens its database. The SQLite settings are
+// ignored on PostgreSQL and the pool settings on SQLite.
 type Options struct {
 	// Synchronous is SQLite's synchronous setting: "normal" (the default)
 	// loses nothing when the process dies but may lose the last commits on a
@@ -28,6 +34,22 @@ type Options struct {
 	// BusyTimeout is how long SQLite waits for a lock another process holds
 	// before it gives up; 5 s when zero.
 	BusyTimeout time.Duration
+
+	// MaxOpenConns caps the connections to PostgreSQL that one Store opens
+	// for its transactions; 20 when zero. Every replica has its own pool, and
+	// each also holds one connection while it listens for work
+	// (WorkNotifications), so replicas × (MaxOpenConns + 1) must stay below
+	// the server's max_connections (100 by default, 3 of them reserved).
+	MaxOpenConns int
+	// MaxIdleConns is how many of those connections stay open while unused;
+	// MaxOpenConns when zero, so that bursts do not pay for new connections.
+	MaxIdleConns int
+	// ConnMaxIdleTime closes a connection unused for that long; 5 minutes when zero.
+	ConnMaxIdleTime time.Duration
+	// ConnMaxLifetime closes a connection after that long, so that a pool
+	// finds a server that moved (a failover, a new proxy); 1 hour when zero.
+	ConnMaxLifetime time.Duration
+
 	// Logger receives migration progress and failures to roll back; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -37,10 +59,29 @@ type Store struct {
 	dialect dialect
 	// write runs Update transactions. On SQLite it holds one connection, so
 	// writers queue in Go instead of meeting as SQLITE_BUSY inside SQLite.
+	// On PostgreSQL it is the same pool as read.
 	write *sql.DB
 	// read runs View transactions; on SQLite its connections are read-only.
 	read *sql.DB
 	log  *slog.Logger
+
+	// pg is the PostgreSQL connection configuration, for the connections
+	// that listen for notifications outside the pool; nil on SQLite.
+	pg *pgx.ConnConfig
+
+	// retries counts the transactions run again after losing a race.
+	retries atomic.Int64
+	// turns lets an Update transaction that keeps losing races run alone:
+	// Update transactions hold it for reading, such a one for writing.
+	turns sync.RWMutex
+	// listenerPID is the server process of the newest listening
+	// connection, so that tests can break it; 0 before the first.
+	listenerPID atomic.Uint32
+
+	// closing ends the listeners; listeners is how many are running.
+	closing   context.Context
+	close     context.CancelFunc
+	listeners sync.WaitGroup
 }
 
 var _ access.Store = (*Store)(nil)
@@ -48,8 +89,9 @@ var _ access.Store = (*Store)(nil)
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Open connects to the database that dsn names: a file path or a file: URI
-// for SQLite. It does not migrate; call Migrate for that.
+// Open connects to the database that dsn names: a postgres:// or
+// postgresql:// URL for PostgreSQL, else a file path or a file: URI for
+// SQLite. It does not migrate; call Migrate for that.
 func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -60,25 +102,52 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if opt.BusyTimeout < 0 {
 		return nil, fmt.Errorf("sqlstore: busy timeout %v is negative", opt.BusyTimeout)
 	}
+	if opt.MaxOpenConns < 0 || opt.MaxIdleConns < 0 || opt.ConnMaxIdleTime < 0 || opt.ConnMaxLifetime < 0 {
+		return nil, errors.New("sqlstore: connection pool settings must not be negative")
+	}
+	var s *Store
+	var err error
 	switch {
 	case dsn == "":
 		return nil, errors.New("sqlstore: no database given")
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, errors.New("sqlstore: PostgreSQL is not supported yet")
+		s, err = openPostgres(ctx, dsn, opt)
 	default:
-		return openSQLite(ctx, dsn, opt)
+		s, err = openSQLite(ctx, dsn, opt)
 	}
+	if err != nil {
+		return nil, err
+	}
+	s.closing, s.close = context.WithCancel(context.Background())
+	return s, nil
 }
 
+// Engine names the database engine: "sqlite" or "postgres".
+func (s *Store) Engine() string { return s.dialect.name }
+
 // Migrate brings the schema up to the newest embedded migration. Running it
-// on an up-to-date database does nothing.
+// on an up-to-date database does nothing. On PostgreSQL it holds an
+// advisory lock while it runs, so replicas that start together migrate one
+// after the other; the others then find nothing left to do.
 func (s *Store) Migrate(ctx context.Context) error {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(s.dialect.goose, s.write, fsys,
-		goose.WithSlog(s.log), goose.WithDisableGlobalRegistry(true))
+	exclude, err := otherDialectsMigrations(fsys, s.dialect.name)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithSlog(s.log), goose.WithDisableGlobalRegistry(true),
+		goose.WithExcludeNames(exclude)}
+	if s.pg != nil {
+		locker, err := s.migrationLocker(ctx)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(s.dialect.goose, s.write, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
@@ -94,21 +163,124 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// otherDialectsMigrations lists the migration files that belong to another
+// engine: a file named <version>_<name>.<dialect>.sql runs only on that one.
+func otherDialectsMigrations(fsys fs.FS, dialect string) ([]string, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var exclude []string
+	for _, name := range names {
+		base := strings.TrimSuffix(name, ".sql")
+		dot := strings.LastIndexByte(base, '.')
+		if dot < 0 {
+			continue // runs everywhere
+		}
+		switch only := base[dot+1:]; only {
+		case sqliteDialect.name, postgresDialect.name:
+			if only != dialect {
+				exclude = append(exclude, name)
+			}
+		default:
+			return nil, fmt.Errorf("migration %s names no engine accessd knows", name)
+		}
+	}
+	return exclude, nil
+}
+
+// Transactions that lose races: how often Update runs one at most, and
+// after how many lost races it runs alone among the Store's transactions.
+const (
+	maxAttempts = 10
+	aloneAfter  = 3
+)
+
 // Update runs fn in one read-write transaction. An error from fn rolls the
 // transaction back and is returned unchanged, so callers can read its Kind.
+//
+// On PostgreSQL the transaction is SERIALIZABLE: fn may read, decide and
+// write ("count the open requests, then insert one") as if no other
+// transaction ran at the same time, on this replica or another. When
+// PostgreSQL finds that two transactions could not have run one after the
+// other (SQLSTATE 40001) or that they deadlocked (40P01), it fails one of
+// them; Update then rolls it back and runs fn again from the start, in a new
+// transaction, after a short random pause (about 1–2 ms after the first lost
+// race, doubling each time up to 250 ms), up to 10 runs in all; then it
+// returns an internal error. So that a transaction that keeps losing does
+// not starve while newer ones win, its runs after the third lost race wait
+// for this Store's other Update transactions to end and keep new ones from
+// starting until they end: within one replica it then cannot lose. fn must
+// therefore work only through its Tx, and may only set, never accumulate,
+// what it hands out through variables it closes over. On SQLite writers take
+// turns, so fn runs once.
 func (s *Store) Update(ctx context.Context, fn func(access.Tx) error) error {
-	return s.run(ctx, s.write, nil, fn)
+	if !s.dialect.losesRaces {
+		err, _ := s.runOnce(ctx, s.write, s.dialect.updateTx, fn)
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		err, lost := s.runTurn(ctx, attempt > aloneAfter, fn)
+		if lost == nil {
+			return err
+		}
+		if attempt == maxAttempts {
+			return access.Internal(fmt.Errorf("sqlstore: a transaction lost a race with others %d times in a row: %w", attempt, lost))
+		}
+		s.retries.Add(1)
+		if err := sleep(ctx, retryPause(attempt)); err != nil {
+			return access.Internal(fmt.Errorf("sqlstore: waiting to run a transaction again: %w", err))
+		}
+	}
 }
 
-// View runs fn in a read-only transaction that sees one consistent snapshot.
+// runTurn runs an Update transaction once, alone among the Store's Update
+// transactions or beside them.
+func (s *Store) runTurn(ctx context.Context, alone bool, fn func(access.Tx) error) (err, lost error) {
+	if alone {
+		s.turns.Lock()
+		defer s.turns.Unlock()
+	} else {
+		s.turns.RLock()
+		defer s.turns.RUnlock()
+	}
+	return s.runOnce(ctx, s.write, s.dialect.updateTx, fn)
+}
+
+// View runs fn in a read-only transaction that sees one consistent snapshot
+// (on PostgreSQL: REPEATABLE READ READ ONLY, which never loses a race).
 func (s *Store) View(ctx context.Context, fn func(access.Tx) error) error {
-	return s.run(ctx, s.read, &sql.TxOptions{ReadOnly: true}, fn)
+	err, _ := s.runOnce(ctx, s.read, s.dialect.viewTx, fn)
+	return err
 }
 
-func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(access.Tx) error) error {
+// retryPause is how long Update waits before its next run: a random time
+// between half and all of 2 ms after the first lost race, of 4 ms after the
+// second, and so on up to 250 ms, so that transactions that keep meeting
+// spread out.
+func retryPause(attempt int) time.Duration {
+	limit := min(time.Millisecond<<attempt, 250*time.Millisecond)
+	return limit/2 + rand.N(limit/2)
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// runOnce runs fn in one transaction. lost is not nil when the transaction
+// lost a race and may be run again; err is then what fn or the commit said.
+func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(access.Tx) error) (err, lost error) {
 	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
-		return access.Internal(fmt.Errorf("begin transaction: %w", err))
+		return access.Internal(fmt.Errorf("begin transaction: %w", err)), nil
 	}
 	// Roll back on every way out but a commit, a panic in fn included:
 	// otherwise the one writer connection would stay inside the transaction.
@@ -121,14 +293,25 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 			s.log.Error("rolling back a transaction failed", "err", err)
 		}
 	}()
-	if err := fn(&tx{ctx: ctx, sql: sqlTx, dialect: s.dialect}); err != nil {
-		return err
+	t := &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect}
+	// A statement that lost a race dooms the transaction, whatever fn made
+	// of its error: PostgreSQL refuses every later statement.
+	if err := fn(t); err != nil || t.lost != nil {
+		return err, t.lost
+	}
+	if t.queuedWork && s.dialect.notifyWork != "" {
+		if _, err := t.exec(s.dialect.notifyWork); err != nil {
+			return err, t.lost
+		}
 	}
 	finished = true
 	if err := sqlTx.Commit(); err != nil {
-		return access.Internal(fmt.Errorf("commit: %w", err))
+		if s.dialect.isRetryable(err) {
+			return access.Internal(fmt.Errorf("commit: %w", err)), err
+		}
+		return access.Internal(fmt.Errorf("commit: %w", err)), nil
 	}
-	return nil
+	return nil, nil
 }
 
 // Ping runs a trivial query on a read connection.
@@ -140,7 +323,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every connection; transactions still running fail.
+// Close ends the listeners of WorkNotifications and closes every
+// connection; transactions still running fail.
 func (s *Store) Close() error {
+	s.close()
+	s.listeners.Wait()
+	if s.read == s.write {
+		return s.write.Close()
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }

@@ -17,6 +17,12 @@ type tx struct {
 	ctx     context.Context
 	sql     *sql.Tx
 	dialect dialect
+	// lost is the first error that said the transaction lost a race with
+	// another: Update runs it again, whatever fn made of the error.
+	lost error
+	// queuedWork is set when the transaction added or rescheduled work, so
+	// that other replicas hear of it when it commits (dialect.notifyWork).
+	queuedWork bool
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
@@ -47,7 +53,12 @@ func (t *tx) execCount(query string, args ...any) (int64, error) {
 
 // fail turns a driver error into an *access.Error: a broken uniqueness
 // constraint is a conflict the client can act on, anything else is internal.
+// It notes an error that says the transaction lost a race, which Update
+// answers by running the transaction again.
 func (t *tx) fail(err error) error {
+	if t.lost == nil && t.dialect.isRetryable(err) {
+		t.lost = err
+	}
 	if t.dialect.isUniqueViolation(err) {
 		return &access.Error{Kind: access.KindConflict, Message: "another object already has the same key", Err: err}
 	}

@@ -27,6 +27,7 @@ func (t *tx) AddWork(w access.Work) error {
 	}
 	_, err = t.exec(`INSERT INTO work (id, kind, request_id, assignment_id, due_us, attempt, doc)
 VALUES (?, ?, ?, ?, ?, ?, ?)`, w.ID, string(w.Kind), w.RequestID, w.AssignmentID, due, attempt, doc)
+	t.queuedWork = t.queuedWork || err == nil
 	return err
 }
 
@@ -95,6 +96,9 @@ func (t *tx) RetryWork(id string, dueAt time.Time, attempt int) error {
 	if n == 0 {
 		return access.NotFoundf("no work with id %q", id)
 	}
+	// The work may now be due before its lease would have ended: other
+	// replicas that sleep until then should look again.
+	t.queuedWork = true
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"github.com/accessd/accessd/sqlstore/storetest"
 	"io"
 	"net/http"
 	"os"
@@ -151,8 +152,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	dir := t.TempDir()
-	db := filepath.Join(dir, "accessd.db")
+	db := storetest.DSN(t, storetest.Backend())
 	srv := startServer(t, bin, "--database", db)
 
 	if code, _ := call(t, "GET", srv.url+"/healthz", "", nil); code != 200 {

@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/accessd/accessd/sqlstore/storetest"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -191,7 +191,7 @@ func testRestart(t *testing.T, bin, stop string) {
 	waitSrv := httptest.NewServer(waiter)
 	defer waitSrv.Close()
 
-	db := filepath.Join(t.TempDir(), "accessd.db")
+	db := storetest.DSN(t, storetest.Backend())
 	addr := freeAddr(t)
 	args := []string{"--database", db, "--dev", "--work-lease", "2s"}
 	srv := startServerAt(t, bin, addr, args...)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/accessd/accessd/sqlstore/storetest"
 	"io"
 	"math/big"
 	"net"
@@ -94,7 +95,7 @@ type rsWorld struct {
 func rsStartWorld(t *testing.T) *rsWorld {
 	t.Helper()
 	bin := buildBinary(t)
-	db := filepath.Join(t.TempDir(), "accessd.db")
+	db := storetest.DSN(t, storetest.Backend())
 	srv := startServer(t, bin, "--database", db, "--dev")
 	token := mintToken(t, bin, db, "--app", "resume-e2e", "--roles", "EntitlementManagement.ReadWrite.All,Directory.ReadWrite.All")
 	return &rsWorld{srv: srv, token: token, v1: srv.url + "/v1.0" + rsEMPath, beta: srv.url + "/beta" + rsEMPath}

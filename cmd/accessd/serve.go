@@ -137,12 +137,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		}
 	}
 
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	defer stopEngine()
+	// Replicas on PostgreSQL wake each other through LISTEN/NOTIFY; on SQLite
+	// the channel is nil and the in-process wake-up is enough.
+	notifications, err := store.WorkNotifications(engineCtx)
+	if err != nil {
+		return err
+	}
 	eng := engine.New(engine.Config{
 		Service: svc, Signer: signer{issuer}, Issuer: publicURL, Clock: clock, TokenClock: access.SystemClock{}, IDs: ids, Logger: log,
-		Lease: cfg.WorkLease, Workers: cfg.Workers,
+		Lease: cfg.WorkLease, Workers: cfg.Workers, Notifications: notifications,
 	})
 	svc.OnWork(eng.Wake)
-	engineCtx, stopEngine := context.WithCancel(context.Background())
+	if cfg.Dev {
+		go followClock(engineCtx, svc, log)
+	}
 	engineDone := make(chan struct{})
 	go func() { eng.Run(engineCtx); close(engineDone) }()
 	defer func() { stopEngine(); <-engineDone }()
@@ -228,4 +238,21 @@ type signer struct{ issuer *identity.Issuer }
 
 func (s signer) Sign(claims map[string]any) (string, error) {
 	return s.issuer.Sign(jwt.MapClaims(claims))
+}
+
+// followClock reloads the virtual clock's offset every second, so that
+// replicas sharing one database follow a clock moved through any of them.
+func followClock(ctx context.Context, svc *access.Service, log *slog.Logger) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := svc.LoadClock(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("reloading the virtual clock failed", "error", err.Error())
+			}
+		}
+	}
 }

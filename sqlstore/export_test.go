@@ -1,0 +1,57 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/accessd/accessd/access"
+)
+
+// What the external tests (package sqlstore_test, which may import
+// storetest) need to see of the inside.
+
+const MaxAttempts = maxAttempts
+
+var ResetTables = resetTables
+
+// Exec runs a statement in tx, the way the store's own methods do.
+func Exec(t access.Tx, query string, args ...any) error {
+	_, err := t.(*tx).exec(query, args...)
+	return err
+}
+
+// Retries counts the transactions s ran again after they lost a race.
+func Retries(s *Store) int64 { return s.retries.Load() }
+
+// ListenerPID is the server process of s's newest listening connection.
+func ListenerPID(s *Store) uint32 { return s.listenerPID.Load() }
+
+// PoolStats describes the pool of s's Update transactions.
+func PoolStats(s *Store) sql.DBStats { return s.write.Stats() }
+
+// Strings runs a query outside any transaction and returns its first column.
+func Strings(s *Store, query string, args ...any) ([]string, error) {
+	rows, err := s.read.QueryContext(context.Background(), s.dialect.rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v sql.NullString
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v.String)
+	}
+	return out, rows.Err()
+}
+
+// Tables lists the tables of s's database (SQLite) or schema (PostgreSQL), by name.
+func Tables(s *Store) ([]string, error) {
+	if s.pg == nil {
+		return Strings(s, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	}
+	return Strings(s, `SELECT table_name FROM information_schema.tables
+WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`)
+}
