@@ -23,6 +23,7 @@ type Config struct {
 	LogFormat         string
 	WorkLease         time.Duration
 	Workers           int
+	DBMaxConns        int
 }
 
 // defaultConfig reads the environment over the built-in defaults.
@@ -35,6 +36,7 @@ func defaultConfig(getenv func(string) string) Config {
 		LogFormat:         "text",
 		WorkLease:         30 * time.Second,
 		Workers:           32,
+		DBMaxConns:        20,
 	}
 	if v := getenv("ACCESSD_ADDR"); v != "" {
 		c.Addr = v
@@ -51,7 +53,7 @@ func defaultConfig(getenv func(string) string) Config {
 // register binds the serve flags to c.
 func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address; port 0 picks a free port (env ACCESSD_ADDR)")
-	fs.StringVar(&c.Database, "database", c.Database, "SQLite database file (env ACCESSD_DATABASE)")
+	fs.StringVar(&c.Database, "database", c.Database, "SQLite database file, or a postgres:// URL (env ACCESSD_DATABASE)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL clients and extensions reach accessd at; the token issuer (env ACCESSD_PUBLIC_URL; default http://<addr>)")
 	fs.StringVar(&c.Seed, "seed", c.Seed, "JSON file of directory and entitlement objects applied at start")
 	fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: enables the /_accessd endpoints")
@@ -60,6 +62,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.DurationVar(&c.WorkLease, "work-lease", c.WorkLease, "how long claimed work is reserved for this process before another may take it over")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "pieces of queued work (callouts, timers) done at once")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "PostgreSQL only: connections this process opens at most (plus one that listens for work)")
 }
 
 // validate checks the settings before anything starts.
@@ -84,6 +87,9 @@ func (c Config) validate() error {
 	}
 	if c.WorkLease < time.Second {
 		problems = append(problems, "--work-lease must be at least 1s")
+	}
+	if c.DBMaxConns < 1 {
+		problems = append(problems, "--db-max-conns must be at least 1")
 	}
 	if c.Workers < 1 || c.Workers > 1024 {
 		problems = append(problems, "--workers must be between 1 and 1024")

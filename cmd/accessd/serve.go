@@ -52,7 +52,12 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 
 // openStore opens and migrates the database.
 func openStore(ctx context.Context, dsn, synchronous string, log *slog.Logger) (*sqlstore.Store, error) {
-	store, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Synchronous: synchronous, Logger: log})
+	return openStoreWith(ctx, dsn, sqlstore.Options{Synchronous: synchronous, Logger: log})
+}
+
+// openStoreWith opens and migrates the database with options.
+func openStoreWith(ctx context.Context, dsn string, opt sqlstore.Options) (*sqlstore.Store, error) {
+	store, err := sqlstore.Open(ctx, dsn, opt)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dsn, err)
 	}
@@ -92,7 +97,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	ids := &access.TimeOrderedIDs{Clock: clock}
 
-	store, err := openStore(ctx, cfg.Database, cfg.SQLiteSynchronous, log)
+	store, err := openStoreWith(ctx, cfg.Database, sqlstore.Options{Synchronous: cfg.SQLiteSynchronous, Logger: log, MaxOpenConns: cfg.DBMaxConns})
 	if err != nil {
 		return err
 	}
@@ -220,7 +225,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	cfg := defaultConfig(getenv)
 	fs := flag.NewFlagSet("accessd migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Database, "database", cfg.Database, "SQLite database file (env ACCESSD_DATABASE)")
+	fs.StringVar(&cfg.Database, "database", cfg.Database, "SQLite database file, or a postgres:// URL (env ACCESSD_DATABASE)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	cfg := defaultConfig(getenv)
 	fs := flag.NewFlagSet("accessd token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Database, "database", cfg.Database, "SQLite database file (env ACCESSD_DATABASE)")
+	fs.StringVar(&cfg.Database, "database", cfg.Database, "SQLite database file, or a postgres:// URL (env ACCESSD_DATABASE)")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "issuer URL (env ACCESSD_PUBLIC_URL; default: the URL the server last started with)")
 	app := fs.String("app", "", "application name: mints an app token; the service principal is created if absent")
 	roles := fs.String("roles", "", "comma-separated application permissions, e.g. EntitlementManagement.ReadWrite.All")
