@@ -118,7 +118,8 @@ func mintToken(t *testing.T, bin, db string, args ...string) string {
 	return tok
 }
 
-func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
+// rawCall makes one API call and returns the status and the exact answer body.
+func rawCall(t *testing.T, method, url, token string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -138,13 +139,20 @@ func call(t *testing.T, method, url, token string, body any) (int, map[string]an
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+// call is rawCall with the JSON answer decoded.
+func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
+	t.Helper()
+	code, raw := rawCall(t, method, url, token, body)
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			t.Fatalf("%s %s: answer is not JSON: %q", method, url, raw)
 		}
 	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 func TestEndToEnd(t *testing.T) {

@@ -45,30 +45,6 @@ func rsWaitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-// rsRawCall is call without decoding: the status and the exact answer body.
-func rsRawCall(t *testing.T, method, url, token string, body any) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
-}
-
 // rsResumeBody is what an extension sends back for a callout; state may be "".
 func rsResumeBody(stage, instanceID, detail, state string) map[string]any {
 	data := map[string]any{
@@ -450,7 +426,7 @@ func TestResumeEndToEnd(t *testing.T) {
 					t.Fatalf("waiting at the granted stage: state %v, assignment %v", got["state"], got["assignment"])
 				}
 				for _, other := range []string{otherAssignment, "00000000-0000-0000-0000-000000000000"} {
-					if code, raw := rsRawCall(t, "POST", rt.url(id, other), w.token, rsResumeBody(c.Stage, c.InstanceID, "", "")); code != 404 {
+					if code, raw := rawCall(t, "POST", rt.url(id, other), w.token, rsResumeBody(c.Stage, c.InstanceID, "", "")); code != 404 {
 						t.Errorf("resume under assignment %q, not the request's: %d %s, want 404", other, code, raw)
 					}
 				}
@@ -459,7 +435,7 @@ func TestResumeEndToEnd(t *testing.T) {
 			}
 
 			detail := "Checked via " + rt.name
-			code, raw := rsRawCall(t, "POST", rt.url(id, assignmentID), w.token, rsResumeBody(c.Stage, c.InstanceID, detail, ""))
+			code, raw := rawCall(t, "POST", rt.url(id, assignmentID), w.token, rsResumeBody(c.Stage, c.InstanceID, detail, ""))
 			if code != 204 || len(raw) != 0 {
 				t.Fatalf("resume: %d %q, want 204 with an empty body", code, raw)
 			}
@@ -543,7 +519,7 @@ func TestResumeEndToEnd(t *testing.T) {
 		id := w.submit(t, created, upn)
 		c := ext.waitCallout(t, id)
 		rsWantCallout(t, c, id, "assignmentRequestCreated", upn)
-		code, raw := rsRawCall(t, "POST", w.v1+"/assignmentRequests/"+id+"/resume", w.token,
+		code, raw := rawCall(t, "POST", w.v1+"/assignmentRequests/"+id+"/resume", w.token,
 			rsResumeBody(c.Stage, c.InstanceID, "Separation of duties", "denied"))
 		if code != 204 || len(raw) != 0 {
 			t.Fatalf("deny: %d %q, want 204", code, raw)
@@ -682,11 +658,11 @@ func TestExampleExtensionEndToEnd(t *testing.T) {
 
 	t.Run("refuses callouts without accessd's callout token", func(t *testing.T) {
 		body := map[string]any{"Stage": "assignmentRequestCreated"}
-		if code, raw := rsRawCall(t, "POST", "http://"+addr+"/callout", "", body); code != 401 {
+		if code, raw := rawCall(t, "POST", "http://"+addr+"/callout", "", body); code != 401 {
 			t.Errorf("no token: %d %s, want 401", code, raw)
 		}
 		// An API token is signed by accessd too, but is not entitlement management's.
-		if code, raw := rsRawCall(t, "POST", "http://"+addr+"/callout", w.token, body); code != 401 {
+		if code, raw := rawCall(t, "POST", "http://"+addr+"/callout", w.token, body); code != 401 {
 			t.Errorf("API token: %d %s, want 401", code, raw)
 		}
 		rsWaitFor(t, "the example to log the refusal", func() bool { return strings.Contains(log.String(), "appid") })
@@ -739,7 +715,7 @@ func TestExampleExtensionEndToEnd(t *testing.T) {
 		}
 		rsWantInstance(t, got, first, "callbackTimedOut", "")
 
-		if code, raw := rsRawCall(t, "POST", w.v1+"/assignmentRequests/"+id+"/reprocess", w.token, nil); code != 202 {
+		if code, raw := rawCall(t, "POST", w.v1+"/assignmentRequests/"+id+"/reprocess", w.token, nil); code != 202 {
 			t.Fatalf("reprocess: %d %s, want 202", code, raw)
 		}
 		rsWaitFor(t, "a second callout for carol at the example", func() bool { return len(rsLoggedInstances(log, id)) == 2 })
