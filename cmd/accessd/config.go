@@ -24,6 +24,7 @@ type Config struct {
 	WorkLease         time.Duration
 	Workers           int
 	DBMaxConns        int
+	CPUProfile        string
 }
 
 // defaultConfig reads the environment over the built-in defaults.
@@ -62,6 +63,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.DurationVar(&c.WorkLease, "work-lease", c.WorkLease, "how long claimed work is reserved for this process before another may take it over")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "pieces of queued work (callouts, timers) done at once")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile (go tool pprof) to this file until the server stops")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "PostgreSQL only: connections this process opens at most (plus one that listens for work)")
 }
 

@@ -20,6 +20,7 @@ usage:
   accessd serve   [--addr 127.0.0.1:8080] [--database accessd.db] [--public-url URL] [--seed FILE] [--dev]
   accessd migrate [--database accessd.db]
   accessd token   [--database accessd.db] (--app NAME --roles A,B | --user ID_OR_UPN --scopes A,B) [--ttl 1h]
+  accessd bench   [--scenario wait|continue|waiting] [--concurrency 64 | --rate R] [--duration 10s] [--database postgres://…] [--url URL --token T] [--json]
   accessd version
 
 Run "accessd COMMAND -h" for a command's options.
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = migrate(ctx, args[1:], stdout, stderr, getenv)
 	case "token":
 		err = token(ctx, args[1:], stdout, stderr, getenv)
+	case "bench":
+		err = bench(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "accessd", version)
 	case "help", "-h", "--help":

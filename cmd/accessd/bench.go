@@ -1,0 +1,678 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// `accessd bench` drives whole request lifecycles through a running accessd
+// (a child `accessd serve --dev` on a temporary database, or --url) and
+// answers its callouts with a built-in extension, then reports throughput,
+// latency percentiles, the server's CPU and memory, and the raw commit rate
+// of the same database engine. docs/benchmarks.md describes it; the
+// scenarios are in bench_scenarios.go and the report in bench_report.go.
+
+const benchUsage = `usage: accessd bench [flags]
+
+Runs request lifecycles against accessd and reports lifecycles per second,
+latency percentiles, the server's CPU and peak memory, and the raw commit
+rate of the same database. By default it starts "accessd serve --dev" on a
+temporary SQLite database (or on --database postgres://…); --url targets a
+running server (in --dev mode for the waiting scenario) with --token.
+
+Scenarios (--scenario):
+%s
+Flags:
+`
+
+// benchConfig is every setting of `accessd bench`.
+type benchConfig struct {
+	Scenario         string
+	URL              string
+	Token            string
+	Database         string
+	Synchronous      string
+	Concurrency      int
+	Rate             float64
+	Arrival          string
+	Duration         time.Duration
+	Warmup           time.Duration
+	Requests         int
+	Users            int
+	SetupConcurrency int
+	RawCommit        time.Duration
+	LifecycleTimeout time.Duration
+	CallbackTimeout  time.Duration
+	MaxInflight      int
+	ServerPID        int
+	ExtensionAddr    string
+	ServeFlags       []string
+	JSON             bool
+	Keep             bool
+}
+
+func benchFlags(cfg *benchConfig, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("accessd bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		var names strings.Builder
+		for _, s := range benchScenarios {
+			fmt.Fprintf(&names, "  %-9s %s\n", s.name, s.summary)
+		}
+		fmt.Fprintf(fs.Output(), benchUsage, names.String())
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.Scenario, "scenario", "wait", "what a lifecycle is: "+strings.Join(benchScenarioNames(), ", "))
+	fs.StringVar(&cfg.URL, "url", "", "target a running accessd at this URL instead of starting one (needs --token)")
+	fs.StringVar(&cfg.Token, "token", "", "bearer token for --url: EntitlementManagement.ReadWrite.All and Directory.ReadWrite.All")
+	fs.StringVar(&cfg.Database, "database", "", "database of the child server: a postgres:// URL (default: a SQLite file in a temporary directory); with --url, the target's database, for the raw commit measurement")
+	fs.StringVar(&cfg.Synchronous, "sqlite-synchronous", "normal", "SQLite synchronous setting of the child server and of the raw commit measurement: normal or full")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "closed loop: lifecycles in flight at once (also for creating the waiting scenario's requests)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: start this many lifecycles per second instead of a closed loop")
+	fs.StringVar(&cfg.Arrival, "arrival", "poisson", "open loop arrivals: poisson or fixed (evenly spaced)")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time")
+	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "warm-up before the measured time, not counted")
+	fs.IntVar(&cfg.Requests, "requests", 100000, "waiting scenario: requests created and left waiting")
+	fs.IntVar(&cfg.Users, "users", 0, "users created for the measured time, one per lifecycle (default: sized from --rate, or from the warm-up's rate)")
+	fs.IntVar(&cfg.SetupConcurrency, "setup-concurrency", 32, "API calls at once while creating users before the load")
+	fs.DurationVar(&cfg.RawCommit, "raw-commit", 2*time.Second, "how long to measure the raw single-row commit rate (0 skips it)")
+	fs.DurationVar(&cfg.LifecycleTimeout, "lifecycle-timeout", 60*time.Second, "a lifecycle not finished after this long counts as an error")
+	fs.DurationVar(&cfg.CallbackTimeout, "callback-timeout", 0, "callbackConfiguration timeout of launch-and-wait extensions, whole minutes, at least 5m (default: 5m, and 1h for waiting, whose requests take minutes to create); the waiting scenario moves the clock one minute past it")
+	fs.IntVar(&cfg.MaxInflight, "max-inflight", 20000, "open loop: most lifecycles in flight; an arrival beyond it waits (and is late)")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "with --url: the server's process id, for its CPU and memory (Linux /proc)")
+	fs.StringVar(&cfg.ExtensionAddr, "extension-addr", "127.0.0.1:0", "listen address of the built-in extension endpoint; the server must reach it")
+	fs.Func("serve-flag", "extra flag for the child server (accessd serve), e.g. --serve-flag=--workers=64 (repeatable)", func(s string) error {
+		cfg.ServeFlags = append(cfg.ServeFlags, s)
+		return nil
+	})
+	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object instead of a table")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (database, server log) and say where it is")
+	return fs
+}
+
+func (c benchConfig) validate() error {
+	var problems []string
+	if benchScenarioByName(c.Scenario) == nil {
+		problems = append(problems, fmt.Sprintf("--scenario %q: want one of %s", c.Scenario, strings.Join(benchScenarioNames(), ", ")))
+	}
+	if c.URL != "" && c.Token == "" {
+		problems = append(problems, "--url needs --token")
+	}
+	if c.URL == "" && c.Token != "" {
+		problems = append(problems, "--token is for --url; a child server gets a token of its own")
+	}
+	if c.URL == "" && c.ServerPID != 0 {
+		problems = append(problems, "--server-pid is for --url")
+	}
+	if c.Synchronous != "normal" && c.Synchronous != "full" {
+		problems = append(problems, fmt.Sprintf("--sqlite-synchronous must be normal or full, not %q", c.Synchronous))
+	}
+	if c.Concurrency < 1 {
+		problems = append(problems, "--concurrency must be at least 1")
+	}
+	if c.Rate < 0 {
+		problems = append(problems, "--rate must not be negative")
+	}
+	if c.Arrival != "poisson" && c.Arrival != "fixed" {
+		problems = append(problems, fmt.Sprintf("--arrival must be poisson or fixed, not %q", c.Arrival))
+	}
+	if c.Duration <= 0 {
+		problems = append(problems, "--duration must be positive")
+	}
+	if c.Warmup < 0 {
+		problems = append(problems, "--warmup must not be negative")
+	}
+	if c.Requests < 1 {
+		problems = append(problems, "--requests must be at least 1")
+	}
+	if c.Users < 0 {
+		problems = append(problems, "--users must not be negative")
+	}
+	if c.SetupConcurrency < 1 {
+		problems = append(problems, "--setup-concurrency must be at least 1")
+	}
+	if c.RawCommit < 0 {
+		problems = append(problems, "--raw-commit must not be negative")
+	}
+	if c.LifecycleTimeout <= 0 {
+		problems = append(problems, "--lifecycle-timeout must be positive")
+	}
+	if c.CallbackTimeout != 0 && (c.CallbackTimeout < 5*time.Minute || c.CallbackTimeout%time.Minute != 0) {
+		problems = append(problems, "--callback-timeout must be whole minutes, at least 5m")
+	}
+	if c.MaxInflight < 1 {
+		problems = append(problems, "--max-inflight must be at least 1")
+	}
+	if c.URL != "" {
+		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, fmt.Sprintf("--url %q is not an http or https URL", c.URL))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// benchRun is one run of `accessd bench`: the target, the client and the
+// built-in extension, shared by every scenario.
+type benchRun struct {
+	cfg      benchConfig
+	sc       *benchScenario
+	progress io.Writer // what the run is doing, for people: stderr
+
+	url, v1 string // the server's base URL and its v1.0 entitlement-management root
+	token   string
+	client  *http.Client
+	child   *benchChild // nil with --url
+	pid     int         // the server's process id, 0 when unknown
+	engine  string      // "sqlite" or "postgres"
+	dbShown string      // the database as reported (a password redacted)
+	dbFile  string      // the SQLite database file, when known: the raw commit file goes next to it
+	dir     string      // temporary directory: the SQLite database unless --database, the server log
+	runID   string      // names this run's users and objects
+
+	ext       *http.Server
+	extURL    string
+	policy    string
+	pkg       string
+	targets   sync.Map // target user id → *benchLifecycle
+	userSeq   atomic.Int64
+	callouts  atomic.Int64 // callouts received for known targets
+	errs      benchErrors
+	notes     []string
+	peakRSSMB float64 // the server's, highest seen
+	rawCommit *benchRawCommit
+}
+
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var cfg benchConfig
+	fs := benchFlags(&cfg, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected arguments: %v\n", fs.Args())
+		return errUsage
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	b := &benchRun{cfg: cfg, sc: benchScenarioByName(cfg.Scenario), progress: stderr, runID: randomHex(4)}
+	if b.cfg.CallbackTimeout == 0 {
+		b.cfg.CallbackTimeout = b.sc.callbackTimeout
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 0 // no limit
+	tr.MaxIdleConnsPerHost = 4096
+	tr.ForceAttemptHTTP2 = false
+	b.client = &http.Client{Transport: tr, Timeout: 2 * time.Minute} // POST /_accessd/clock may take 30 s
+
+	res, err := b.run(ctx)
+	if stopErr := b.stop(); stopErr != nil && err == nil {
+		err = stopErr
+	}
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	res.writeTable(stdout)
+	return nil
+}
+
+func (b *benchRun) logf(format string, args ...any) {
+	fmt.Fprintf(b.progress, "bench: "+format+"\n", args...)
+}
+
+func (b *benchRun) note(format string, args ...any) {
+	b.notes = append(b.notes, fmt.Sprintf(format, args...))
+}
+
+func (b *benchRun) run(ctx context.Context) (*benchResult, error) {
+	if err := b.startTarget(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.startExtension(); err != nil {
+		return nil, err
+	}
+	if err := b.setupPolicy(ctx); err != nil {
+		return nil, err
+	}
+	// The raw commit rate is measured before the load, while the server is
+	// idle, so that the two never compete for the disk or the cores.
+	if b.cfg.RawCommit > 0 {
+		b.rawCommit = b.measureRawCommit(ctx)
+	}
+	return b.sc.run(ctx, b)
+}
+
+// ---- the target: a child `accessd serve --dev`, or --url ----
+
+// benchChild is the `accessd serve` process the bench started.
+type benchChild struct {
+	cmd  *exec.Cmd
+	log  *os.File
+	done chan error
+}
+
+func (b *benchRun) startTarget(ctx context.Context) error {
+	b.engine, b.dbShown = "sqlite", b.cfg.Database
+	if isPostgresURL(b.cfg.Database) {
+		b.engine = "postgres"
+		if u, err := url.Parse(b.cfg.Database); err == nil {
+			b.dbShown = u.Redacted()
+		} else {
+			b.dbShown = "postgres://…"
+		}
+	}
+	if b.cfg.URL != "" {
+		b.url, b.token, b.pid = strings.TrimSuffix(b.cfg.URL, "/"), b.cfg.Token, b.cfg.ServerPID
+		switch {
+		case b.cfg.Database == "":
+			b.engine = ""
+		case b.engine == "sqlite":
+			b.dbFile = sqliteFile(b.cfg.Database)
+		}
+		b.v1 = b.url + "/v1.0/identityGovernance/entitlementManagement"
+		return b.checkToken(ctx)
+	}
+
+	dir, err := os.MkdirTemp("", "accessd-bench-")
+	if err != nil {
+		return err
+	}
+	b.dir = dir
+	db := b.cfg.Database
+	if db == "" {
+		db = filepath.Join(dir, "bench.db")
+		b.dbShown = db
+	}
+	if b.engine == "sqlite" {
+		b.dbFile = sqliteFile(db)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this binary to start the server: %w", err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return err
+	}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--database", db, "--dev",
+		"--sqlite-synchronous", b.cfg.Synchronous}, b.cfg.ServeFlags...)
+	b.logf("starting %s %s", exe, strings.Join(redactArgs(args), " "))
+	cmd := exec.Command(exe, args...)
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = benchChildAttr()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logFile.Close()
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("starting accessd serve: %w", err)
+	}
+	b.child = &benchChild{cmd: cmd, log: logFile, done: make(chan error, 1)}
+	b.pid = cmd.Process.Pid
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() { b.child.done <- cmd.Wait() }()
+	select {
+	case line := <-lines:
+		u, ok := strings.CutPrefix(line, "listening on ")
+		if !ok {
+			return fmt.Errorf("accessd serve printed %q, not 'listening on …'%s", line, b.serverLogTail())
+		}
+		b.url = u
+	case err := <-b.child.done:
+		b.child.done <- err
+		return fmt.Errorf("accessd serve exited before listening: %v%s", err, b.serverLogTail())
+	case <-time.After(2 * time.Minute):
+		return fmt.Errorf("accessd serve did not print its address within 2 minutes%s", b.serverLogTail())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b.v1 = b.url + "/v1.0/identityGovernance/entitlementManagement"
+
+	// The token is minted once the server is up: `accessd token` names the
+	// issuer the server recorded when it started.
+	out, err := exec.CommandContext(ctx, exe, "token", "--database", db, "--app", "bench", "--ttl", "24h",
+		"--roles", "EntitlementManagement.ReadWrite.All,Directory.ReadWrite.All").Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		return fmt.Errorf("accessd token: %v %s", err, bytes.TrimSpace(stderr))
+	}
+	b.token = strings.TrimSpace(string(out))
+	return b.checkToken(ctx)
+}
+
+func (b *benchRun) checkToken(ctx context.Context) error {
+	status, body, err := b.call(ctx, http.MethodGet, b.v1+"/catalogs?$top=1", nil)
+	if err != nil {
+		return fmt.Errorf("reaching accessd at %s: %w", b.url, err)
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("GET %s/catalogs with the token: HTTP %d %s", b.v1, status, bytes.TrimSpace(body))
+	}
+	return nil
+}
+
+// stop ends the child server (SIGTERM, then SIGKILL), then the extension, and
+// removes the temporary directory unless --keep.
+func (b *benchRun) stop() error {
+	var err error
+	if b.client != nil {
+		// The server's graceful stop waits up to 5 s for connections that
+		// were opened but never carried a request: close ours first.
+		b.client.CloseIdleConnections()
+	}
+	if c := b.child; c != nil {
+		if c.cmd.ProcessState == nil {
+			c.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-c.done:
+			case <-time.After(30 * time.Second):
+				c.cmd.Process.Kill()
+				<-c.done
+				err = fmt.Errorf("accessd serve did not stop within 30 s of SIGTERM%s", b.serverLogTail())
+			}
+		}
+		c.log.Close()
+	}
+	if b.ext != nil {
+		// Close, not Shutdown: the run is over, and Shutdown would wait up
+		// to 5 s for connections the server opened but never used.
+		b.ext.Close()
+	}
+	if b.dir != "" {
+		if b.cfg.Keep {
+			b.logf("kept %s (database, server log serve.log)", b.dir)
+		} else {
+			os.RemoveAll(b.dir)
+		}
+	}
+	return err
+}
+
+// serverLogTail is the end of the child's log, for error messages.
+func (b *benchRun) serverLogTail() string {
+	if b.child == nil {
+		return ""
+	}
+	raw, err := os.ReadFile(b.child.log.Name())
+	if err != nil || len(raw) == 0 {
+		return ""
+	}
+	if len(raw) > 2000 {
+		raw = raw[len(raw)-2000:]
+	}
+	return "\nserver log (end):\n" + string(raw)
+}
+
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if isPostgresURL(a) {
+			if u, err := url.Parse(a); err == nil {
+				out[i] = u.Redacted()
+			}
+		}
+	}
+	return out
+}
+
+// sqliteFile is the file a SQLite path or file: URI names.
+func sqliteFile(dsn string) string {
+	if rest, ok := strings.CutPrefix(dsn, "file:"); ok {
+		dsn, _, _ = strings.Cut(rest, "?")
+	}
+	return dsn
+}
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+func randomHex(n int) string {
+	buf := make([]byte, n)
+	rand.Read(buf)
+	return hex.EncodeToString(buf)
+}
+
+// ---- talking to accessd ----
+
+// call sends one API call with the bench's token and reads the whole answer,
+// so that the connection goes back to the pool.
+func (b *benchRun) call(ctx context.Context, method, u string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, raw, err
+}
+
+// create POSTs v as JSON and expects 201 with an id.
+func (b *benchRun) create(ctx context.Context, u string, v any) (string, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	status, raw, err := b.call(ctx, http.MethodPost, u, body)
+	if err != nil {
+		return "", fmt.Errorf("POST %s: %w", u, err)
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(raw, &out)
+	if status != http.StatusCreated || out.ID == "" {
+		return "", fmt.Errorf("POST %s: HTTP %d %s", u, status, bytes.TrimSpace(raw))
+	}
+	return out.ID, nil
+}
+
+// errorKind names a failed call for the error counts: the HTTP status and
+// the Graph error code, or the transport error's kind.
+func errorKind(what string, status int, body []byte, err error) string {
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.Is(err, context.Canceled):
+			return what + ": canceled"
+		case errors.As(err, &ne) && ne.Timeout():
+			return what + ": timeout"
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return what + ": connection refused"
+		case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return what + ": connection reset"
+		}
+		return what + ": " + err.Error()
+	}
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	json.Unmarshal(body, &e)
+	if e.Error.Code != "" {
+		return fmt.Sprintf("%s: HTTP %d %s", what, status, e.Error.Code)
+	}
+	return fmt.Sprintf("%s: HTTP %d", what, status)
+}
+
+// benchErrors counts errors by kind.
+type benchErrors struct {
+	mu     sync.Mutex
+	byKind map[string]int
+}
+
+func (e *benchErrors) add(kind string) {
+	e.mu.Lock()
+	if e.byKind == nil {
+		e.byKind = map[string]int{}
+	}
+	e.byKind[kind]++
+	e.mu.Unlock()
+}
+
+func (e *benchErrors) reset() {
+	e.mu.Lock()
+	e.byKind = nil
+	e.mu.Unlock()
+}
+
+func (e *benchErrors) snapshot() (map[string]int, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out, n := map[string]int{}, 0
+	for k, v := range e.byKind {
+		out[k] = v
+		n += v
+	}
+	return out, n
+}
+
+// ---- setup: a catalog, its extensions, a package and a policy ----
+
+func (b *benchRun) setupPolicy(ctx context.Context) error {
+	name := "bench " + b.runID
+	catalog, err := b.create(ctx, b.v1+"/catalogs", map[string]any{"displayName": name, "description": "accessd bench, scenario " + b.sc.name})
+	if err != nil {
+		return err
+	}
+	var settings []any
+	for _, st := range b.sc.stages {
+		ext := map[string]any{
+			"@odata.type":                 "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
+			"displayName":                 name + " " + st.stage,
+			"endpointConfiguration":       map[string]any{"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": b.extURL + "/callout/" + st.stage},
+			"authenticationConfiguration": map[string]any{"@odata.type": "#microsoft.graph.azureAdPopTokenAuthentication"},
+			"clientConfiguration":         map[string]any{"@odata.type": "#microsoft.graph.customExtensionClientConfiguration", "timeoutInMilliseconds": 2000},
+		}
+		if st.wait {
+			ext["callbackConfiguration"] = map[string]any{"@odata.type": "#microsoft.graph.customExtensionCallbackConfiguration",
+				"durationBeforeTimeout": isoMinutes(b.cfg.CallbackTimeout)}
+		}
+		id, err := b.create(ctx, b.v1+"/catalogs/"+catalog+"/customWorkflowExtensions", ext)
+		if err != nil {
+			return err
+		}
+		settings = append(settings, map[string]any{"stage": st.stage, "customExtension": map[string]any{"id": id}})
+	}
+	b.pkg, err = b.create(ctx, b.v1+"/accessPackages", map[string]any{"displayName": name, "catalog": map[string]any{"id": catalog}})
+	if err != nil {
+		return err
+	}
+	b.policy, err = b.create(ctx, b.v1+"/assignmentPolicies", map[string]any{
+		"displayName": name, "accessPackage": map[string]any{"id": b.pkg}, "allowedTargetScope": "allMemberUsers",
+		"customExtensionStageSettings": settings,
+	})
+	return err
+}
+
+func isoMinutes(d time.Duration) string { return fmt.Sprintf("PT%dM", int(d/time.Minute)) }
+
+// newUsers creates n directory users over the API, setup-concurrency at a
+// time, each the target of one lifecycle, and registers their lifecycles.
+func (b *benchRun) newUsers(ctx context.Context, n int) ([]*benchLifecycle, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	start := time.Now()
+	out := make([]*benchLifecycle, n)
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range min(b.cfg.SetupConcurrency, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				seq := b.userSeq.Add(1)
+				nick := fmt.Sprintf("bench-%s-%d", b.runID, seq)
+				id, err := b.create(ctx, b.url+"/v1.0/users", map[string]any{
+					"accountEnabled": true, "displayName": nick, "mailNickname": nick,
+					"userPrincipalName": nick + "@bench.test", "mail": nick + "@bench.test",
+					"passwordProfile": map[string]any{"password": "xWwvJ]6NMw+bWH-d"},
+				})
+				if err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("creating users: %w", err); cancel() })
+					return
+				}
+				lc := &benchLifecycle{target: id, done: make(chan struct{})}
+				b.targets.Store(id, lc)
+				out[i] = lc
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	took := time.Since(start)
+	b.logf("created %d users in %.1f s (%.0f/s)", n, took.Seconds(), float64(n)/took.Seconds())
+	return out, nil
+}

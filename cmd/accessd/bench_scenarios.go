@@ -1,0 +1,655 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A scenario is a row of benchScenarios: the extensions its policy binds,
+// what the built-in extension does with each stage's callouts, which
+// callout ends a lifecycle, and how the run is driven. Adding one (say
+// approvals, or filtered reads next to the load) is a new row, perhaps
+// with a new action or a run function of its own.
+
+// benchStage binds one extension to a stage of the bench's policy.
+type benchStage struct {
+	stage  string
+	wait   bool // launch and wait (callbackConfiguration) or launch and continue
+	resume bool // the extension answers 202, then calls resume from a goroutine
+	ends   bool // this callout's arrival ends the lifecycle: delivered, or waiting
+}
+
+type benchScenario struct {
+	name, summary   string
+	stages          []benchStage
+	callbackTimeout time.Duration // of its launch-and-wait extensions, unless --callback-timeout
+	run             func(context.Context, *benchRun) (*benchResult, error)
+}
+
+var benchScenarios = []*benchScenario{
+	{
+		name:    "wait",
+		summary: "launch-and-wait extension at assignmentRequestCreated (PT5M), answered by resume; delivery marked by a launch-and-continue callout at assignmentRequestGranted (default)",
+		stages: []benchStage{
+			{stage: "assignmentRequestCreated", wait: true, resume: true},
+			{stage: "assignmentRequestGranted", ends: true},
+		},
+		callbackTimeout: 5 * time.Minute,
+		run:             runBenchLoad,
+	},
+	{
+		name:    "continue",
+		summary: "launch-and-continue extensions at assignmentRequestCreated and assignmentRequestGranted; no resume; the granted callout marks delivery",
+		stages: []benchStage{
+			{stage: "assignmentRequestCreated"},
+			{stage: "assignmentRequestGranted", ends: true},
+		},
+		callbackTimeout: 5 * time.Minute,
+		run:             runBenchLoad,
+	},
+	{
+		name:    "waiting",
+		summary: "--requests requests wait at assignmentRequestCreated (PT1H) and are never resumed; then the virtual clock moves past their deadline and every callback times out",
+		stages: []benchStage{
+			{stage: "assignmentRequestCreated", wait: true, ends: true},
+		},
+		// Creating 100,000 requests takes minutes: with PT5M the first would
+		// time out on their own before the clock moves.
+		callbackTimeout: time.Hour,
+		run:             runBenchWaiting,
+	},
+}
+
+func benchScenarioByName(name string) *benchScenario {
+	for _, s := range benchScenarios {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func benchScenarioNames() []string {
+	var names []string
+	for _, s := range benchScenarios {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+func (s *benchScenario) stage(name string) *benchStage {
+	for i := range s.stages {
+		if strings.EqualFold(s.stages[i].stage, name) {
+			return &s.stages[i]
+		}
+	}
+	return nil
+}
+
+// resumes says whether a lifecycle includes resume calls.
+func (s *benchScenario) resumes() bool {
+	for _, st := range s.stages {
+		if st.resume {
+			return true
+		}
+	}
+	return false
+}
+
+// events is how many things must happen for a lifecycle to be complete:
+// its ending callout, and the answer of each resume call.
+func (s *benchScenario) events() int {
+	n := 0
+	for _, st := range s.stages {
+		if st.resume {
+			n++
+		}
+		if st.ends {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *benchScenario) endStage() string {
+	for _, st := range s.stages {
+		if st.ends {
+			return st.stage
+		}
+	}
+	return ""
+}
+
+// ---- one lifecycle ----
+
+// benchLifecycle is one request, from the create call to the callout that
+// ends it, for one target user created for it.
+type benchLifecycle struct {
+	target string
+	done   chan struct{} // closed when it completes or fails
+
+	mu          sync.Mutex
+	requestID   string
+	scheduled   time.Time // open loop: when it was due to start
+	start       time.Time // the create call is sent
+	created     time.Time // its answer arrived
+	callout     time.Time // the first callout arrived
+	resumeStart time.Time // the (first) resume call is sent
+	resumeEnd   time.Time // its answer arrived
+	end         time.Time // the ending callout arrived
+	pending     int       // events still to come
+	finished    bool
+	err         string
+}
+
+func (lc *benchLifecycle) begin(scheduled, now time.Time, events int) {
+	lc.mu.Lock()
+	lc.scheduled, lc.start, lc.pending = scheduled, now, events
+	lc.mu.Unlock()
+}
+
+// event records one of the events a lifecycle waits for; the last completes it.
+func (lc *benchLifecycle) event() {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.finished {
+		return
+	}
+	if lc.pending--; lc.pending <= 0 {
+		lc.finished = true
+		close(lc.done)
+	}
+}
+
+// fail ends the lifecycle with an error; it says whether this call ended it.
+func (lc *benchLifecycle) fail(kind string) bool {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.finished {
+		return false
+	}
+	lc.finished, lc.err = true, kind
+	close(lc.done)
+	return true
+}
+
+// reached says how far a lifecycle got, for the error of one that timed out.
+func (lc *benchLifecycle) reached(sc *benchScenario) string {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	switch {
+	case lc.callout.IsZero():
+		return "no callout"
+	case sc.resumes() && lc.resumeEnd.IsZero():
+		return "no answer to resume"
+	}
+	return "no " + sc.endStage() + " callout"
+}
+
+func (b *benchRun) failLifecycle(lc *benchLifecycle, kind string) {
+	if lc.fail(kind) {
+		b.errs.add(kind)
+	}
+}
+
+// live runs one lifecycle: create the request, then wait until the
+// extension has seen it end (or the lifecycle timeout passes).
+func (b *benchRun) live(ctx context.Context, lc *benchLifecycle, scheduled time.Time) {
+	body := fmt.Appendf(nil, `{"requestType":"adminAdd","assignment":{"targetId":%q,"assignmentPolicyId":%q,"accessPackageId":%q}}`,
+		lc.target, b.policy, b.pkg)
+	now := time.Now()
+	if scheduled.IsZero() {
+		scheduled = now
+	}
+	lc.begin(scheduled, now, b.sc.events())
+	createCtx, cancel := context.WithTimeout(ctx, b.cfg.LifecycleTimeout)
+	status, raw, err := b.call(createCtx, http.MethodPost, b.v1+"/assignmentRequests", body)
+	cancel()
+	now = time.Now()
+	lc.mu.Lock()
+	lc.created = now
+	lc.mu.Unlock()
+	if err != nil || status != http.StatusCreated {
+		b.failLifecycle(lc, errorKind("create", status, raw, err))
+		return
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(raw, &out)
+	lc.mu.Lock()
+	lc.requestID = out.ID
+	lc.mu.Unlock()
+	timer := time.NewTimer(b.cfg.LifecycleTimeout - time.Since(lc.start))
+	defer timer.Stop()
+	select {
+	case <-lc.done:
+	case <-timer.C:
+		b.failLifecycle(lc, "lifecycle timeout: "+lc.reached(b.sc))
+	case <-ctx.Done():
+		b.failLifecycle(lc, "canceled")
+	}
+}
+
+// ---- the built-in extension ----
+
+// benchCallout is what the built-in extension reads of a callout.
+type benchCallout struct {
+	RequestID       string `json:"AccessPackageAssignmentRequestId"`
+	InstanceID      string `json:"CustomExtensionStageInstanceId"`
+	Stage           string `json:"Stage"`
+	CallbackURIPath string `json:"CallbackUriPath"`
+	Assignment      struct {
+		TargetID string `json:"TargetId"`
+	} `json:"Assignment"`
+}
+
+func (b *benchRun) startExtension() error {
+	ln, err := net.Listen("tcp", b.cfg.ExtensionAddr)
+	if err != nil {
+		return fmt.Errorf("extension endpoint: %w", err)
+	}
+	b.extURL = "http://" + ln.Addr().String()
+	b.ext = &http.Server{Handler: http.HandlerFunc(b.serveCallout), ReadHeaderTimeout: 10 * time.Second}
+	go b.ext.Serve(ln)
+	return nil
+}
+
+// serveCallout takes one callout as a real extension would (without
+// checking its token): answer 202 at once, and call resume afterwards from
+// a goroutine when the stage says so.
+func (b *benchRun) serveCallout(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	var c benchCallout
+	if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+		b.errs.add("callout: unreadable body")
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	st := b.sc.stage(c.Stage)
+	v, ok := b.targets.Load(c.Assignment.TargetID)
+	if !ok || st == nil {
+		b.errs.add("callout: unknown target or stage")
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	lc := v.(*benchLifecycle)
+	b.callouts.Add(1)
+	// A callout sent again (accessd retries one it got no answer to in
+	// time) is answered again but counts only once.
+	lc.mu.Lock()
+	if lc.callout.IsZero() {
+		lc.callout = now
+	}
+	ended := st.ends && lc.end.IsZero()
+	if ended {
+		lc.end = now
+	}
+	lc.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+	if st.resume {
+		go b.resume(lc, c)
+	}
+	if ended {
+		lc.event()
+	}
+}
+
+// resume continues the request: POST {url}/v1.0{CallbackUriPath}, 204.
+func (b *benchRun) resume(lc *benchLifecycle, c benchCallout) {
+	body := fmt.Appendf(nil, `{"source":"accessd-bench","type":"microsoft.graph.accessPackageCustomExtensionStage.%s",`+
+		`"data":{"@odata.type":"#microsoft.graph.accessPackageAssignmentRequestCallbackData","stage":%q,"customExtensionStageInstanceId":%q}}`,
+		c.Stage, c.Stage, c.InstanceID)
+	start := time.Now()
+	lc.mu.Lock()
+	first := lc.resumeStart.IsZero()
+	if first {
+		lc.resumeStart = start
+	}
+	lc.mu.Unlock()
+	status, raw, err := b.call(context.Background(), http.MethodPost, b.url+"/v1.0"+c.CallbackURIPath, body)
+	end := time.Now()
+	failed := err != nil || status != http.StatusNoContent
+	if !first { // the answer to a callout sent again: a repeat, which changes nothing
+		if failed {
+			b.errs.add(errorKind("repeated resume", status, raw, err))
+		}
+		return
+	}
+	lc.mu.Lock()
+	lc.resumeEnd = end
+	lc.mu.Unlock()
+	if failed {
+		b.failLifecycle(lc, errorKind("resume", status, raw, err))
+		return
+	}
+	lc.event()
+}
+
+// ---- driving lifecycles ----
+
+// benchPhase is a stretch of load: the lifecycles it started and when.
+type benchPhase struct {
+	lcs       []*benchLifecycle
+	start     time.Time
+	stopped   time.Time // it stopped starting lifecycles: its time was up, or its users ran out
+	end       time.Time // the last of its lifecycles finished
+	exhausted bool      // it ran out of users before its time was up
+	late      int       // open loop: arrivals started more than benchLate after they were due
+	maxLate   time.Duration
+}
+
+// benchLate is how far behind its schedule an open-loop arrival may start
+// before it counts as late.
+const benchLate = time.Millisecond
+
+func (p *benchPhase) wall() time.Duration { return p.end.Sub(p.start) }
+
+// window is the time it started lifecycles in.
+func (p *benchPhase) window() time.Duration { return p.stopped.Sub(p.start) }
+
+func (p *benchPhase) completed() int {
+	n := 0
+	for _, lc := range p.lcs {
+		lc.mu.Lock()
+		if lc.finished && lc.err == "" {
+			n++
+		}
+		lc.mu.Unlock()
+	}
+	return n
+}
+
+// runPhase starts lifecycles from pool for d (0: until the pool is used
+// up), closed loop at --concurrency or open loop at --rate, and returns
+// once every lifecycle it started has finished.
+func (b *benchRun) runPhase(ctx context.Context, pool []*benchLifecycle, d time.Duration) *benchPhase {
+	p := &benchPhase{start: time.Now()}
+	var stopAt time.Time
+	if d > 0 {
+		stopAt = p.start.Add(d)
+	}
+	var next atomic.Int64
+	take := func() *benchLifecycle {
+		i := int(next.Add(1)) - 1
+		if i >= len(pool) {
+			return nil
+		}
+		return pool[i]
+	}
+	var exhausted atomic.Bool
+	var ranOut atomic.Int64 // when the pool ran out, in nanoseconds since start
+	runOut := func() {
+		if exhausted.CompareAndSwap(false, true) {
+			ranOut.Store(int64(time.Since(p.start)))
+		}
+	}
+	var wg sync.WaitGroup
+	if b.cfg.Rate == 0 {
+		for range b.cfg.Concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil && (stopAt.IsZero() || time.Now().Before(stopAt)) {
+					lc := take()
+					if lc == nil {
+						runOut()
+						return
+					}
+					b.live(ctx, lc, time.Time{})
+				}
+			}()
+		}
+	} else {
+		slots := make(chan struct{}, b.cfg.MaxInflight)
+		due := p.start
+		timer := time.NewTimer(0)
+		<-timer.C
+	arrivals:
+		for stopAt.IsZero() || due.Before(stopAt) {
+			if wait := time.Until(due); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					break arrivals
+				}
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				break arrivals
+			}
+			lc := take()
+			if lc == nil {
+				runOut()
+				break
+			}
+			if late := time.Since(due); late > benchLate {
+				p.late++
+				p.maxLate = max(p.maxLate, late)
+			}
+			wg.Add(1)
+			go func(scheduled time.Time) {
+				defer wg.Done()
+				b.live(ctx, lc, scheduled)
+				<-slots
+			}(due)
+			gap := 1 / b.cfg.Rate
+			if b.cfg.Arrival == "poisson" {
+				gap = rand.ExpFloat64() / b.cfg.Rate
+			}
+			due = due.Add(time.Duration(gap * float64(time.Second)))
+		}
+	}
+	wg.Wait()
+	p.end = time.Now()
+	p.lcs = pool[:min(int(next.Load()), len(pool))]
+	p.stopped = p.end
+	if !stopAt.IsZero() && stopAt.Before(p.stopped) {
+		p.stopped = stopAt
+	}
+	if exhausted.Load() {
+		if at := p.start.Add(time.Duration(ranOut.Load())); at.Before(p.stopped) {
+			p.stopped = at
+			// Running out only matters when it happens before the time is up.
+			p.exhausted = d > 0
+		}
+	}
+	return p
+}
+
+// benchSettleLimit bounds the wait for the server to run the work that fell
+// due when the clock moved.
+const benchSettleLimit = 20 * time.Minute
+
+// usersFor sizes a pool for d of load at rate lifecycles per second.
+func usersFor(rate float64, d time.Duration, margin float64, concurrency int) int {
+	n := rate * d.Seconds()
+	return int(math.Ceil(n*margin+5*math.Sqrt(n))) + 2*concurrency + 8
+}
+
+// benchGuessRate sizes the warm-up's users in a closed loop, before any rate is known.
+const benchGuessRate = 2000
+
+// runBenchLoad is the run of the load scenarios: a warm-up, then
+// lifecycles for --duration, each on a user of its own.
+func runBenchLoad(ctx context.Context, b *benchRun) (*benchResult, error) {
+	open := b.cfg.Rate > 0
+	rate := b.cfg.Rate
+	if b.cfg.Warmup > 0 {
+		n := usersFor(benchGuessRate, b.cfg.Warmup, 1, b.cfg.Concurrency)
+		if open {
+			n = usersFor(rate, b.cfg.Warmup, 1, 0)
+		}
+		b.logf("warm-up: creating %d users", n)
+		pool, err := b.newUsers(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		b.logf("warm-up: %s", b.cfg.Warmup)
+		warm := b.runPhase(ctx, pool, b.cfg.Warmup)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !open {
+			rate = float64(warm.completed()) / warm.window().Seconds()
+		}
+		if errs, n := b.errs.snapshot(); n > 0 {
+			b.note("warm-up errors (not counted): %v", errs)
+		}
+		b.errs.reset()
+	} else if !open {
+		rate = benchGuessRate
+	}
+	users := b.cfg.Users
+	if users == 0 {
+		if open {
+			users = usersFor(rate, b.cfg.Duration, 1, 0)
+		} else {
+			users = usersFor(rate, b.cfg.Duration, 1.5, b.cfg.Concurrency)
+		}
+	}
+	b.logf("creating %d users for the measured run", users)
+	pool, err := b.newUsers(ctx, users)
+	if err != nil {
+		return nil, err
+	}
+	b.logf("measuring: %s", b.cfg.Duration)
+	cpu0 := b.cpuSnapshot()
+	phase := b.runPhase(ctx, pool, b.cfg.Duration)
+	cpu1 := b.cpuSnapshot()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if phase.exhausted {
+		b.note("ran out of users after %.2f s of %s: the numbers cover that time; pass --users to create more", phase.window().Seconds(), b.cfg.Duration)
+	}
+	return b.result(phase, cpu0, cpu1, len(pool), true), nil
+}
+
+// runBenchWaiting is the run of the waiting scenario: --requests requests
+// are created and left waiting for their callbacks; the server's memory is
+// read; then the virtual clock moves past their deadline and the bench
+// times how long the server takes to time every one of them out.
+func runBenchWaiting(ctx context.Context, b *benchRun) (*benchResult, error) {
+	n := b.cfg.Requests
+	b.logf("creating %d users", n)
+	pool, err := b.newUsers(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	b.logf("creating %d requests that wait for their callbacks", n)
+	cpu0 := b.cpuSnapshot()
+	phase := b.runPhase(ctx, pool, 0)
+	cpu1 := b.cpuSnapshot()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res := b.result(phase, cpu0, cpu1, len(pool), false)
+	w := &benchWaiting{Requests: n, Waiting: phase.completed(), CreateSeconds: round3(phase.wall().Seconds())}
+	w.CreatedPerSecond = round3(float64(w.Waiting) / phase.wall().Seconds())
+	res.Waiting = w
+	if limit := b.cfg.CallbackTimeout; phase.wall() > limit-30*time.Second {
+		b.note("creating the requests took %.0f s, close to or past the %s callback timeout: some may have timed out before the clock moved", phase.wall().Seconds(), limit)
+	}
+
+	// Every callout has arrived; the clock's answer says when the server
+	// has also recorded every answer to them.
+	b.logf("%d requests wait; letting the server settle", w.Waiting)
+	if _, err := b.settleClock(ctx, "PT0S"); err != nil {
+		return nil, err
+	}
+	if mem, ok := b.serverMemory(); ok {
+		w.ServerRSSMBWaiting, w.ServerPeakRSSMB = ptrFloat(mem.rssMB), ptrFloat(mem.hwmMB)
+	}
+
+	advance := isoMinutes(b.cfg.CallbackTimeout + time.Minute)
+	w.ClockAdvance = advance
+	b.logf("moving the clock %s, past every deadline", advance)
+	cpu2 := b.cpuSnapshot()
+	start := time.Now()
+	posts, err := b.settleClock(ctx, advance)
+	if err != nil {
+		return nil, err
+	}
+	wall := time.Since(start)
+	cpu3 := b.cpuSnapshot()
+	w.ClockPosts = posts
+	w.TimeoutWallS = round3(wall.Seconds())
+	w.TimeoutsPerS = round3(float64(w.Waiting) / wall.Seconds())
+	if cpu, ok := cpu3.server.sub(cpu2.server); ok {
+		w.ServerCPUSecondsTimeouts = ptrFloat(round3(cpu))
+	}
+	w.OtherCoresTimeouts = machine(cpu2, cpu3).OtherCores
+	if mem, ok := b.serverMemory(); ok {
+		res.Server.PeakRSSMB = ptrFloat(mem.hwmMB)
+		w.ServerPeakRSSMB = ptrFloat(mem.hwmMB)
+	}
+
+	// A sample of the requests must now have failed with a timed-out callback.
+	var done []*benchLifecycle
+	for _, lc := range phase.lcs {
+		lc.mu.Lock()
+		if lc.finished && lc.err == "" && lc.requestID != "" {
+			done = append(done, lc)
+		}
+		lc.mu.Unlock()
+	}
+	const sample = 20
+	for i := 0; i < len(done) && w.Verified < sample; i += max(1, len(done)/sample) {
+		w.Verified++
+		status, raw, err := b.call(ctx, http.MethodGet, b.v1+"/assignmentRequests/"+done[i].requestID, nil)
+		var r struct{ State, Status string }
+		json.Unmarshal(raw, &r)
+		switch {
+		case err != nil || status != http.StatusOK:
+			b.errs.add(errorKind("reading a request after the clock moved", status, raw, err))
+		case r.State != "deliveryFailed" || r.Status != "CallbackTimedOut":
+			b.errs.add(fmt.Sprintf("after the clock moved a request is %s/%s, not deliveryFailed/CallbackTimedOut", r.State, r.Status))
+		default:
+			w.VerifiedTimedOut++
+		}
+	}
+	res.Errors, res.ErrorCount = b.errs.snapshot()
+	res.Notes = append([]string{}, b.notes...)
+	return res, nil
+}
+
+// settleClock POSTs /_accessd/clock with the advance, then {"advance":
+// "PT0S"} while the server answers 202 (work still pending after its 30 s
+// wait), until it answers 200: every piece of work that fell due has run.
+// It gives up after benchSettleLimit.
+func (b *benchRun) settleClock(ctx context.Context, advance string) (posts int, err error) {
+	start := time.Now()
+	for {
+		if time.Since(start) > benchSettleLimit {
+			return posts, fmt.Errorf("POST /_accessd/clock: work still pending after %s", benchSettleLimit)
+		}
+		posts++
+		status, raw, err := b.call(ctx, http.MethodPost, b.url+"/_accessd/clock", fmt.Appendf(nil, `{"advance":%q}`, advance))
+		if err != nil {
+			return posts, fmt.Errorf("POST /_accessd/clock: %w", err)
+		}
+		switch status {
+		case http.StatusOK:
+			return posts, nil
+		case http.StatusAccepted:
+			b.logf("clock: still pending: %s", strings.TrimSpace(string(raw)))
+			advance = "PT0S"
+		case http.StatusNotFound:
+			return posts, fmt.Errorf("POST /_accessd/clock: 404: the waiting scenario needs a server in --dev mode")
+		default:
+			return posts, fmt.Errorf("POST /_accessd/clock: HTTP %d %s", status, strings.TrimSpace(string(raw)))
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// The bench tests run `accessd bench` through the built binary for about a
+// second per scenario at low concurrency and check the shape and the sanity
+// of its report: never how fast anything was.
+
+func runBench(t *testing.T, bin string, args ...string) (stdout []byte) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"bench"}, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("accessd bench %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.Bytes(), errOut.Bytes())
+	}
+	return out.Bytes()
+}
+
+func checkPercentiles(t *testing.T, name string, p *benchPercentiles, n int) {
+	t.Helper()
+	if p == nil {
+		t.Errorf("latency %s is null", name)
+		return
+	}
+	if p.N != n {
+		t.Errorf("latency %s has n=%d, want %d (one per completed lifecycle)", name, p.N, n)
+	}
+	if !(0 <= p.P50 && p.P50 <= p.P95 && p.P95 <= p.P99 && p.P99 <= p.Max) {
+		t.Errorf("latency %s percentiles out of order: %+v", name, *p)
+	}
+}
+
+// jsonField is the named fields of the report, for error messages.
+func jsonField(t *testing.T, out []byte, names ...string) string {
+	t.Helper()
+	var all map[string]json.RawMessage
+	json.Unmarshal(out, &all)
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, n+": "+string(all[n]))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func TestBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs load against it")
+	}
+	bin := buildBinary(t)
+	quick := []string{"--json", "--duration", "1s", "--warmup", "200ms", "--concurrency", "4", "--raw-commit", "300ms", "--lifecycle-timeout", "20s"}
+	cases := []struct {
+		name       string
+		args       []string
+		resumes    bool // resume columns are numbers, not null
+		lifecycle  bool // the lifecycle column is a number
+		open, wait bool
+	}{
+		{name: "wait", args: []string{"--scenario", "wait"}, resumes: true, lifecycle: true},
+		{name: "wait-open-loop", args: []string{"--scenario", "wait", "--rate", "50", "--arrival", "fixed"}, resumes: true, lifecycle: true, open: true},
+		{name: "continue", args: []string{"--scenario", "continue"}, lifecycle: true},
+		{name: "waiting", args: []string{"--scenario", "waiting", "--requests", "200"}, wait: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := runBench(t, bin, append(append([]string{}, quick...), tc.args...)...)
+
+			// Every field is there, null where the scenario has no such step.
+			var fields map[string]any
+			if err := json.Unmarshal(out, &fields); err != nil {
+				t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+			}
+			for _, f := range []string{"scenario", "target", "load", "completed", "lifecycles_per_s", "error_count", "errors",
+				"latency_ms", "server", "bench", "machine", "raw_commit", "lifecycles_per_raw_commit", "notes"} {
+				if _, ok := fields[f]; !ok {
+					t.Errorf("no field %q in %s", f, out)
+				}
+			}
+			latency, _ := fields["latency_ms"].(map[string]any)
+			for _, f := range []string{"create", "create_to_callout", "resume", "resume_to_delivered", "lifecycle"} {
+				if _, ok := latency[f]; !ok {
+					t.Errorf("no latency_ms.%s in %s", f, out)
+				}
+			}
+
+			var r benchResult
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatal(err)
+			}
+			scenario, _, _ := strings.Cut(tc.name, "-")
+			if r.Scenario != scenario || !r.Target.StartedChild || r.Target.Engine != "sqlite" || r.Target.SQLiteSynchronous != "normal" {
+				t.Errorf("scenario %q, target %+v", r.Scenario, r.Target)
+			}
+			if r.Completed <= 0 || r.LifecyclesPerSecond <= 0 || r.Load.Started < r.Completed {
+				t.Errorf("completed %d, %g/s, started %d", r.Completed, r.LifecyclesPerSecond, r.Load.Started)
+			}
+			if r.ErrorCount != 0 || len(r.Errors) != 0 {
+				t.Errorf("errors: %d %v", r.ErrorCount, r.Errors)
+			}
+			checkPercentiles(t, "create", r.LatencyMS.Create, r.Completed)
+			checkPercentiles(t, "create_to_callout", r.LatencyMS.CreateToCallout, r.Completed)
+			if tc.resumes {
+				checkPercentiles(t, "resume", r.LatencyMS.Resume, r.Completed)
+				checkPercentiles(t, "resume_to_delivered", r.LatencyMS.ResumeToDelivered, r.Completed)
+			} else if r.LatencyMS.Resume != nil || r.LatencyMS.ResumeToDelivered != nil {
+				t.Errorf("a scenario without resume reports resume latencies: %+v %+v", r.LatencyMS.Resume, r.LatencyMS.ResumeToDelivered)
+			}
+			if tc.lifecycle {
+				checkPercentiles(t, "lifecycle", r.LatencyMS.Lifecycle, r.Completed)
+				if r.LatencyMS.Lifecycle.Max < r.LatencyMS.CreateToCallout.Max {
+					t.Errorf("the longest lifecycle %g ms is shorter than the longest create → callout %g ms",
+						r.LatencyMS.Lifecycle.Max, r.LatencyMS.CreateToCallout.Max)
+				}
+			} else if r.LatencyMS.Lifecycle != nil {
+				t.Errorf("lifecycle latency should be null: %+v", r.LatencyMS.Lifecycle)
+			}
+			if rc := r.RawCommit; rc == nil || rc.Engine != "sqlite" || rc.Synchronous != "normal" || rc.Commits <= 0 || rc.CommitsPerSecond <= 0 {
+				t.Errorf("raw commit: %+v", rc)
+			} else if r.LifecyclesPerRawCommit == nil || *r.LifecyclesPerRawCommit <= 0 {
+				t.Errorf("lifecycles per raw commit: %v", r.LifecyclesPerRawCommit)
+			}
+			if runtime.GOOS == "linux" {
+				s := r.Server
+				if s.PID <= 0 || s.CPUSeconds == nil || *s.CPUSeconds < 0 || s.PeakRSSMB == nil || *s.PeakRSSMB <= 0 ||
+					s.RSSMB == nil || *s.RSSMB > *s.PeakRSSMB || r.Bench.CPUSeconds == nil {
+					t.Errorf("server and bench: %s", jsonField(t, out, "server", "bench"))
+				}
+				if m := r.Machine; m.CPUs < 1 || m.BusyCores == nil || *m.BusyCores < 0 || m.OtherCores == nil || *m.OtherCores < 0 {
+					t.Errorf("machine: %s", jsonField(t, out, "machine"))
+				}
+			}
+			if tc.open {
+				l := r.Load
+				if l.Mode != "open" || l.Rate != 50 || l.Arrival != "fixed" || l.AchievedRate == nil || *l.AchievedRate <= 0 ||
+					l.Late == nil || *l.Late < 0 || *l.Late > l.Started || l.MaxLateMS == nil {
+					t.Errorf("open loop: %s", jsonField(t, out, "load"))
+				}
+			} else if r.Load.Mode != "closed" || r.Load.Concurrency != 4 || r.Load.AchievedRate != nil {
+				t.Errorf("closed loop: %+v", r.Load)
+			}
+			if tc.wait {
+				w := r.Waiting
+				if w == nil {
+					t.Fatalf("no waiting section in %s", out)
+				}
+				if w.Requests != 200 || w.Waiting != 200 || r.Completed != 200 || w.ClockAdvance != "PT61M" || w.ClockPosts < 1 ||
+					w.TimeoutWallS <= 0 || w.TimeoutsPerS <= 0 || w.Verified == 0 || w.VerifiedTimedOut != w.Verified {
+					t.Errorf("waiting: %s", jsonField(t, out, "waiting"))
+				}
+				if runtime.GOOS == "linux" && (w.ServerRSSMBWaiting == nil || *w.ServerRSSMBWaiting <= 0 || w.ServerPeakRSSMB == nil ||
+					*w.ServerRSSMBWaiting > *w.ServerPeakRSSMB || w.ServerCPUSecondsTimeouts == nil) {
+					t.Errorf("waiting: server memory or CPU: %s", jsonField(t, out, "waiting"))
+				}
+			} else if r.Waiting != nil {
+				t.Errorf("a load scenario has a waiting section: %+v", *r.Waiting)
+			}
+		})
+	}
+
+	t.Run("table", func(t *testing.T) {
+		out := string(runBench(t, bin, "--scenario", "continue", "--duration", "500ms", "--warmup", "0", "--concurrency", "2", "--raw-commit", "0"))
+		for _, want := range []string{"scenario     continue", "lifecycles   ", "errors: none", "create → callout", "resume → delivered", "n/a", "server       CPU", "raw commit   n/a"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("table has no %q:\n%s", want, out)
+			}
+		}
+	})
+}
+
+func TestBenchFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--scenario", "approvals"}, `--scenario "approvals"`},
+		{[]string{"--url", "http://127.0.0.1:1"}, "--url needs --token"},
+		{[]string{"--token", "x"}, "--token is for --url"},
+		{[]string{"--sqlite-synchronous", "off"}, "--sqlite-synchronous must be normal or full"},
+		{[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
+		{[]string{"--arrival", "burst"}, "--arrival must be poisson or fixed"},
+		{[]string{"--callback-timeout", "90s"}, "--callback-timeout must be whole minutes"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(t.Context(), append([]string{"bench"}, tc.args...), &out, &errOut, os.Getenv); code != 1 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("bench %v: exit %d, stderr %q; want 1 and %q", tc.args, code, errOut.String(), tc.want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run(t.Context(), []string{"bench", "-h"}, &out, &errOut, os.Getenv); code != 0 || !strings.Contains(errOut.String(), "waiting") {
+		t.Errorf("bench -h: exit %d, %q", code, errOut.String())
+	}
+}
