@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"strings"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // openSQLite opens two pools on one SQLite file: a single writer connection
@@ -43,10 +43,7 @@ func openSQLite(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	writeParams.Set("_txlock", "immediate")
 	readParams.Set("_query_only", "1")
 
-	write, err := sql.Open("sqlite", withParams(dsn, writeParams))
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
-	}
+	write := sql.OpenDB(stmtCachingConnector{dsn: withParams(dsn, writeParams), drv: &sqlite.Driver{}})
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxIdleTime(0)
@@ -58,11 +55,7 @@ func openSQLite(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", dsn, err)
 	}
 
-	read, err := sql.Open("sqlite", withParams(dsn, readParams))
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("sqlstore: %w", err)
-	}
+	read := sql.OpenDB(stmtCachingConnector{dsn: withParams(dsn, readParams), drv: &sqlite.Driver{}})
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
