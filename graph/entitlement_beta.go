@@ -75,16 +75,16 @@ func (s *Server) entitlementRoutesBeta() {
 	s.route("GET "+em+"/accessPackageCatalogs/{id}", read, s.getCatalogBeta)
 	s.route("PATCH "+em+"/accessPackageCatalogs/{id}", write, s.patchCatalogV1)
 	s.route("DELETE "+em+"/accessPackageCatalogs/{id}", write, s.deleteCatalog)
-	s.route("GET "+em+"/accessPackageCatalogs/{id}/accessPackages", read, s.listCatalogPackagesBeta)
+	s.route("GET "+em+"/accessPackageCatalogs/{id}/accessPackages", read, s.listPackages(packagesBeta))
 	s.route("GET "+em+"/accessPackageCatalogs/{id}/"+extensions, read, s.listExtensions("beta", catalogs, extensions))
 	s.route("POST "+em+"/accessPackageCatalogs/{id}/"+extensions, write, s.createExtension("beta", catalogs, extensions))
 	s.route("GET "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", read, s.getExtension("beta", catalogs, extensions))
 	s.route("PUT "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", write, s.replaceExtension("beta", catalogs, extensions))
 	s.route("DELETE "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", write, s.deleteExtension)
 
-	s.route("GET "+em+"/accessPackages", read, s.listPackagesBeta)
-	s.route("POST "+em+"/accessPackages", write, s.createPackageBeta)
-	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackageBeta)
+	s.route("GET "+em+"/accessPackages", read, s.listPackages(packagesBeta))
+	s.route("POST "+em+"/accessPackages", write, s.createPackage(packagesBeta))
+	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackage(packagesBeta))
 	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
 	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
 }
@@ -128,36 +128,6 @@ func (s *Server) createCatalogBeta(w http.ResponseWriter, r *http.Request) error
 	return writeEntity(w, http.StatusCreated, s.emContext("beta", "accessPackageCatalogs", true), catalogToBeta(c), nil)
 }
 
-func (s *Server) listPackagesBeta(w http.ResponseWriter, r *http.Request) error {
-	return s.writePackagesBeta(w, r, "")
-}
-
-func (s *Server) listCatalogPackagesBeta(w http.ResponseWriter, r *http.Request) error {
-	return s.writePackagesBeta(w, r, r.PathValue("id"))
-}
-
-func (s *Server) writePackagesBeta(w http.ResponseWriter, r *http.Request, catalogID string) error {
-	q, err := parseQuery(r, "accessPackageCatalog")
-	if err != nil {
-		return err
-	}
-	items, more, err := s.svc.AccessPackages(r.Context(), catalogID, q.page())
-	if err != nil {
-		return err
-	}
-	out := make([]any, len(items))
-	for i, p := range items {
-		if out[i], err = s.packageBeta(r, p, q.expand); err != nil {
-			return err
-		}
-	}
-	set := "accessPackages"
-	if catalogID != "" {
-		set = "accessPackageCatalogs('" + catalogID + "')/accessPackages"
-	}
-	return s.writeList(w, r, s.emContext("beta", set, false), out, lastID(items, func(p access.AccessPackage) string { return p.ID }), more, q.selectSet)
-}
-
 func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageBeta, error) {
 	out := accessPackageToBeta(p)
 	if expand.has("accessPackageCatalog") {
@@ -169,31 +139,4 @@ func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand exp
 		out.AccessPackageCatalog = &cw
 	}
 	return out, nil
-}
-
-func (s *Server) getPackageBeta(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r, "accessPackageCatalog")
-	if err != nil {
-		return err
-	}
-	p, err := s.svc.AccessPackage(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	out, err := s.packageBeta(r, p, q.expand)
-	if err != nil {
-		return err
-	}
-	return writeEntity(w, http.StatusOK, s.emContext("beta", "accessPackages", true), out, q.selectSet)
-}
-
-func (s *Server) createPackageBeta(w http.ResponseWriter, r *http.Request) error {
-	p, err := decodePackage(r)
-	if err != nil {
-		return err
-	}
-	if p, err = s.svc.CreateAccessPackage(r.Context(), callerOf(r), p); err != nil {
-		return err
-	}
-	return writeEntity(w, http.StatusCreated, s.emContext("beta", "accessPackages", true), accessPackageToBeta(p), nil)
 }

@@ -17,16 +17,16 @@ func (s *Server) entitlementRoutesV1() {
 	s.route("GET "+em+"/catalogs/{id}", read, s.getCatalogV1)
 	s.route("PATCH "+em+"/catalogs/{id}", write, s.patchCatalogV1)
 	s.route("DELETE "+em+"/catalogs/{id}", write, s.deleteCatalog)
-	s.route("GET "+em+"/catalogs/{id}/accessPackages", read, s.listCatalogPackagesV1)
+	s.route("GET "+em+"/catalogs/{id}/accessPackages", read, s.listPackages(packagesV1))
 	s.route("GET "+em+"/catalogs/{id}/customWorkflowExtensions", read, s.listExtensions("v1.0", "catalogs", "customWorkflowExtensions"))
 	s.route("POST "+em+"/catalogs/{id}/customWorkflowExtensions", write, s.createExtension("v1.0", "catalogs", "customWorkflowExtensions"))
 	s.route("GET "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", read, s.getExtension("v1.0", "catalogs", "customWorkflowExtensions"))
 	s.route("PUT "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.replaceExtension("v1.0", "catalogs", "customWorkflowExtensions"))
 	s.route("DELETE "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.deleteExtension)
 
-	s.route("GET "+em+"/accessPackages", read, s.listPackagesV1)
-	s.route("POST "+em+"/accessPackages", write, s.createPackageV1)
-	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackageV1)
+	s.route("GET "+em+"/accessPackages", read, s.listPackages(packagesV1))
+	s.route("POST "+em+"/accessPackages", write, s.createPackage(packagesV1))
+	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackage(packagesV1))
 	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
 	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
 	s.route("GET "+em+"/accessPackages/{id}/assignmentPolicies", read, s.listPackagePoliciesV1)
@@ -130,36 +130,6 @@ func lastID[T any](items []T, id func(T) string) string {
 	return id(items[len(items)-1])
 }
 
-func (s *Server) listPackagesV1(w http.ResponseWriter, r *http.Request) error {
-	return s.writePackagesV1(w, r, "")
-}
-
-func (s *Server) listCatalogPackagesV1(w http.ResponseWriter, r *http.Request) error {
-	return s.writePackagesV1(w, r, r.PathValue("id"))
-}
-
-func (s *Server) writePackagesV1(w http.ResponseWriter, r *http.Request, catalogID string) error {
-	q, err := parseQuery(r, "catalog")
-	if err != nil {
-		return err
-	}
-	items, more, err := s.svc.AccessPackages(r.Context(), catalogID, q.page())
-	if err != nil {
-		return err
-	}
-	out := make([]any, len(items))
-	for i, p := range items {
-		if out[i], err = s.packageV1(r, p, q.expand); err != nil {
-			return err
-		}
-	}
-	set := "accessPackages"
-	if catalogID != "" {
-		set = "catalogs('" + catalogID + "')/accessPackages"
-	}
-	return s.writeList(w, r, s.emContext("v1.0", set, false), out, lastID(items, func(p access.AccessPackage) string { return p.ID }), more, q.selectSet)
-}
-
 // packageV1 writes a package with the navigation properties $expand asks for.
 func (s *Server) packageV1(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageV1, error) {
 	out := accessPackageToV1(p)
@@ -174,31 +144,86 @@ func (s *Server) packageV1(r *http.Request, p access.AccessPackage, expand expan
 	return out, nil
 }
 
-func (s *Server) getPackageV1(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r, "catalog")
-	if err != nil {
-		return err
-	}
-	p, err := s.svc.AccessPackage(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	out, err := s.packageV1(r, p, q.expand)
-	if err != nil {
-		return err
-	}
-	return writeEntity(w, http.StatusOK, s.emContext("v1.0", "accessPackages", true), out, q.selectSet)
+// packageVersion is what differs between the v1.0 and beta access package
+// routes: the names of the catalog set and navigation, and the shape.
+type packageVersion struct {
+	version    string // "v1.0" or "beta"
+	catalogSet string // catalogs, or beta's accessPackageCatalogs
+	expandable string // the catalog navigation $expand may name
+	shape      func(s *Server, r *http.Request, p access.AccessPackage, expand expandSet) (any, error)
 }
 
-func (s *Server) createPackageV1(w http.ResponseWriter, r *http.Request) error {
-	p, err := decodePackage(r)
-	if err != nil {
-		return err
+var (
+	packagesV1 = packageVersion{version: "v1.0", catalogSet: "catalogs", expandable: "catalog",
+		shape: func(s *Server, r *http.Request, p access.AccessPackage, e expandSet) (any, error) {
+			return s.packageV1(r, p, e)
+		}}
+	packagesBeta = packageVersion{version: "beta", catalogSet: "accessPackageCatalogs", expandable: "accessPackageCatalog",
+		shape: func(s *Server, r *http.Request, p access.AccessPackage, e expandSet) (any, error) {
+			return s.packageBeta(r, p, e)
+		}}
+)
+
+// listPackages lists all packages, or a catalog's when the route names one ({id}).
+func (s *Server) listPackages(pv packageVersion) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		catalogID := r.PathValue("id")
+		q, err := parseQuery(r, pv.expandable)
+		if err != nil {
+			return err
+		}
+		items, more, err := s.svc.AccessPackages(r.Context(), catalogID, q.page())
+		if err != nil {
+			return err
+		}
+		out := make([]any, len(items))
+		for i, p := range items {
+			if out[i], err = pv.shape(s, r, p, q.expand); err != nil {
+				return err
+			}
+		}
+		set := "accessPackages"
+		if catalogID != "" {
+			set = pv.catalogSet + "('" + catalogID + "')/accessPackages"
+		}
+		return s.writeList(w, r, s.emContext(pv.version, set, false), out, lastID(items, func(p access.AccessPackage) string { return p.ID }), more, q.selectSet)
 	}
-	if p, err = s.svc.CreateAccessPackage(r.Context(), callerOf(r), p); err != nil {
-		return err
+}
+
+func (s *Server) getPackage(pv packageVersion) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r, pv.expandable)
+		if err != nil {
+			return err
+		}
+		p, err := s.svc.AccessPackage(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		out, err := pv.shape(s, r, p, q.expand)
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusOK, s.emContext(pv.version, "accessPackages", true), out, q.selectSet)
 	}
-	return writeEntity(w, http.StatusCreated, s.emContext("v1.0", "accessPackages", true), accessPackageToV1(p), nil)
+}
+
+// createPackage answers with the package as created, without navigation properties.
+func (s *Server) createPackage(pv packageVersion) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := decodePackage(r)
+		if err != nil {
+			return err
+		}
+		if p, err = s.svc.CreateAccessPackage(r.Context(), callerOf(r), p); err != nil {
+			return err
+		}
+		out, err := pv.shape(s, r, p, nil)
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusCreated, s.emContext(pv.version, "accessPackages", true), out, nil)
+	}
 }
 
 func decodePackage(r *http.Request) (access.AccessPackage, error) {
