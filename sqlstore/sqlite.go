@@ -39,8 +39,16 @@ func openSQLite(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	params.Set("_foreign_keys", "1")
 	params.Set("_journal_mode", "WAL")
 	params.Set("_synchronous", synchronous)
+	// Savepoints (group commit, groupcommit.go) and statements that may fail
+	// halfway keep the pages they change in a sub-journal; in memory that
+	// costs a copy, in a temporary file a write system call per page.
+	params.Add("_pragma", "temp_store(memory)")
 	writeParams, readParams := maps.Clone(params), maps.Clone(params)
 	writeParams.Set("_txlock", "immediate")
+	// The writer reads every page it changes; a larger page cache than the
+	// default 2 MiB saves most of those reads from the file. It fills only
+	// as pages are used.
+	writeParams.Add("_pragma", "cache_size(-32768)")
 	readParams.Set("_query_only", "1")
 
 	write := sql.OpenDB(stmtCachingConnector{dsn: withParams(dsn, writeParams), drv: &sqlite.Driver{}})

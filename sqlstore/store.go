@@ -78,7 +78,12 @@ type Store struct {
 	// connection, so that tests can break it; 0 before the first.
 	listenerPID atomic.Uint32
 
-	// closing ends the listeners; listeners is how many are running.
+	// jobs carries Update transactions to the writer goroutine on SQLite,
+	// which commits them in groups (groupcommit.go); nil on PostgreSQL.
+	jobs chan writeJob
+
+	// closing ends the listeners and the writer; listeners is how many of
+	// them are running.
 	closing   context.Context
 	close     context.CancelFunc
 	listeners sync.WaitGroup
@@ -119,6 +124,11 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		return nil, err
 	}
 	s.closing, s.close = context.WithCancel(context.Background())
+	if !s.dialect.losesRaces {
+		s.jobs = make(chan writeJob)
+		s.listeners.Add(1)
+		go s.runWriter()
+	}
 	return s, nil
 }
 
@@ -212,12 +222,15 @@ const (
 // for this Store's other Update transactions to end and keep new ones from
 // starting until they end: within one replica it then cannot lose. fn must
 // therefore work only through its Tx, and may only set, never accumulate,
-// what it hands out through variables it closes over. On SQLite writers take
-// turns, so fn runs once.
+// what it hands out through variables it closes over.
+//
+// On SQLite, where writers take turns, the Update transactions waiting for
+// their turn commit together, each in a savepoint (see groupcommit.go). fn
+// then runs once, unless the group as a whole fails, when it runs again
+// alone. Once fn has started it runs to the end even if ctx is canceled.
 func (s *Store) Update(ctx context.Context, fn func(access.Tx) error) error {
 	if !s.dialect.losesRaces {
-		err, _ := s.runOnce(ctx, s.write, s.dialect.updateTx, fn)
-		return err
+		return s.updateGrouped(ctx, fn)
 	}
 	for attempt := 1; ; attempt++ {
 		err, lost := s.runTurn(ctx, attempt > aloneAfter, fn)

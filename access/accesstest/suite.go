@@ -49,6 +49,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"UpdateRecoversFromPanic", testUpdateRecoversFromPanic},
 		{"TxUnusableAfterReturn", testTxUnusableAfterReturn},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"ConcurrentUpdatesSomeFail", testConcurrentUpdatesSomeFail},
 		{"View", testView},
 		{"RequestRoundTrip", testRequestRoundTrip},
 		{"RequestFilters", testRequestFilters},
@@ -1011,6 +1012,69 @@ func testUpdateRecoversFromPanic(t *testing.T, s access.Store) {
 	_, ok, err := read2(t, s, func(tx access.Tx) (string, bool, error) { return tx.Setting("panicked") })
 	if ok || err != nil {
 		t.Errorf("setting written by the panicking transaction: present %v, err %v", ok, err)
+	}
+}
+
+// testConcurrentUpdatesSomeFail runs many Updates at once, some of which
+// write and then fail or panic: a store that commits waiting transactions
+// together (SQLite's group commit) must still undo exactly the failed ones.
+func testConcurrentUpdatesSomeFail(t *testing.T, s access.Store) {
+	const rounds, writers = 5, 48
+	errFails := errors.New("fn fails after writing")
+	kept := map[string]bool{}
+	for round := range rounds {
+		var wg sync.WaitGroup
+		results := make([]error, writers)
+		panics := make([]bool, writers)
+		for w := range writers {
+			key := fmt.Sprintf("k-%d-%d", round, w)
+			wg.Go(func() {
+				defer func() { panics[w] = recover() != nil }()
+				results[w] = s.Update(ctx(t), func(tx access.Tx) error {
+					if err := tx.PutSetting(key, "written"); err != nil {
+						return err
+					}
+					switch w % 4 {
+					case 1:
+						return errFails
+					case 2:
+						panic("fn fails badly")
+					}
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		for w := range writers {
+			key := fmt.Sprintf("k-%d-%d", round, w)
+			switch w % 4 {
+			case 1:
+				if !errors.Is(results[w], errFails) {
+					t.Errorf("%s: Update returned %v, want fn's own error", key, results[w])
+				}
+			case 2:
+				if !panics[w] {
+					t.Errorf("%s: the panic in fn did not reach the caller", key)
+				}
+			default:
+				if results[w] != nil || panics[w] {
+					t.Errorf("%s: Update returned %v (panicked %v), want success", key, results[w], panics[w])
+				}
+				kept[key] = true
+			}
+		}
+	}
+	for round := range rounds {
+		for w := range writers {
+			key := fmt.Sprintf("k-%d-%d", round, w)
+			_, ok, err := read2(t, s, func(tx access.Tx) (string, bool, error) { return tx.Setting(key) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != kept[key] {
+				t.Errorf("%s: stored %v, want %v", key, ok, kept[key])
+			}
+		}
 	}
 }
 
