@@ -25,7 +25,8 @@ import (
 )
 
 // `accessd bench` drives whole request lifecycles through a running accessd
-// (a child `accessd serve --dev` on a temporary database, or --url) and
+// (a child `accessd serve` on a temporary database, with --dev only for a
+// scenario that moves the virtual clock, or --url) and
 // answers its callouts with a built-in extension, then reports throughput,
 // latency percentiles, the server's CPU and memory, and the raw commit rate
 // of the same database engine. docs/benchmarks.md describes it; the
@@ -35,9 +36,11 @@ const benchUsage = `usage: accessd bench [flags]
 
 Runs request lifecycles against accessd and reports lifecycles per second,
 latency percentiles, the server's CPU and peak memory, and the raw commit
-rate of the same database. By default it starts "accessd serve --dev" on a
-temporary SQLite database (or on --database postgres://…); --url targets a
-running server (in --dev mode for the waiting scenario) with --token.
+rate of the same database. By default it starts "accessd serve" with its
+default settings on a temporary SQLite database (or on --database
+postgres://…), adding --dev only for a scenario marked "needs --dev" below,
+which moves the server's virtual clock; --url targets a running server (in
+--dev mode for such a scenario) with --token.
 
 Scenarios (--scenario):
 %s
@@ -76,7 +79,11 @@ func benchFlags(cfg *benchConfig, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		var names strings.Builder
 		for _, s := range benchScenarios {
-			fmt.Fprintf(&names, "  %-9s %s\n", s.name, s.summary)
+			dev := ""
+			if s.needsDev {
+				dev = " (needs --dev)"
+			}
+			fmt.Fprintf(&names, "  %-9s %s%s\n", s.name, s.summary, dev)
 		}
 		fmt.Fprintf(fs.Output(), benchUsage, names.String())
 		fs.PrintDefaults()
@@ -100,7 +107,7 @@ func benchFlags(cfg *benchConfig, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", 20000, "open loop: most lifecycles in flight; an arrival beyond it waits (and is late)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "with --url: the server's process id, for its CPU and memory (Linux /proc)")
 	fs.StringVar(&cfg.ExtensionAddr, "extension-addr", "127.0.0.1:0", "listen address of the built-in extension endpoint; the server must reach it")
-	fs.Func("serve-flag", "extra flag for the child server (accessd serve), e.g. --serve-flag=--workers=64 (repeatable)", func(s string) error {
+	fs.Func("serve-flag", "extra flag for the child server (accessd serve), e.g. --serve-flag=--workers=64 (repeatable); the bench adds --dev only for a scenario that needs it", func(s string) error {
 		cfg.ServeFlags = append(cfg.ServeFlags, s)
 		return nil
 	})
@@ -184,6 +191,7 @@ type benchRun struct {
 	token   string
 	client  *http.Client
 	child   *benchChild // nil with --url
+	dev     bool        // the child was started with --dev (the scenario needs it)
 	pid     int         // the server's process id, 0 when unknown
 	engine  string      // "sqlite" or "postgres"
 	dbShown string      // the database as reported (a password redacted)
@@ -272,7 +280,7 @@ func (b *benchRun) run(ctx context.Context) (*benchResult, error) {
 	return b.sc.run(ctx, b)
 }
 
-// ---- the target: a child `accessd serve --dev`, or --url ----
+// ---- the target: a child `accessd serve` (--dev if the scenario needs it), or --url ----
 
 // benchChild is the `accessd serve` process the bench started.
 type benchChild struct {
@@ -324,8 +332,8 @@ func (b *benchRun) startTarget(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--database", db, "--dev",
-		"--sqlite-synchronous", b.cfg.Synchronous}, b.cfg.ServeFlags...)
+	args := benchServeArgs(b.sc, b.cfg, db)
+	b.dev = b.sc.needsDev
 	b.logf("starting %s %s", exe, strings.Join(redactArgs(args), " "))
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = logFile
@@ -382,6 +390,19 @@ func (b *benchRun) startTarget(ctx context.Context) error {
 	}
 	b.token = strings.TrimSpace(string(out))
 	return b.checkToken(ctx)
+}
+
+// benchServeArgs is the command line of the child server: the server's
+// defaults but for a free port, the database and --sqlite-synchronous
+// (the raw commit measurement uses the same), --dev only when the scenario
+// needs it, then --serve-flag.
+func benchServeArgs(sc *benchScenario, cfg benchConfig, db string) []string {
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", db}
+	if sc.needsDev {
+		args = append(args, "--dev")
+	}
+	args = append(args, "--sqlite-synchronous", cfg.Synchronous)
+	return append(args, cfg.ServeFlags...)
 }
 
 func (b *benchRun) checkToken(ctx context.Context) error {

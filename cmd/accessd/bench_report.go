@@ -45,6 +45,7 @@ type benchResult struct {
 type benchTarget struct {
 	URL               string   `json:"url"`
 	StartedChild      bool     `json:"started_child"`
+	Dev               bool     `json:"dev"` // the child was started with --dev; false with --url, whose mode the bench does not know
 	PID               int      `json:"pid,omitempty"`
 	Engine            string   `json:"engine"`
 	Database          string   `json:"database"`
@@ -161,7 +162,7 @@ func percentiles(ds []time.Duration) *benchPercentiles {
 func (b *benchRun) result(p *benchPhase, cpu0, cpu1 benchCPU, users int, timed bool) *benchResult {
 	res := &benchResult{
 		Scenario: b.sc.name, Description: b.sc.summary,
-		Target: benchTarget{URL: b.url, StartedChild: b.child != nil, PID: b.pid, Engine: b.engine, Database: b.dbShown,
+		Target: benchTarget{URL: b.url, StartedChild: b.child != nil, Dev: b.dev, PID: b.pid, Engine: b.engine, Database: b.dbShown,
 			SQLiteSynchronous: b.cfg.Synchronous, ServeFlags: b.cfg.ServeFlags},
 		Load: benchLoad{Mode: "closed", Concurrency: b.cfg.Concurrency, WarmupS: b.cfg.Warmup.Seconds(), DurationS: b.cfg.Duration.Seconds(),
 			WindowS: round3(p.window().Seconds()), MeasuredS: round3(p.wall().Seconds()), Started: len(p.lcs), Users: users, UsersExhausted: p.exhausted},
@@ -518,7 +519,11 @@ func (r *benchResult) writeTable(w io.Writer) {
 	t := r.Target
 	target := t.URL
 	if t.StartedChild {
-		target += fmt.Sprintf(", child accessd serve --dev, pid %d", t.PID)
+		serve := "accessd serve"
+		if t.Dev {
+			serve += " --dev"
+		}
+		target += fmt.Sprintf(", child %s, pid %d", serve, t.PID)
 	} else if t.PID != 0 {
 		target += fmt.Sprintf(", pid %d", t.PID)
 	}

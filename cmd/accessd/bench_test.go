@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -99,6 +101,9 @@ func TestBench(t *testing.T) {
 			if r.Scenario != scenario || !r.Target.StartedChild || r.Target.Engine != "sqlite" || r.Target.SQLiteSynchronous != "normal" {
 				t.Errorf("scenario %q, target %+v", r.Scenario, r.Target)
 			}
+			if wantDev := scenario == "waiting"; r.Target.Dev != wantDev {
+				t.Errorf("scenario %q: target.dev %v, want %v (only waiting runs the server with --dev)", scenario, r.Target.Dev, wantDev)
+			}
 			if r.Completed <= 0 || r.LifecyclesPerSecond <= 0 || r.Load.Started < r.Completed {
 				t.Errorf("completed %d, %g/s, started %d", r.Completed, r.LifecyclesPerSecond, r.Load.Started)
 			}
@@ -167,7 +172,10 @@ func TestBench(t *testing.T) {
 
 	t.Run("table", func(t *testing.T) {
 		out := string(runBench(t, bin, "--scenario", "continue", "--duration", "500ms", "--warmup", "0", "--concurrency", "2", "--raw-commit", "0"))
-		for _, want := range []string{"scenario     continue", "lifecycles   ", "errors: none", "create → callout", "resume → delivered", "n/a", "server       CPU", "raw commit   n/a"} {
+		if strings.Contains(out, "--dev") {
+			t.Errorf("continue ran the server with --dev:\n%s", out)
+		}
+		for _, want := range []string{"scenario     continue", ", child accessd serve, pid ", "lifecycles   ", "errors: none", "create → callout", "resume → delivered", "n/a", "server       CPU", "raw commit   n/a"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("table has no %q:\n%s", want, out)
 			}
@@ -196,5 +204,38 @@ func TestBenchFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(t.Context(), []string{"bench", "-h"}, &out, &errOut, os.Getenv); code != 0 || !strings.Contains(errOut.String(), "waiting") {
 		t.Errorf("bench -h: exit %d, %q", code, errOut.String())
+	}
+}
+
+// TestBenchServeArgs checks the child server's command line: the server's
+// defaults for the load scenarios, --dev only for waiting, and that
+// `accessd serve` accepts it.
+func TestBenchServeArgs(t *testing.T) {
+	wantDev := map[string]bool{"wait": false, "continue": false, "waiting": true}
+	for _, sc := range benchScenarios {
+		want, ok := wantDev[sc.name]
+		if !ok {
+			t.Errorf("scenario %q: say here whether it runs the server with --dev", sc.name)
+			continue
+		}
+		bc := benchConfig{Synchronous: "full", ServeFlags: []string{"--workers=64"}}
+		args := benchServeArgs(sc, bc, "/tmp/x/bench.db")
+		if args[0] != "serve" || args[len(args)-1] != "--workers=64" {
+			t.Errorf("scenario %q: args %q: want serve first and the --serve-flag last", sc.name, args)
+		}
+		cfg := defaultConfig(func(string) string { return "" })
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		cfg.register(fs)
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+			t.Errorf("scenario %q: accessd serve %q: %v %q", sc.name, args[1:], err, fs.Args())
+			continue
+		}
+		if cfg.Dev != want {
+			t.Errorf("scenario %q: accessd serve %q: dev %v, want %v", sc.name, args[1:], cfg.Dev, want)
+		}
+		if cfg.Addr != "127.0.0.1:0" || cfg.Database != "/tmp/x/bench.db" || cfg.SQLiteSynchronous != "full" || cfg.Workers != 64 {
+			t.Errorf("scenario %q: accessd serve %q: %+v", sc.name, args[1:], cfg)
+		}
 	}
 }
