@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/accessd/accessd/access"
 )
@@ -13,8 +14,12 @@ var (
 )
 
 func (t *tx) Request(id string) (access.Request, error) {
-	return get(t, scanDoc[access.Request], access.NotFoundf("no assignment request with id %q", id),
+	r, err := get(t, scanDoc[access.Request], access.NotFoundf("no assignment request with id %q", id),
 		"SELECT doc FROM requests WHERE id = ?", id)
+	if err == nil {
+		t.noteRefs(r)
+	}
+	return r, err
 }
 
 func (t *tx) Requests(f access.RequestFilter, p access.Page) ([]access.Request, error) {
@@ -31,8 +36,28 @@ func requestConds(f access.RequestFilter) conds {
 	return c
 }
 
-// PutRequest also rewrites the request's extension references: one row per
+// noteRefs remembers which extension reference rows the request has as
+// stored: one per extension its snapshot binds while it is open.
+func (t *tx) noteRefs(r access.Request) {
+	if t.refsStored == nil {
+		t.refsStored = map[string]string{}
+	}
+	t.refsStored[r.ID] = refsKey(r)
+}
+
+// refsKey names the set of reference rows a request should have.
+func refsKey(r access.Request) string {
+	if r.State.IsFinal() {
+		return ""
+	}
+	return strings.Join(boundExtensions(r.Policy), " ")
+}
+
+// PutRequest also keeps the request's extension references: one row per
 // extension its snapshot binds while it is open, none once it is final.
+// When this transaction read the request and the rows it should have are
+// those it had (the snapshot never changes after the request is made), they
+// are not written again: a request is written about six times in its life.
 func (t *tx) PutRequest(r access.Request) error {
 	doc, err := encode(r)
 	if err != nil {
@@ -43,6 +68,16 @@ func (t *tx) PutRequest(r access.Request) error {
 		r.AssignmentID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc); err != nil {
 		return err
 	}
+	if had, known := t.refsStored[r.ID]; !known || had != refsKey(r) {
+		if err := t.putRequestRefs(r, open); err != nil {
+			return err
+		}
+	}
+	t.noteRefs(r)
+	return nil
+}
+
+func (t *tx) putRequestRefs(r access.Request, open bool) error {
 	if _, err := t.exec("DELETE FROM request_extension_refs WHERE request_id = ?", r.ID); err != nil {
 		return err
 	}

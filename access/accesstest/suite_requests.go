@@ -214,6 +214,41 @@ func testOpenRequestsReferencing(t *testing.T, s access.Store) {
 	update(t, s, func(tx access.Tx) error { return tx.PutRequest(final) })
 	refs("a denied request", map[string]int{"ext-2": 1})
 
+	// Read and written in one transaction, as the service does: puts that
+	// keep the request open, then one that ends it, then one that reopens it.
+	update(t, s, func(tx access.Tx) error {
+		r := must(tx.Request(r2.ID))
+		r.State = access.StatePendingApproval
+		if err := tx.PutRequest(r); err != nil {
+			return err
+		}
+		r.State = access.StateDelivering
+		return tx.PutRequest(r)
+	})
+	refs("r2 read and put open twice", map[string]int{"ext-1": 1, "ext-2": 1})
+	update(t, s, func(tx access.Tx) error {
+		r := must(tx.Request(r2.ID))
+		r.State = access.StateDelivered
+		return tx.PutRequest(r)
+	})
+	refs("r2 read and put final", map[string]int{"ext-1": 1, "ext-2": 0})
+	update(t, s, func(tx access.Tx) error {
+		r := must(tx.Request(r2.ID))
+		r.State = access.StateDelivering
+		if err := tx.PutRequest(r); err != nil {
+			return err
+		}
+		r.Policy.Bindings = nil // a snapshot that changes after the read still counts
+		return tx.PutRequest(r)
+	})
+	refs("r2 reopened without bindings", map[string]int{"ext-1": 1, "ext-2": 0})
+	update(t, s, func(tx access.Tx) error {
+		r := must(tx.Request(r1.ID))
+		r.Policy.Bindings = append(r.Policy.Bindings, access.StageBinding{Stage: access.StageRequestRemoved, ExtensionID: "ext-2"})
+		return tx.PutRequest(r)
+	})
+	refs("r1 read and given ext-2", map[string]int{"ext-1": 1, "ext-2": 1})
+
 	update(t, s, func(tx access.Tx) error { return errors.Join(tx.DeleteRequest(r1.ID), tx.DeleteRequest(r2.ID)) })
 	refs("after deleting both", map[string]int{"ext-1": 0, "ext-2": 0})
 }
