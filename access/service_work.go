@@ -156,12 +156,18 @@ func (s *Service) callbackDeadline(tx Tx, w Work) (*Transition, error) {
 	return &t, nil
 }
 
-// CalloutPlan is one callout ready to send.
+// CalloutPlan is one callout ready to send once it has its Body
+// (CalloutBody builds it).
 type CalloutPlan struct {
 	Work      Work
 	Extension CustomExtension
 	Body      []byte
 	Skip      bool // nothing to send any more: the work was finished instead
+
+	// payload is what the body describes, as the transaction that began the
+	// callout saw it; the access package, catalog and policy are added when
+	// the body is built.
+	payload *CalloutContext
 }
 
 // BeginCallout records the callout instance as sent, in the same transaction
@@ -174,7 +180,28 @@ func (s *Service) BeginCallout(ctx context.Context, w Work) (CalloutPlan, error)
 		plan, err = s.beginCallout(tx, w)
 		return err
 	})
-	return plan, err
+	if err != nil {
+		return plan, err
+	}
+	return plan, s.CalloutBody(ctx, &plan)
+}
+
+// CalloutBody builds the body of a begun callout, if it has none yet. It
+// reads the access package, catalog and policy the payload names in a read
+// transaction of its own, outside the write transaction that began the
+// callout: on SQLite all writes take turns, and reading and encoding there
+// would hold up every other write.
+func (s *Service) CalloutBody(ctx context.Context, plan *CalloutPlan) error {
+	if plan.Skip || plan.Body != nil || plan.payload == nil {
+		return nil
+	}
+	c := *plan.payload
+	err := s.view(ctx, func(tx Tx) error { return s.loadPayloadNouns(tx, &c) })
+	if err != nil {
+		return err
+	}
+	plan.Body, err = c.MarshalPayload()
+	return err
 }
 
 // Claimed is a piece of work claimed for this worker; a callout comes with
@@ -185,7 +212,8 @@ type Claimed struct {
 }
 
 // ClaimAndBegin claims due work and begins its callouts in one transaction,
-// so that a callout costs one commit less. If beginning any of them fails,
+// so that a callout costs one commit less. The plans come without a Body:
+// the caller builds each with CalloutBody, outside the claim. If beginning any of them fails,
 // the work is claimed alone and the caller begins callouts one by one.
 func (s *Service) ClaimAndBegin(ctx context.Context, owner string, lease time.Duration, limit int) ([]Claimed, error) {
 	var out []Claimed
@@ -293,11 +321,8 @@ func (s *Service) beginCallout(tx Tx, w Work) (CalloutPlan, error) {
 			}
 			c.Assignment = &a
 		}
-		if err := s.loadPayloadNouns(tx, &c); err != nil {
-			return err
-		}
-		plan.Body, err = c.MarshalPayload()
-		return err
+		plan.payload = &c
+		return nil
 	}()
 	return plan, err
 }
@@ -413,6 +438,7 @@ func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {
 		r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: w.ExtensionID, Stage: w.Stage, Status: CalloutSent, Waits: b.Waits})
 		inst, i = r.Callouts[len(r.Callouts)-1], len(r.Callouts)-1
 	}
+	before := r.Callouts[i]
 	if res.CorrelationID != "" {
 		r.Callouts[i].ExternalCorrelationID = res.CorrelationID
 	}
@@ -434,6 +460,9 @@ func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {
 		if inst.Waits && r.Status == StatusWaitingForCallback && stage == w.Stage && !r.State.IsFinal() {
 			return s.store1(tx, FailStage(r, w.Stage, StatusCalloutFailed, env))
 		}
+	}
+	if found && r.Callouts[i] == before {
+		return nil // a launch-and-continue callout that went well: nothing to record
 	}
 	return tx.PutRequest(r)
 }

@@ -31,6 +31,9 @@ func (e *Engine) callout(ctx context.Context, c access.Claimed) error {
 	if plan.Skip {
 		return nil
 	}
+	if err := e.svc.CalloutBody(ctx, plan); err != nil {
+		return err
+	}
 	res, err := e.send(ctx, *plan)
 	if err != nil {
 		return err // accessd's own failure: backoff, not a failed callout
