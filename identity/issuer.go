@@ -44,6 +44,7 @@ type Issuer struct {
 	clock     access.Clock
 	parser    *jwt.Parser
 	discovery []byte
+	verified  verifiedTokens // tokens Verify has accepted, so it need not check them again
 }
 
 // NewIssuer builds an Issuer. cfg.Keys is required: an issuer without keys
@@ -71,6 +72,7 @@ func NewIssuer(cfg IssuerConfig) *Issuer {
 			jwt.WithLeeway(Leeway),
 			jwt.WithTimeFunc(clock.Now),
 		),
+		verified: verifiedTokens{entries: make(map[string]verifiedToken)},
 	}
 	i.discovery = i.discoveryDocument()
 	return i

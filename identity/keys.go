@@ -143,6 +143,13 @@ func (k *KeySet) verificationKey(ctx context.Context, kid string) (*rsa.PublicKe
 	return nil, refuse("token signing key %s is not known", quote(kid))
 }
 
+// knows reports whether kid is among the keys as last read, without reading
+// the store: the cache of verified tokens asks it on every hit.
+func (k *KeySet) knows(kid string) bool {
+	_, ok := k.state.Load().public[kid]
+	return ok
+}
+
 // generateKey makes a new RSA key, named by its RFC 7638 thumbprint so that
 // the kid says which key it is and cannot collide by chance.
 func generateKey(now time.Time) (access.SigningKey, error) {

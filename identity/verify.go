@@ -20,6 +20,10 @@ const maxTokenBytes = 32 << 10
 // within Leeway of the Issuer's clock, signed by a known key. Every refusal
 // is a KindUnauthenticated *access.Error whose message says what is wrong;
 // only a key store that cannot be read gives another kind (internal).
+//
+// A token accepted once is accepted again from a cache, without checking its
+// signature, while it is still within its exp and nbf, for at most
+// verifiedMaxAge, and while its key is still known (see verifiedTokens).
 func (i *Issuer) Verify(ctx context.Context, raw string) (access.Caller, error) {
 	if raw == "" {
 		return access.Caller{}, refuse("token is missing")
@@ -27,6 +31,21 @@ func (i *Issuer) Verify(ctx context.Context, raw string) (access.Caller, error) 
 	if len(raw) > maxTokenBytes {
 		return access.Caller{}, refuse("token is malformed: it is longer than %d bytes", maxTokenBytes)
 	}
+	now := i.clock.Now()
+	if c, ok := i.verified.get(raw, now, i.keys); ok {
+		return c, nil
+	}
+	v, err := i.verify(ctx, raw)
+	if err != nil {
+		return access.Caller{}, err
+	}
+	i.verified.put(raw, v, now)
+	return v.caller, nil
+}
+
+// verify is the full check of a token, signature included, and what it
+// proved: who calls, the key that signed, and the token's exp and nbf.
+func (i *Issuer) verify(ctx context.Context, raw string) (verifiedToken, error) {
 	claims := jwt.MapClaims{}
 	tok, err := i.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		kid, ok := t.Header["kid"].(string)
@@ -36,9 +55,24 @@ func (i *Issuer) Verify(ctx context.Context, raw string) (access.Caller, error) 
 		return i.keys.verificationKey(ctx, kid)
 	})
 	if err != nil {
-		return access.Caller{}, i.refusal(tok, claims, err)
+		return verifiedToken{}, i.refusal(tok, claims, err)
 	}
-	return callerFrom(claims)
+	caller, err := callerFrom(claims)
+	if err != nil {
+		return verifiedToken{}, err
+	}
+	// The parser has checked both dates are well formed and that exp is
+	// there; the nil check keeps a change of its options from panicking here.
+	exp, _ := claims.GetExpirationTime()
+	if exp == nil {
+		return verifiedToken{}, refuse("token has no exp claim")
+	}
+	v := verifiedToken{caller: caller, exp: exp.Time}
+	if nbf, _ := claims.GetNotBefore(); nbf != nil {
+		v.nbf = nbf.Time
+	}
+	v.kid, _ = tok.Header["kid"].(string) // a non-empty string: the key lookup checked
+	return v, nil
 }
 
 // refusal turns a parse error from jwt into one specific message. jwt reports
