@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -17,7 +18,7 @@ func (t *tx) Request(id string) (access.Request, error) {
 	r, err := get(t, scanDoc[access.Request], access.NotFoundf("no assignment request with id %q", id),
 		"SELECT doc FROM requests WHERE id = ?", id)
 	if err == nil {
-		t.noteRefs(r)
+		t.noteStored(r)
 	}
 	return r, err
 }
@@ -36,13 +37,20 @@ func requestConds(f access.RequestFilter) conds {
 	return c
 }
 
-// noteRefs remembers which extension reference rows the request has as
-// stored: one per extension its snapshot binds while it is open.
-func (t *tx) noteRefs(r access.Request) {
-	if t.refsStored == nil {
-		t.refsStored = map[string]string{}
+// storedRequest is what a transaction knows of a request's row as stored,
+// once it has read or written it: enough to write only what changes.
+type storedRequest struct {
+	open         bool
+	assignmentID string
+	refs         string // refsKey: the request's extension reference rows
+}
+
+// noteStored remembers the request's row as this transaction last saw it.
+func (t *tx) noteStored(r access.Request) {
+	if t.stored == nil {
+		t.stored = map[string]storedRequest{}
 	}
-	t.refsStored[r.ID] = refsKey(r)
+	t.stored[r.ID] = storedRequest{open: !r.State.IsFinal(), assignmentID: r.AssignmentID, refs: refsKey(r)}
 }
 
 // refsKey names the set of reference rows a request should have.
@@ -55,25 +63,54 @@ func refsKey(r access.Request) string {
 
 // PutRequest also keeps the request's extension references: one row per
 // extension its snapshot binds while it is open, none once it is final.
-// When this transaction read the request and the rows it should have are
-// those it had (the snapshot never changes after the request is made), they
-// are not written again: a request is written about six times in its life.
+//
+// A request is written about six times in its life, and only its state,
+// assignment and document change after it is made. When this transaction
+// read the request, PutRequest updates just the columns that changed, so
+// SQLite leaves the indexes on the others alone, and rewrites the reference
+// rows only when the set changes.
 func (t *tx) PutRequest(r access.Request) error {
 	doc, err := encode(r)
 	if err != nil {
 		return err
 	}
 	open := !r.State.IsFinal()
-	if _, err := t.exec(upsertRequest, r.ID, string(r.Type), string(r.State), r.Target.ID, r.AccessPackageID, r.PolicyID,
-		r.AssignmentID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc); err != nil {
+	was, known := t.stored[r.ID]
+	if known {
+		err = t.updateRequest(r, was, open, doc)
+	} else {
+		_, err = t.exec(upsertRequest, r.ID, string(r.Type), string(r.State), r.Target.ID, r.AccessPackageID, r.PolicyID,
+			r.AssignmentID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc)
+	}
+	if err != nil {
 		return err
 	}
-	if had, known := t.refsStored[r.ID]; !known || had != refsKey(r) {
+	if !known || was.refs != refsKey(r) {
 		if err := t.putRequestRefs(r, open); err != nil {
 			return err
 		}
 	}
-	t.noteRefs(r)
+	t.noteStored(r)
+	return nil
+}
+
+// updateRequest writes the state and document of a request this
+// transaction has seen, and its assignment and openness if they changed.
+func (t *tx) updateRequest(r access.Request, was storedRequest, open bool, doc string) error {
+	query, args := "UPDATE requests SET state = ?, doc = ?", []any{string(r.State), doc}
+	if r.AssignmentID != was.assignmentID {
+		query, args = query+", assignment_id = ?", append(args, r.AssignmentID)
+	}
+	if open != was.open {
+		query, args = query+", is_open = ?", append(args, sqlBool(open))
+	}
+	n, err := t.execCount(query+" WHERE id = ?", append(args, r.ID)...)
+	if err != nil {
+		return err
+	}
+	if n != 1 { // cannot happen: DeleteRequest forgets what this transaction saw
+		return access.Internal(fmt.Errorf("request %s was not stored: no row has its id", r.ID))
+	}
 	return nil
 }
 
@@ -116,6 +153,7 @@ func sqlBool(b bool) int {
 // DeleteRequest also deletes the request's history, which is reachable only
 // through the request. Its work is the Service's to drop.
 func (t *tx) DeleteRequest(id string) error {
+	delete(t.stored, id)
 	if _, err := t.exec("DELETE FROM request_extension_refs WHERE request_id = ?", id); err != nil {
 		return err
 	}

@@ -23,9 +23,9 @@ type tx struct {
 	// queuedWork is set when the transaction added or rescheduled work, so
 	// that other replicas hear of it when it commits (dialect.notifyWork).
 	queuedWork bool
-	// refsStored holds, for each request this transaction read or wrote,
-	// the extension reference rows it has (refsKey; see PutRequest).
-	refsStored map[string]string
+	// stored is what this transaction knows of the rows of the requests
+	// it read or wrote (see PutRequest).
+	stored map[string]storedRequest
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.

@@ -229,9 +229,18 @@ func testOpenRequestsReferencing(t *testing.T, s access.Store) {
 	update(t, s, func(tx access.Tx) error {
 		r := must(tx.Request(r2.ID))
 		r.State = access.StateDelivered
+		r.AssignmentID = "asg-r2"
 		return tx.PutRequest(r)
 	})
 	refs("r2 read and put final", map[string]int{"ext-1": 1, "ext-2": 0})
+	view(t, s, func(tx access.Tx) error {
+		byAssignment := must(tx.Requests(access.RequestFilter{AssignmentID: "asg-r2"}, access.Page{Limit: 10}))
+		diff(t, "requests of asg-r2 after a read and put", ids(byAssignment), []string{r2.ID})
+		diff(t, "open requests of r2's target", must(tx.CountOpenRequests(access.RequestFilter{TargetID: r2.Target.ID})), 0)
+		got := must(tx.Request(r2.ID))
+		diff(t, "r2's state", got.State, access.StateDelivered)
+		return nil
+	})
 	update(t, s, func(tx access.Tx) error {
 		r := must(tx.Request(r2.ID))
 		r.State = access.StateDelivering
