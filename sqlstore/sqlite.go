@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 )
@@ -49,6 +50,12 @@ func openSQLite(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	// default 2 MiB saves most of those reads from the file. It fills only
 	// as pages are used.
 	writeParams.Add("_pragma", "cache_size(-32768)")
+	// Checkpoints copy the WAL back into the database file and wait for the
+	// disk; a connection of their own runs them (runCheckpoints), so that
+	// the writer, which every write waits for, does not. The writer still
+	// checkpoints itself should the WAL pass 32 MiB.
+	writeParams.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))
+	checkpointParams := maps.Clone(params)
 	readParams.Set("_query_only", "1")
 
 	write := sql.OpenDB(stmtCachingConnector{dsn: withParams(dsn, writeParams), drv: &sqlite.Driver{}})
@@ -74,7 +81,39 @@ func openSQLite(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", dsn, err)
 	}
-	return &Store{dialect: sqliteDialect, write: write, read: read, log: opt.Logger}, nil
+	checkpoint := sql.OpenDB(stmtCachingConnector{dsn: withParams(dsn, checkpointParams), drv: &sqlite.Driver{}})
+	checkpoint.SetMaxOpenConns(1)
+	checkpoint.SetMaxIdleConns(1)
+	checkpoint.SetConnMaxIdleTime(0)
+	checkpoint.SetConnMaxLifetime(0)
+	return &Store{dialect: sqliteDialect, write: write, read: read, checkpoint: checkpoint, log: opt.Logger}, nil
+}
+
+// writerCheckpointPages is the WAL size, in 4 KiB pages, past which the
+// writer checkpoints itself because runCheckpoints has fallen behind.
+const writerCheckpointPages = 8192
+
+// checkpointEvery is how often runCheckpoints copies the WAL into the
+// database file. SQLite's own default is every 1,000 pages (4 MiB) of WAL.
+const checkpointEvery = 100 * time.Millisecond
+
+// runCheckpoints runs passive checkpoints until the store closes. A passive
+// checkpoint never waits for the writer or for readers: it copies what it
+// can, and the writer starts the WAL over once everything is copied.
+func (s *Store) runCheckpoints() {
+	defer s.listeners.Done()
+	tick := time.NewTicker(checkpointEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.closing.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := s.checkpoint.ExecContext(s.closing, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && s.closing.Err() == nil {
+			s.log.Warn("a WAL checkpoint failed; the writer will checkpoint instead", "err", err)
+		}
+	}
 }
 
 // withParams appends driver parameters to a path or file: URI, which may

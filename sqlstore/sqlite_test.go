@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -267,5 +269,52 @@ func BenchmarkPutRequestWithWork(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 		})
+	}
+}
+
+// The writer leaves checkpoints to a connection of their own: with a WAL far
+// below the writer's own threshold, the database file still receives the
+// committed pages.
+func TestCheckpointsRunOffTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accessd.db")
+	s, err := Open(context.Background(), path, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := pragmas(t, s, "wal_autocheckpoint"); w != strconv.Itoa(writerCheckpointPages) {
+		t.Errorf("writer: wal_autocheckpoint = %s, want %d", w, writerCheckpointPages)
+	}
+	if w, r := pragmas(t, s, "temp_store"); w != "2" || strings.Join(r, "") != strings.Repeat("2", len(r)) {
+		t.Errorf("temp_store: writer %s, readers %v; want 2 (memory) on all", w, r)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("x", 10_000)
+	for i := range 300 { // about 3 MB, a tenth of what makes the writer checkpoint
+		if err := s.Update(context.Background(), func(tx access.Tx) error {
+			return tx.PutSetting(fmt.Sprintf("big-%d", i), value)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() >= before.Size()+2_000_000 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file stayed at %d bytes (%d before the writes): no checkpoint ran", st.Size(), before.Size())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

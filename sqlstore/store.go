@@ -63,6 +63,8 @@ type Store struct {
 	write *sql.DB
 	// read runs View transactions; on SQLite its connections are read-only.
 	read *sql.DB
+	// checkpoint runs SQLite's WAL checkpoints (runCheckpoints); nil on PostgreSQL.
+	checkpoint *sql.DB
 	log  *slog.Logger
 
 	// pg is the PostgreSQL connection configuration, for the connections
@@ -126,8 +128,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	s.closing, s.close = context.WithCancel(context.Background())
 	if !s.dialect.losesRaces {
 		s.jobs = make(chan writeJob)
-		s.listeners.Add(1)
+		s.listeners.Add(2)
 		go s.runWriter()
+		go s.runCheckpoints()
 	}
 	return s, nil
 }
@@ -344,5 +347,9 @@ func (s *Store) Close() error {
 	if s.read == s.write {
 		return s.write.Close()
 	}
-	return errors.Join(s.read.Close(), s.write.Close())
+	var checkpoint error
+	if s.checkpoint != nil {
+		checkpoint = s.checkpoint.Close()
+	}
+	return errors.Join(s.read.Close(), s.write.Close(), checkpoint)
 }
