@@ -65,7 +65,7 @@ type Store struct {
 	read *sql.DB
 	// checkpoint runs SQLite's WAL checkpoints (runCheckpoints); nil on PostgreSQL.
 	checkpoint *sql.DB
-	log  *slog.Logger
+	log        *slog.Logger
 
 	// pg is the PostgreSQL connection configuration, for the connections
 	// that listen for notifications outside the pool; nil on SQLite.
