@@ -1,8 +1,8 @@
 package sqlstore
 
 import (
-	"encoding/json"
 	"fmt"
+	json "github.com/segmentio/encoding/json"
 	"strings"
 
 	"github.com/accessd/accessd/access"

@@ -2,8 +2,8 @@ package sqlstore
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/accessd/accessd/access"
 )

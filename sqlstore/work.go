@@ -2,9 +2,9 @@ package sqlstore
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	json "github.com/segmentio/encoding/json"
 	"time"
 
 	"github.com/accessd/accessd/access"
