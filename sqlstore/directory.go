@@ -2,10 +2,10 @@ package sqlstore
 
 import (
 	"fmt"
-	json "github.com/segmentio/encoding/json"
 	"strings"
 
 	"github.com/accessd/accessd/access"
+	json "github.com/segmentio/encoding/json"
 )
 
 var (

@@ -3,9 +3,9 @@ package sqlstore
 import (
 	"database/sql"
 	"fmt"
-	json "github.com/segmentio/encoding/json"
 
 	"github.com/accessd/accessd/access"
+	json "github.com/segmentio/encoding/json"
 )
 
 var (

@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	json "github.com/segmentio/encoding/json"
 	"strings"
 
 	"github.com/accessd/accessd/access"
+	json "github.com/segmentio/encoding/json"
 )
 
 // tx is an access.Tx on one database/sql transaction. Once Update or View

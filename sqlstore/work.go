@@ -4,10 +4,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	json "github.com/segmentio/encoding/json"
 	"time"
 
 	"github.com/accessd/accessd/access"
+	json "github.com/segmentio/encoding/json"
 )
 
 // The work queue. Times are kept to the microsecond (UnixMicro truncates).
