@@ -34,7 +34,7 @@ type Config struct {
 
 	Owner   string        // names this process in leases
 	Lease   time.Duration // how long claimed work is reserved (default 30 s)
-	Workers int           // pieces of work in flight at once (default 32)
+	Workers int           // pieces of work in flight at once (default 128)
 	Poll    time.Duration // fallback poll when no wake-up comes (default 1 s)
 	Client  *http.Client  // nil: one that follows no redirects
 
@@ -82,7 +82,7 @@ func New(cfg Config) *Engine {
 		cfg.Lease = 30 * time.Second
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 32
+		cfg.Workers = 128
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
