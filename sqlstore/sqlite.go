@@ -104,15 +104,22 @@ func (s *Store) runCheckpoints() {
 	defer s.listeners.Done()
 	tick := time.NewTicker(checkpointEvery)
 	defer tick.Stop()
+	failing := false // logged once per run of failures, not ten times a second
 	for {
 		select {
 		case <-s.closing.Done():
 			return
 		case <-tick.C:
 		}
-		if _, err := s.checkpoint.ExecContext(s.closing, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && s.closing.Err() == nil {
-			s.log.Warn("a WAL checkpoint failed; the writer will checkpoint instead", "err", err)
+		_, err := s.checkpoint.ExecContext(s.closing, "PRAGMA wal_checkpoint(PASSIVE)")
+		switch {
+		case s.closing.Err() != nil:
+		case err != nil && !failing:
+			s.log.Warn("WAL checkpoints fail; the writer checkpoints past 32 MiB of WAL instead", "err", err)
+		case err == nil && failing:
+			s.log.Info("WAL checkpoints work again")
 		}
+		failing = err != nil
 	}
 }
 
