@@ -25,6 +25,7 @@ type Config struct {
 	Workers           int
 	DBMaxConns        int
 	CPUProfile        string
+	Trace             string
 }
 
 // defaultConfig reads the environment over the built-in defaults.
@@ -68,6 +69,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.WorkLease, "work-lease", c.WorkLease, "how long claimed work is reserved for this process before another may take it over")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "pieces of queued work (callouts, timers) done at once")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile (go tool pprof) to this file until the server stops")
+	fs.StringVar(&c.Trace, "trace", c.Trace, "write an execution trace (go tool trace) to this file until the server stops; about 2 MB a second under load")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "PostgreSQL only: connections this process opens at most (plus one that listens for work)")
 }
 

@@ -239,3 +239,30 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Fatalf("no command exit code %d", code)
 	}
 }
+
+// --cpuprofile and --trace write files that go tool pprof and go tool trace
+// read, complete once the server has stopped.
+func TestProfileAndTraceFiles(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	prof, tr := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "trace.out")
+	s := startServer(t, bin, "--database", filepath.Join(dir, "accessd.db"), "--cpuprofile", prof, "--trace", tr)
+	if code, _ := rawCall(t, http.MethodGet, s.url+"/healthz", "", nil); code != http.StatusOK {
+		t.Fatalf("healthz: %d", code)
+	}
+	s.stop(t)
+	for _, f := range []struct {
+		path, prefix string
+	}{
+		{prof, "\x1f\x8b"}, // a gzipped profile.proto
+		{tr, "go 1."},      // "go 1.NN trace"
+	} {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 64 || !strings.HasPrefix(string(b), f.prefix) {
+			t.Errorf("%s: %d bytes starting %q, want more than 64 starting %q", filepath.Base(f.path), len(b), b[:min(len(b), 16)], f.prefix)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/accessd/accessd/access"
@@ -101,6 +102,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return fmt.Errorf("--cpuprofile: %w", err)
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if cfg.Trace != "" {
+		// Where goroutines wait (for a CPU, a lock, a system call) is what a
+		// CPU profile cannot show: go tool trace -pprof=sched.
+		f, err := os.Create(cfg.Trace)
+		if err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--trace: %w", err)
+		}
+		defer func() { trace.Stop(); f.Close() }()
 	}
 	var clock access.Clock = access.SystemClock{}
 	if cfg.Dev {
