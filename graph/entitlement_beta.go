@@ -70,10 +70,10 @@ func (s *Server) entitlementRoutesBeta() {
 	em := "/beta" + emRoot
 	read, write := access.ReadEntitlements, access.WriteEntitlements
 	const catalogs, extensions = "accessPackageCatalogs", "accessPackageCustomWorkflowExtensions"
-	s.route("GET "+em+"/accessPackageCatalogs", read, s.listCatalogsBeta)
-	s.route("POST "+em+"/accessPackageCatalogs", write, s.createCatalogBeta)
-	s.route("GET "+em+"/accessPackageCatalogs/{id}", read, s.getCatalogBeta)
-	s.route("PATCH "+em+"/accessPackageCatalogs/{id}", write, s.patchCatalogV1)
+	s.route("GET "+em+"/accessPackageCatalogs", read, s.listCatalogs(catalogsBeta))
+	s.route("POST "+em+"/accessPackageCatalogs", write, s.createCatalog(catalogsBeta))
+	s.route("GET "+em+"/accessPackageCatalogs/{id}", read, s.getCatalog(catalogsBeta))
+	s.route("PATCH "+em+"/accessPackageCatalogs/{id}", write, s.patchCatalog)
 	s.route("DELETE "+em+"/accessPackageCatalogs/{id}", write, s.deleteCatalog)
 	s.route("GET "+em+"/accessPackageCatalogs/{id}/accessPackages", read, s.listPackages(packagesBeta))
 	s.route("GET "+em+"/accessPackageCatalogs/{id}/"+extensions, read, s.listExtensions("beta", catalogs, extensions))
@@ -87,45 +87,6 @@ func (s *Server) entitlementRoutesBeta() {
 	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackage(packagesBeta))
 	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
 	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
-}
-
-func (s *Server) listCatalogsBeta(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
-	}
-	items, more, err := s.svc.Catalogs(r.Context(), q.page())
-	if err != nil {
-		return err
-	}
-	out := make([]any, len(items))
-	for i, c := range items {
-		out[i] = catalogToBeta(c)
-	}
-	return s.writeList(w, r, s.emContext("beta", "accessPackageCatalogs", false), out, lastID(items, func(c access.Catalog) string { return c.ID }), more, q.selectSet)
-}
-
-func (s *Server) getCatalogBeta(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
-	}
-	c, err := s.svc.Catalog(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return writeEntity(w, http.StatusOK, s.emContext("beta", "accessPackageCatalogs", true), catalogToBeta(c), q.selectSet)
-}
-
-func (s *Server) createCatalogBeta(w http.ResponseWriter, r *http.Request) error {
-	c, err := decodeCatalog(r)
-	if err != nil {
-		return err
-	}
-	if c, err = s.svc.CreateCatalog(r.Context(), callerOf(r), c); err != nil {
-		return err
-	}
-	return writeEntity(w, http.StatusCreated, s.emContext("beta", "accessPackageCatalogs", true), catalogToBeta(c), nil)
 }
 
 func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageBeta, error) {

@@ -12,10 +12,10 @@ const emRoot = "/identityGovernance/entitlementManagement"
 func (s *Server) entitlementRoutesV1() {
 	em := "/v1.0" + emRoot
 	read, write := access.ReadEntitlements, access.WriteEntitlements
-	s.route("GET "+em+"/catalogs", read, s.listCatalogsV1)
-	s.route("POST "+em+"/catalogs", write, s.createCatalogV1)
-	s.route("GET "+em+"/catalogs/{id}", read, s.getCatalogV1)
-	s.route("PATCH "+em+"/catalogs/{id}", write, s.patchCatalogV1)
+	s.route("GET "+em+"/catalogs", read, s.listCatalogs(catalogsV1))
+	s.route("POST "+em+"/catalogs", write, s.createCatalog(catalogsV1))
+	s.route("GET "+em+"/catalogs/{id}", read, s.getCatalog(catalogsV1))
+	s.route("PATCH "+em+"/catalogs/{id}", write, s.patchCatalog)
 	s.route("DELETE "+em+"/catalogs/{id}", write, s.deleteCatalog)
 	s.route("GET "+em+"/catalogs/{id}/accessPackages", read, s.listPackages(packagesV1))
 	s.route("GET "+em+"/catalogs/{id}/customWorkflowExtensions", read, s.listExtensions("v1.0", "catalogs", "customWorkflowExtensions"))
@@ -43,43 +43,62 @@ func (s *Server) emContext(version, set string, entity bool) string {
 	return contextURL(s.cfg.PublicURL, version, "identityGovernance/entitlementManagement/"+set, entity)
 }
 
-func (s *Server) listCatalogsV1(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
-	}
-	items, more, err := s.svc.Catalogs(r.Context(), q.page())
-	if err != nil {
-		return err
-	}
-	out := make([]any, len(items))
-	for i, c := range items {
-		out[i] = catalogToV1(c)
-	}
-	return s.writeList(w, r, s.emContext("v1.0", "catalogs", false), out, lastID(items, func(c access.Catalog) string { return c.ID }), more, q.selectSet)
+// catalogVersion is what differs between the v1.0 and beta catalog routes:
+// the set's name and the shape a catalog is written in.
+type catalogVersion struct {
+	version string // "v1.0" or "beta"
+	set     string // catalogs, or beta's accessPackageCatalogs
+	shape   func(access.Catalog) any
 }
 
-func (s *Server) getCatalogV1(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
+var (
+	catalogsV1   = catalogVersion{version: "v1.0", set: "catalogs", shape: func(c access.Catalog) any { return catalogToV1(c) }}
+	catalogsBeta = catalogVersion{version: "beta", set: "accessPackageCatalogs", shape: func(c access.Catalog) any { return catalogToBeta(c) }}
+)
+
+func (s *Server) listCatalogs(cv catalogVersion) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		items, more, err := s.svc.Catalogs(r.Context(), q.page())
+		if err != nil {
+			return err
+		}
+		out := make([]any, len(items))
+		for i, c := range items {
+			out[i] = cv.shape(c)
+		}
+		return s.writeList(w, r, s.emContext(cv.version, cv.set, false), out, lastID(items, func(c access.Catalog) string { return c.ID }), more, q.selectSet)
 	}
-	c, err := s.svc.Catalog(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return writeEntity(w, http.StatusOK, s.emContext("v1.0", "catalogs", true), catalogToV1(c), q.selectSet)
 }
 
-func (s *Server) createCatalogV1(w http.ResponseWriter, r *http.Request) error {
-	c, err := decodeCatalog(r)
-	if err != nil {
-		return err
+func (s *Server) getCatalog(cv catalogVersion) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		c, err := s.svc.Catalog(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusOK, s.emContext(cv.version, cv.set, true), cv.shape(c), q.selectSet)
 	}
-	if c, err = s.svc.CreateCatalog(r.Context(), callerOf(r), c); err != nil {
-		return err
+}
+
+func (s *Server) createCatalog(cv catalogVersion) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := decodeCatalog(r)
+		if err != nil {
+			return err
+		}
+		if c, err = s.svc.CreateCatalog(r.Context(), callerOf(r), c); err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusCreated, s.emContext(cv.version, cv.set, true), cv.shape(c), nil)
 	}
-	return writeEntity(w, http.StatusCreated, s.emContext("v1.0", "catalogs", true), catalogToV1(c), nil)
 }
 
 func decodeCatalog(r *http.Request) (access.Catalog, error) {
@@ -92,16 +111,9 @@ func decodeCatalog(r *http.Request) (access.Catalog, error) {
 	return c, err
 }
 
-// patchCatalogV1 answers 204 No Content, as Graph's update methods do.
-func (s *Server) patchCatalogV1(w http.ResponseWriter, r *http.Request) error {
-	if err := s.patchCatalog(r); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (s *Server) patchCatalog(r *http.Request) error {
+// patchCatalog answers 204 No Content, as Graph's update methods do, in
+// both versions.
+func (s *Server) patchCatalog(w http.ResponseWriter, r *http.Request) error {
 	var in catalogInput
 	if err := decodeBody(r, &in); err != nil {
 		return err
@@ -111,7 +123,11 @@ func (s *Server) patchCatalog(r *http.Request) error {
 	if applyErr != nil {
 		return applyErr
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) deleteCatalog(w http.ResponseWriter, r *http.Request) error {
