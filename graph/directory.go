@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -17,18 +18,18 @@ func (s *Server) directoryRoutes(version string) {
 	d := directory{s: s, version: version}
 	p := "/" + version
 
-	s.route("GET "+p+"/users", access.ReadUsers, d.listUsers)
+	s.route("GET "+p+"/users", access.ReadUsers, listHandler(s, d.context("users", false), s.svc.Users, userShape, userID))
 	s.route("POST "+p+"/users", access.WriteUsers, d.createUser)
-	s.route("GET "+p+"/users/{id}", access.ReadUsers, d.getUser)
+	s.route("GET "+p+"/users/{id}", access.ReadUsers, getHandler(d.context("users", true), s.svc.User, userShape))
 	s.route("PATCH "+p+"/users/{id}", access.WriteUsers, d.updateUser)
 	s.route("DELETE "+p+"/users/{id}", access.WriteUsers, d.deleteUser)
 	s.route("GET "+p+"/users/{id}/manager", access.ReadUsers, d.getManager)
 	s.route("PUT "+p+"/users/{id}/manager/$ref", access.WriteUsers, d.setManager)
 	s.route("DELETE "+p+"/users/{id}/manager/$ref", access.WriteUsers, d.removeManager)
 
-	s.route("GET "+p+"/groups", access.ReadGroups, d.listGroups)
+	s.route("GET "+p+"/groups", access.ReadGroups, listHandler(s, d.context("groups", false), s.svc.Groups, groupShape, groupID))
 	s.route("POST "+p+"/groups", access.WriteGroups, d.createGroup)
-	s.route("GET "+p+"/groups/{id}", access.ReadGroups, d.getGroup)
+	s.route("GET "+p+"/groups/{id}", access.ReadGroups, getHandler(d.context("groups", true), s.svc.Group, groupShape))
 	s.route("PATCH "+p+"/groups/{id}", access.WriteGroups, d.updateGroup)
 	s.route("DELETE "+p+"/groups/{id}", access.WriteGroups, d.deleteGroup)
 	for _, rel := range []access.GroupRelation{access.GroupMembers, access.GroupOwners} {
@@ -40,12 +41,21 @@ func (s *Server) directoryRoutes(version string) {
 		s.route("DELETE "+base+"/$ref", access.WriteGroups, d.removeRelation(rel))
 	}
 
-	s.route("GET "+p+"/servicePrincipals", access.ReadApplications, d.listServicePrincipals)
+	s.route("GET "+p+"/servicePrincipals", access.ReadApplications,
+		listHandler(s, d.context("servicePrincipals", false), s.svc.ServicePrincipals, servicePrincipalShape, servicePrincipalID))
 	s.route("POST "+p+"/servicePrincipals", access.WriteApplications, d.createServicePrincipal)
-	s.route("GET "+p+"/servicePrincipals/{id}", access.ReadApplications, d.getServicePrincipal)
+	s.route("GET "+p+"/servicePrincipals/{id}", access.ReadApplications, getHandler(d.context("servicePrincipals", true), s.svc.ServicePrincipal, servicePrincipalShape))
 	s.route("PATCH "+p+"/servicePrincipals/{id}", access.WriteApplications, d.updateServicePrincipal)
 	s.route("DELETE "+p+"/servicePrincipals/{id}", access.WriteApplications, d.deleteServicePrincipal)
 }
+
+// The wire shapes and ids of the directory's nouns, for listHandler and getHandler.
+func userShape(u access.User) any                          { return userOut(u) }
+func userID(u access.User) string                          { return u.ID }
+func groupShape(g access.Group) any                        { return groupOut(g) }
+func groupID(g access.Group) string                        { return g.ID }
+func servicePrincipalShape(sp access.ServicePrincipal) any { return servicePrincipalOut(sp) }
+func servicePrincipalID(sp access.ServicePrincipal) string { return sp.ID }
 
 // directory holds the handlers of the directory routes of one version.
 type directory struct {
@@ -453,20 +463,39 @@ func pageItems[T any](xs []T, out func(T) any, id func(T) string) ([]any, string
 	return items, last
 }
 
-// ---- users ----
-
-func (d directory) listUsers(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
+// listHandler answers GET on a set: one page of objects in their wire shape,
+// with $select and the nextLink of the next page.
+func listHandler[T any](s *Server, context string, page func(context.Context, access.Page) ([]T, bool, error), shape func(T) any, id func(T) string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		xs, more, err := page(r.Context(), q.page())
+		if err != nil {
+			return err
+		}
+		items, last := pageItems(xs, shape, id)
+		return s.writeList(w, r, context, items, last, more, q.selectSet)
 	}
-	users, more, err := d.s.svc.Users(r.Context(), q.page())
-	if err != nil {
-		return err
-	}
-	items, last := pageItems(users, func(u access.User) any { return userOut(u) }, func(u access.User) string { return u.ID })
-	return d.s.writeList(w, r, d.context("users", false), items, last, more, q.selectSet)
 }
+
+// getHandler answers GET on one object by the {id} of its route, with $select.
+func getHandler[T any](context string, get func(context.Context, string) (T, error), shape func(T) any) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		x, err := get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusOK, context, shape(x), q.selectSet)
+	}
+}
+
+// ---- users ----
 
 func (d directory) createUser(w http.ResponseWriter, r *http.Request) error {
 	var in userInput
@@ -488,18 +517,6 @@ func (d directory) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeEntity(w, http.StatusCreated, d.context("users", true), userOut(u), nil)
-}
-
-func (d directory) getUser(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
-	}
-	u, err := d.s.svc.User(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return writeEntity(w, http.StatusOK, d.context("users", true), userOut(u), q.selectSet)
 }
 
 func (d directory) updateUser(w http.ResponseWriter, r *http.Request) error {
@@ -563,19 +580,6 @@ func (d directory) removeManager(w http.ResponseWriter, r *http.Request) error {
 
 // ---- groups ----
 
-func (d directory) listGroups(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
-	}
-	groups, more, err := d.s.svc.Groups(r.Context(), q.page())
-	if err != nil {
-		return err
-	}
-	items, last := pageItems(groups, func(g access.Group) any { return groupOut(g) }, func(g access.Group) string { return g.ID })
-	return d.s.writeList(w, r, d.context("groups", false), items, last, more, q.selectSet)
-}
-
 func (d directory) createGroup(w http.ResponseWriter, r *http.Request) error {
 	var in groupInput
 	var err error
@@ -599,18 +603,6 @@ func (d directory) createGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeEntity(w, http.StatusCreated, d.context("groups", true), groupOut(g), nil)
-}
-
-func (d directory) getGroup(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
-	}
-	g, err := d.s.svc.Group(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return writeEntity(w, http.StatusOK, d.context("groups", true), groupOut(g), q.selectSet)
 }
 
 func (d directory) updateGroup(w http.ResponseWriter, r *http.Request) error {
@@ -701,21 +693,6 @@ func (d directory) removeRelation(rel access.GroupRelation) handler {
 
 // ---- service principals ----
 
-func (d directory) listServicePrincipals(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
-	}
-	sps, more, err := d.s.svc.ServicePrincipals(r.Context(), q.page())
-	if err != nil {
-		return err
-	}
-	items, last := pageItems(sps,
-		func(sp access.ServicePrincipal) any { return servicePrincipalOut(sp) },
-		func(sp access.ServicePrincipal) string { return sp.ID })
-	return d.s.writeList(w, r, d.context("servicePrincipals", false), items, last, more, q.selectSet)
-}
-
 func (d directory) createServicePrincipal(w http.ResponseWriter, r *http.Request) error {
 	var in servicePrincipalInput
 	var err error
@@ -731,18 +708,6 @@ func (d directory) createServicePrincipal(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	return writeEntity(w, http.StatusCreated, d.context("servicePrincipals", true), servicePrincipalOut(sp), nil)
-}
-
-func (d directory) getServicePrincipal(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
-	}
-	sp, err := d.s.svc.ServicePrincipal(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return writeEntity(w, http.StatusOK, d.context("servicePrincipals", true), servicePrincipalOut(sp), q.selectSet)
 }
 
 func (d directory) updateServicePrincipal(w http.ResponseWriter, r *http.Request) error {

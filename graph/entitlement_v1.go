@@ -57,35 +57,11 @@ var (
 )
 
 func (s *Server) listCatalogs(cv catalogVersion) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseQuery(r)
-		if err != nil {
-			return err
-		}
-		items, more, err := s.svc.Catalogs(r.Context(), q.page())
-		if err != nil {
-			return err
-		}
-		out := make([]any, len(items))
-		for i, c := range items {
-			out[i] = cv.shape(c)
-		}
-		return s.writeList(w, r, s.emContext(cv.version, cv.set, false), out, lastID(items, func(c access.Catalog) string { return c.ID }), more, q.selectSet)
-	}
+	return listHandler(s, s.emContext(cv.version, cv.set, false), s.svc.Catalogs, cv.shape, func(c access.Catalog) string { return c.ID })
 }
 
 func (s *Server) getCatalog(cv catalogVersion) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseQuery(r)
-		if err != nil {
-			return err
-		}
-		c, err := s.svc.Catalog(r.Context(), r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		return writeEntity(w, http.StatusOK, s.emContext(cv.version, cv.set, true), cv.shape(c), q.selectSet)
-	}
+	return getHandler(s.emContext(cv.version, cv.set, true), s.svc.Catalog, cv.shape)
 }
 
 func (s *Server) createCatalog(cv catalogVersion) handler {
