@@ -67,13 +67,13 @@ func decodeJSON(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return access.Invalidf("a JSON body is required")
 	}
-	var tree any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := dec.Decode(&tree); err != nil {
-		return jsonError(err)
+	tree, err := readValue(dec, "")
+	if err != nil {
+		return err
 	}
-	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
+	if _, err := dec.Token(); err != io.EOF {
 		return access.Invalidf("the body holds more than one JSON value, or text after it")
 	}
 	if _, ok := tree.(map[string]any); !ok {
@@ -93,6 +93,80 @@ func decodeJSON(body []byte, dst any) error {
 		return jsonError(err)
 	}
 	return nil
+}
+
+// readValue reads one JSON value into the same tree encoding/json would
+// build, refusing an object that names one property twice. encoding/json
+// matches property names to fields without regard to case, so "state" and
+// "State" in one object would otherwise both be read, and the last would
+// silently win: a deny could become a grant.
+func readValue(dec *json.Decoder, path string) (any, error) {
+	tok, err := token(dec)
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			obj := map[string]any{}
+			seen := map[string]string{} // lower-cased name → the name as sent
+			for dec.More() {
+				tok, err := token(dec)
+				if err != nil {
+					return nil, err
+				}
+				name := tok.(string) // the decoder allows only strings here
+				at := name
+				if path != "" {
+					at = path + "." + name
+				}
+				if first, dup := seen[strings.ToLower(name)]; dup {
+					if first == name {
+						return nil, access.Invalidf("property '%s' is given twice", at)
+					}
+					return nil, access.Invalidf("property '%s' is given twice, as '%s' and '%s'; names match without regard to case", at, first, name)
+				}
+				seen[strings.ToLower(name)] = name
+				if obj[name], err = readValue(dec, at); err != nil {
+					return nil, err
+				}
+			}
+			if _, err := token(dec); err != nil { // the closing brace
+				return nil, err
+			}
+			return obj, nil
+		case '[':
+			arr := []any{}
+			for i := 0; dec.More(); i++ {
+				v, err := readValue(dec, path+"["+strconv.Itoa(i)+"]")
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			if _, err := token(dec); err != nil {
+				return nil, err
+			}
+			return arr, nil
+		}
+		return nil, access.Invalidf("the body is not valid JSON: unexpected %q", t)
+	default:
+		return tok, nil // string, json.Number, bool or nil
+	}
+}
+
+// token reads the next token; inside a value, the end of the input means
+// the body ends too early.
+func token(dec *json.Decoder) (json.Token, error) {
+	tok, err := dec.Token()
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, jsonError(err)
+	}
+	return tok, nil
 }
 
 // nulIn finds a string (or a property name) holding U+0000.
@@ -129,7 +203,7 @@ func dropAnnotations(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			if strings.HasPrefix(k, "@") && k != "@odata.type" {
+			if strings.HasPrefix(k, "@") && !strings.EqualFold(k, "@odata.type") {
 				delete(t, k)
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/accessd/accessd/access"
 )
@@ -45,13 +46,17 @@ func parseCallback(body []byte) (access.Callback, error) {
 		return cb, access.Invalidf("property 'data' must be an object (customExtensionData)")
 	}
 	cb.HasData = true
-	for name, field := range callbackDataFields {
-		raw, ok := data[name]
-		if !ok || isNull(raw) {
-			continue
-		}
-		if err := json.Unmarshal(raw, field(&cb)); err != nil {
-			return cb, access.Invalidf("property 'data.%s' must be a string", name)
+	// Names match without regard to case, as everywhere else in a body:
+	// extensions copy the callout's PascalCase names (State, Stage) back.
+	// decodeJSON has already refused a name given twice.
+	for sent, raw := range data {
+		for name, field := range callbackDataFields {
+			if !strings.EqualFold(sent, name) || isNull(raw) {
+				continue
+			}
+			if err := json.Unmarshal(raw, field(&cb)); err != nil {
+				return cb, access.Invalidf("property 'data.%s' must be a string", sent)
+			}
 		}
 	}
 	if cb.DataType != "" {

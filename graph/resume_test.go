@@ -371,6 +371,14 @@ func TestResumeBodies(t *testing.T) {
 		{"stage in another case, no instance id", func(w rzWaiting) any {
 			return rzBody(w, "stage", "AssignmentRequestCreated", "customExtensionStageInstanceId", nil)
 		}, "delivered", "Delivered", "Checked by the SoD service"},
+		// Regression: PascalCase names inside data, as extensions copy them from
+		// the callout, were once ignored, and this deny was delivered.
+		{"PascalCase names inside data deny", func(w rzWaiting) any {
+			return map[string]any{"Source": "LogicApp", "Data": map[string]any{"@odata.type": "#microsoft.graph.accessPackageAssignmentRequestCallbackData",
+				"Stage": "assignmentRequestCreated", "CustomExtensionStageInstanceId": w.inst,
+				"CustomExtensionStageInstanceDetail": "SoD conflict", "State": "denied"}}
+		}, "denied", "Denied", "SoD conflict"},
+		{"State alone, PascalCase, denies", func(rzWaiting) any { return `{"data":{"State":"denied"}}` }, "denied", "Denied", nil},
 		{"stage from type only", func(w rzWaiting) any {
 			return map[string]any{"type": "microsoft.graph.accessPackageCustomExtensionStage.AssignmentRequestCreated",
 				"data": map[string]any{"customExtensionStageInstanceId": w.inst}}
@@ -407,6 +415,10 @@ func TestResumeBodies(t *testing.T) {
 			return rzBody(w, "customExtensionStageInstanceId", map[string]any{"id": w.inst})
 		}, []string{"data.customExtensionStageInstanceId"}},
 		{"data.state is a boolean", 400, func(w rzWaiting) any { return rzBody(w, "state", false) }, []string{"data.state"}},
+		{"data names state twice, in two cases", 400, func(w rzWaiting) any {
+			return `{"data":{"customExtensionStageInstanceId":"` + w.inst + `","state":"denied","State":"Denied"}}`
+		}, []string{"data.State", "twice"}},
+		{"the top level names data twice", 400, func(w rzWaiting) any { return `{"data":null,"Data":{"state":"denied"}}` }, []string{"Data", "twice"}},
 		{"not JSON", 400, func(rzWaiting) any { return "resume please" }, nil},
 		{"a JSON array", 400, func(rzWaiting) any { return "[]" }, nil},
 		{"two JSON values", 400, func(rzWaiting) any { return "{} {}" }, nil},
@@ -533,6 +545,12 @@ func TestParseCallback(t *testing.T) {
 		{`{"data":{"stage":"AssignmentRequestCreated","customExtensionStageInstanceId":"i","customExtensionStageInstanceDetail":"d","state":"Denied","extra":[1]}}`,
 			access.Callback{HasData: true, Stage: "AssignmentRequestCreated", InstanceID: "i", Detail: "d", State: "Denied"}},
 		{`{"data":{"stage":null,"state":null,"customExtensionStageInstanceId":null}}`, access.Callback{HasData: true}},
+		// Names inside data match without regard to case, as the top level's do:
+		// extensions copy the callout's PascalCase names back.
+		{`{"data":{"@odata.type":"#microsoft.graph.accessPackageAssignmentRequestCallbackData","Stage":"assignmentRequestCreated","CustomExtensionStageInstanceId":"i","CustomExtensionStageInstanceDetail":"d","State":"denied"}}`,
+			access.Callback{HasData: true, DataType: access.CallbackDataRequest, Stage: "assignmentRequestCreated", InstanceID: "i", Detail: "d", State: "denied"}},
+		{`{"Source":"S","TYPE":"T","Data":{"@ODATA.TYPE":"#microsoft.graph.identityGovernance.customTaskExtensionCallbackData","OPERATIONSTATUS":"failed"}}`,
+			access.Callback{Source: "S", Type: "T", HasData: true, DataType: access.CallbackDataCustomTask, OperationStatus: "failed"}},
 	} {
 		got, err := parseCallback([]byte(tc.body))
 		if err != nil {
@@ -545,7 +563,11 @@ func TestParseCallback(t *testing.T) {
 		}
 	}
 	for _, body := range []string{`{"x":1}`, `{"source":5}`, `{"data":"x"}`, `{"data":[]}`, `{"data":5}`, `{"data":{"stage":5}}`,
-		`{"data":{"@odata.type":5}}`, `{"data":{"operationStatus":{}}}`, `null`, `[]`, `"x"`, `{`} {
+		`{"data":{"@odata.type":5}}`, `{"data":{"operationStatus":{}}}`, `null`, `[]`, `"x"`, `{`,
+		// One property named twice, in the same or another case, at any depth.
+		`{"data":{"state":"denied","State":"denied"}}`, `{"data":{"State":"denied","state":null}}`,
+		`{"data":{"state":"denied","state":"denied"}}`, `{"source":"a","Source":"b"}`, `{"data":{},"DATA":null}`,
+		`{"data":{"extra":{"x":1,"X":2}}}`, `{"data":{"extra":[{"y":1,"Y":1}]}}`} {
 		if _, err := parseCallback([]byte(body)); access.KindOf(err) != access.KindInvalid {
 			t.Errorf("parseCallback(%s): %v, want invalid", body, err)
 		}
