@@ -9,6 +9,16 @@ import (
 	"time"
 )
 
+// The years a time may fall in: what Graph's DateTimeOffset can write, and
+// what every time accessd stores, computes or moves its clock to stays within.
+var (
+	MinTime = time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(9999, time.December, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// InTimeRange reports whether t lies in the years 0001 to 9999.
+func InTimeRange(t time.Time) bool { return !t.Before(MinTime) && !t.After(MaxTime) }
+
 // Clock is where every rule reads the time, so tests and the virtual clock of
 // --dev mode can move it.
 type Clock interface {
@@ -57,18 +67,53 @@ func (g *TimeOrderedIDs) NewID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// VirtualClock is the clock of --dev mode: the machine's time plus an offset
-// that only grows. The service stores the offset in the database, so it
-// survives restarts.
+// VirtualClock is the clock of --dev mode: the machine's time, moved
+// forward. It is kept as an anchor, a pair of times (the machine's time and
+// the virtual time it stood for), rather than as an offset, because an
+// offset in time.Duration holds only 292 years and the clock may move as far
+// as the year 9999. The service stores the anchor in the database, so it
+// survives restarts and replicas share it.
 type VirtualClock struct {
 	Base   Clock
-	offset atomic.Int64 // nanoseconds
+	anchor atomic.Pointer[clockAnchor] // nil: the clock has never moved
 }
 
-func (c *VirtualClock) Now() time.Time { return c.Base.Now().Add(time.Duration(c.offset.Load())) }
+type clockAnchor struct{ base, virtual time.Time }
 
-// Offset is how far the clock runs ahead of its base.
-func (c *VirtualClock) Offset() time.Duration { return time.Duration(c.offset.Load()) }
+func (c *VirtualClock) Now() time.Time { return c.at(c.Base.Now()) }
 
-// SetOffset moves the clock; the service checks that it only moves forward.
-func (c *VirtualClock) SetOffset(d time.Duration) { c.offset.Store(int64(d)) }
+// at is the virtual time when the base clock reads base.
+func (c *VirtualClock) at(base time.Time) time.Time {
+	a := c.anchor.Load()
+	if a == nil {
+		return base
+	}
+	// A clock moved to the last moments of 9999 stops there rather than
+	// run into years that no date in the API can show.
+	if now := a.virtual.Add(base.Sub(a.base)); now.Before(MaxTime) {
+		return now
+	}
+	return MaxTime
+}
+
+// Anchor is the pair of times the clock runs from; ok is false until it has moved.
+func (c *VirtualClock) Anchor() (base, virtual time.Time, ok bool) {
+	a := c.anchor.Load()
+	if a == nil {
+		return time.Time{}, time.Time{}, false
+	}
+	return a.base, a.virtual, true
+}
+
+// SetAnchor makes the clock read virtual when its base reads base. The
+// service checks that it only moves forward.
+func (c *VirtualClock) SetAnchor(base, virtual time.Time) {
+	c.anchor.Store(&clockAnchor{base: base.UTC(), virtual: virtual.UTC()})
+}
+
+// Offset is how far the clock runs ahead of its base, at most about 292
+// years (time.Duration's range); for logs and tests.
+func (c *VirtualClock) Offset() time.Duration {
+	base := c.Base.Now()
+	return c.at(base).Sub(base)
+}

@@ -107,15 +107,28 @@ func (d Duration) IsZero() bool { return d == Duration{} }
 
 // AddTo moves t forward by the duration. Years and months that land past
 // the end of a month stop at its last day (31 January + P1M is 28 February),
-// as ISO 8601 and .NET do.
+// as ISO 8601 and .NET do. A result past the year 9999 stops at MaxTime, so
+// no computed end or deadline ever leaves the years Graph can write; rules
+// that must refuse such a duration use AddWithin.
 func (d Duration) AddTo(t time.Time) time.Time {
+	end, ok := d.AddWithin(t)
+	if !ok {
+		return MaxTime
+	}
+	return end
+}
+
+// AddWithin is AddTo that reports, instead of stopping at MaxTime, whether
+// the result stays within the years 0001 to 9999.
+func (d Duration) AddWithin(t time.Time) (time.Time, bool) {
 	if months := d.Years*12 + d.Months; months != 0 {
 		y, m, day := t.Date()
 		first := time.Date(y, m+time.Month(months), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
 		lastDay := first.AddDate(0, 1, -1).Day()
 		t = first.AddDate(0, 0, min(day, lastDay)-1)
 	}
-	return t.AddDate(0, 0, d.Days).Add(d.Clock)
+	t = t.AddDate(0, 0, d.Days).Add(d.Clock)
+	return t, InTimeRange(t)
 }
 
 // Approx converts to a fixed length (a day is 24 h, a month 30 days, a year

@@ -212,6 +212,36 @@ func TestDurationAddTo(t *testing.T) {
 	}
 }
 
+// Regression: a policy with afterDuration P9000Y once made assignments that
+// ended in the year 11026, which no Graph date can show.
+func TestDurationStaysWithinTheYear9999(t *testing.T) {
+	from := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		d      string
+		from   time.Time
+		within bool
+	}{
+		{"P9000Y", from, false},
+		{"P7973Y", from, true},
+		{"P7974Y", from, false},
+		{"P1D", time.Date(9999, 12, 30, 23, 59, 59, 0, time.UTC), true},
+		{"P1D", time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), false},
+		{"PT1S", access.MaxTime, false},
+	} {
+		end, ok := access.MustDuration(tc.d).AddWithin(tc.from)
+		if ok != tc.within {
+			t.Errorf("%s + %s = %s: within 9999 %t, want %t", tc.from.Format(time.RFC3339), tc.d, end, ok, tc.within)
+		}
+		clamped := access.MustDuration(tc.d).AddTo(tc.from)
+		switch {
+		case !tc.within && !clamped.Equal(access.MaxTime):
+			t.Errorf("AddTo(%s + %s) = %s, want it to stop at %s", tc.from.Format(time.RFC3339), tc.d, clamped, access.MaxTime)
+		case tc.within && !clamped.Equal(end):
+			t.Errorf("AddTo(%s + %s) = %s, want %s", tc.from.Format(time.RFC3339), tc.d, clamped, end)
+		}
+	}
+}
+
 func TestDurationApprox(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {

@@ -99,6 +99,18 @@ func (e Expiration) validate(path string) error {
 	return nil
 }
 
+// checkEnd refuses an afterDuration that, counted from now, would end after
+// the year 9999: no assignment may end on a date Graph cannot write.
+func (e Expiration) checkEnd(path string, now time.Time) error {
+	if e.Type != ExpirationAfterDuration {
+		return nil
+	}
+	if _, ok := e.Duration.AddWithin(now); !ok {
+		return Invalidf("%s.duration %s would end an assignment after the year 9999", path, e.Duration)
+	}
+	return nil
+}
+
 // RequestorSettings is accessPackageAssignmentRequestorSettings.
 type RequestorSettings struct {
 	EnableTargetsToSelfAddAccess           bool

@@ -2,20 +2,41 @@ package access
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// settingClockOffset keeps the virtual clock's offset, in nanoseconds.
-const settingClockOffset = "clock_offset_ns"
+// The virtual clock's anchor is stored as "<base> <virtual>", two RFC 3339
+// times. Databases written before anchors kept an offset in nanoseconds,
+// which LoadClock still reads.
+const (
+	settingClockAnchor = "clock_anchor"
+	settingClockOffset = "clock_offset_ns"
+)
 
-// LoadClock sets a virtual clock to the offset stored in the database.
+// LoadClock sets a virtual clock to the anchor stored in the database.
 func (s *Service) LoadClock(ctx context.Context) error {
 	vc, ok := s.clock.(*VirtualClock)
 	if !ok {
 		return nil
 	}
 	return s.view(ctx, func(tx Tx) error {
+		if v, ok, err := tx.Setting(settingClockAnchor); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			baseText, virtualText, _ := strings.Cut(v, " ")
+			base, err1 := time.Parse(time.RFC3339Nano, baseText)
+			virtual, err2 := time.Parse(time.RFC3339Nano, virtualText)
+			if err := errors.Join(err1, err2); err != nil {
+				return Internal(fmt.Errorf("stored clock anchor %q: %w", v, err))
+			}
+			vc.SetAnchor(base, virtual)
+			return nil
+		}
 		v, ok, err := tx.Setting(settingClockOffset)
 		if err != nil || !ok {
 			return err
@@ -24,13 +45,15 @@ func (s *Service) LoadClock(ctx context.Context) error {
 		if err != nil {
 			return Internal(err)
 		}
-		vc.SetOffset(time.Duration(n))
+		base := vc.Base.Now()
+		vc.SetAnchor(base, base.Add(time.Duration(n)))
 		return nil
 	})
 }
 
 // MoveClock moves the virtual clock forward by advance, or to set. It never
-// moves back: timers that have fired stay fired.
+// moves back, since timers that have fired stay fired, and never past the
+// year 9999.
 func (s *Service) MoveClock(ctx context.Context, advance *Duration, set *time.Time) (time.Time, error) {
 	vc, ok := s.clock.(*VirtualClock)
 	if !ok {
@@ -39,28 +62,33 @@ func (s *Service) MoveClock(ctx context.Context, advance *Duration, set *time.Ti
 	if (advance == nil) == (set == nil) {
 		return time.Time{}, Invalidf("give exactly one of advance (an ISO 8601 duration) or set (a date and time)")
 	}
-	var offset time.Duration
+	var base, target time.Time
 	err := s.update(ctx, func(tx Tx) error {
-		now := vc.Now()
-		target := now
+		base = vc.Base.Now()
+		now := vc.at(base)
 		if advance != nil {
 			if advance.Approx() < 0 {
 				return Invalidf("advance must not be negative; the clock only moves forward")
 			}
-			target = advance.AddTo(now)
+			var ok bool
+			if target, ok = advance.AddWithin(now); !ok {
+				return Invalidf("advance %s would move the clock past the year 9999", advance)
+			}
 		} else {
 			if set.Before(now) {
 				return Invalidf("set %s is before the clock's now %s; the clock only moves forward", set.Format(time.RFC3339), now.Format(time.RFC3339))
 			}
+			if !InTimeRange(*set) {
+				return Invalidf("set %s is outside the years 0001 to 9999", set.Format(time.RFC3339))
+			}
 			target = *set
 		}
-		offset = vc.Offset() + target.Sub(now)
-		return tx.PutSetting(settingClockOffset, strconv.FormatInt(int64(offset), 10))
+		return tx.PutSetting(settingClockAnchor, base.UTC().Format(time.RFC3339Nano)+" "+target.UTC().Format(time.RFC3339Nano))
 	})
 	if err != nil {
 		return time.Time{}, err
 	}
-	vc.SetOffset(offset) // only once the offset is stored
+	vc.SetAnchor(base, target) // only once the anchor is stored
 	s.workQueued()
 	return s.Now(), nil
 }

@@ -148,6 +148,9 @@ func (s *Service) putPolicy(tx Tx, p *AssignmentPolicy) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	if err := p.Expiration.checkEnd("expiration", s.Now()); err != nil {
+		return err
+	}
 	pkg, err := tx.AccessPackage(p.AccessPackageID)
 	if err != nil {
 		return referencedAt("accessPackage.id", err)

@@ -351,6 +351,9 @@ func checkExpiration(e Expiration, now time.Time) error {
 	if err := e.validate("schedule.expiration"); err != nil {
 		return err
 	}
+	if err := e.checkEnd("schedule.expiration", now); err != nil {
+		return err
+	}
 	if e.Type == ExpirationAfterDateTime && !e.EndDateTime.After(now) {
 		return Invalidf("schedule.expiration.endDateTime %s is not in the future", e.EndDateTime.Format(time.RFC3339))
 	}

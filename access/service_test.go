@@ -424,6 +424,41 @@ func TestServicePolicyWithLongExpirationStaysReadable(t *testing.T) {
 	}
 }
 
+// Regression: afterDuration P9000Y was accepted and its assignments ended in 11026.
+func TestServiceRefusesEndsAfterTheYear9999(t *testing.T) {
+	e := newEnv(t)
+	e.base(t)
+	p := newPolicy("pol1", "pkg1")
+	p.Expiration = access.Expiration{Type: access.ExpirationAfterDuration, Duration: access.MustDuration("P9000Y")}
+	_, err := e.svc.CreateAssignmentPolicy(e.ctx, p)
+	wantInvalid(t, err, "expiration.duration", "9999")
+	if _, err := e.svc.AssignmentPolicy(e.ctx, "pol1"); !access.IsNotFound(err) {
+		t.Fatalf("the refused policy was stored: %v", err)
+	}
+	p.Expiration.Duration = access.MustDuration("P30D")
+	p.RequestorSettings.AllowCustomAssignmentSchedule = true
+	must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, p))
+	must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("target")))
+	_, err = e.svc.SubmitRequest(e.ctx, access.Caller{ObjectID: "app", IsApp: true, Roles: access.WriteEntitlements}, access.RequestInput{Type: access.RequestAdminAdd, AccessPackageID: "pkg1", PolicyID: "pol1", TargetID: "target",
+		Schedule: &access.Schedule{Expiration: access.Expiration{Type: access.ExpirationAfterDuration, Duration: access.MustDuration("P9000Y")}}})
+	wantInvalid(t, err, "schedule.expiration.duration", "9999")
+}
+
+// A database written before the clock kept an anchor stored an offset in
+// nanoseconds; a --dev server upgraded in place keeps its clock.
+func TestServiceLoadsAnOldClockOffset(t *testing.T) {
+	e := newEnv(t)
+	noErr(t, e.store.Update(e.ctx, func(tx access.Tx) error {
+		return tx.PutSetting("clock_offset_ns", fmt.Sprint(int64(48*time.Hour)))
+	}))
+	clock := &access.VirtualClock{Base: e.clock}
+	svc := access.NewService(e.store, clock, e.ids)
+	noErr(t, svc.LoadClock(e.ctx))
+	if got := clock.Now(); !got.Equal(t0.Add(48 * time.Hour)) {
+		t.Errorf("clock reads %s, want %s", got, t0.Add(48*time.Hour))
+	}
+}
+
 func TestServiceDeleteRules(t *testing.T) {
 	e := newEnv(t)
 	e.base(t)

@@ -150,6 +150,54 @@ func TestDevClock(t *testing.T) {
 	})
 }
 
+// Regression: advancing by P9000Y once answered 200 with a year-2319 time
+// (the offset overflowed), and the next P1D moved the clock back to 1734.
+func TestDevClockStaysWithinTheYear9999(t *testing.T) {
+	a, clock := newDevAPI(t, nil)
+	for _, body := range []map[string]any{{"advance": "P9000Y"}, {"advance": "P8000Y"}} {
+		resp, _ := a.call(t, "POST", "/_accessd/clock", body)
+		wantMessage(t, wantError(t, resp, http.StatusBadRequest, "invalidRequest"), "9999")
+		if off := clock.Offset(); off != 0 {
+			t.Fatalf("a refused move moved the clock by %s", off)
+		}
+	}
+	// Far moves that stay within 9999 are exact, beyond what an offset in
+	// nanoseconds could hold.
+	got := a.mustCall(t, "POST", "/_accessd/clock", map[string]any{"set": "9000-01-01T00:00:00Z"}, http.StatusOK)
+	if now := devNow(t, got); now.Year() != 9000 || now.Month() != time.January || now.Day() != 1 {
+		t.Fatalf("now %s after set 9000-01-01", now)
+	}
+	got = a.mustCall(t, "POST", "/_accessd/clock", map[string]any{"advance": "P999Y"}, http.StatusOK)
+	if now := devNow(t, got); now.Year() != 9999 || now.Month() != time.January {
+		t.Fatalf("now %s after advancing 999 years from 9000", now)
+	}
+	later := a.mustCall(t, "POST", "/_accessd/clock", map[string]any{"advance": "P1D"}, http.StatusOK)
+	if !devNow(t, later).After(devNow(t, got)) {
+		t.Fatalf("P1D moved the clock from %s to %s", devNow(t, got), devNow(t, later))
+	}
+	for _, body := range []map[string]any{{"advance": "P1Y"}, {"set": "9999-12-31T23:00:00Z"}} {
+		before := clock.Now()
+		resp, _ := a.call(t, "POST", "/_accessd/clock", body)
+		if _, ok := body["advance"]; ok {
+			wantMessage(t, wantError(t, resp, http.StatusBadRequest, "invalidRequest"), "9999")
+		} else {
+			wantStatus(t, resp, http.StatusOK) // the last hour of 9999 is still allowed
+		}
+		if now := clock.Now(); now.Before(before) || now.Year() != 9999 {
+			t.Fatalf("after %v the clock reads %s", body, now)
+		}
+	}
+	// The clock survives a restart: a new service on the same database reads it.
+	restarted := &access.VirtualClock{Base: access.SystemClock{}}
+	svc := access.NewService(a.Store, restarted, &access.TimeOrderedIDs{Clock: restarted})
+	if err := svc.LoadClock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if now := restarted.Now(); now.Year() != 9999 || now.Sub(clock.Now()).Abs() > time.Minute {
+		t.Errorf("after a restart the clock reads %s, want %s", now, clock.Now())
+	}
+}
+
 // devCalloutWorld makes a request whose created-stage callout is queued and
 // never sent, since no engine runs: one piece of work stays due.
 func devCalloutWorld(t *testing.T, a *emAPI) (requestID string) {
