@@ -58,7 +58,7 @@ func (s *Service) SubmitRequest(ctx context.Context, by Caller, in RequestInput)
 			return err
 		}
 		t = Submit(r, a, s.env(r.Requestor))
-		return s.store1(tx, t)
+		return s.saveTransition(tx, t)
 	})
 	if err != nil {
 		return Request{}, err
@@ -379,8 +379,9 @@ func snapshotOf(tx Tx, p AssignmentPolicy, approvalRequired bool) (PolicySnapsho
 	return snap, nil
 }
 
-// store1 writes one transition: the request, its assignment, its work and its history.
-func (s *Service) store1(tx Tx, t Transition) error {
+// saveTransition writes what one transition changes: the request, its
+// assignment, its work and its history.
+func (s *Service) saveTransition(tx Tx, t Transition) error {
 	r := t.Request
 	if t.DropRequestTimers {
 		if err := tx.DropWork(r.ID, "", WorkStart, WorkCallbackTimeout); err != nil {
@@ -411,6 +412,45 @@ func (s *Service) store1(tx Tx, t Transition) error {
 		}
 	}
 	return nil
+}
+
+// decide is one use case's rule for a request: given the request and the
+// assignment it made or acts on (nil if none), the transition to store, or
+// nil when nothing changes. It may read and write through tx for what is not
+// a transition (a history line of its own).
+type decide func(tx Tx, r Request, a *Assignment) (*Transition, error)
+
+// transition runs one change of a request in one transaction: load it and
+// its assignment, decide, store. An unknown request is not found.
+func (s *Service) transition(ctx context.Context, requestID string, fn decide) error {
+	queued := false
+	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		queued, err = s.transitionIn(tx, requestID, fn)
+		return err
+	})
+	if err == nil && queued {
+		s.workQueued()
+	}
+	return err
+}
+
+// transitionIn is transition inside a transaction the caller runs; queued
+// says whether the stored transition added work.
+func (s *Service) transitionIn(tx Tx, requestID string, fn decide) (queued bool, err error) {
+	r, err := tx.Request(requestID)
+	if err != nil {
+		return false, err
+	}
+	a, err := assignmentOf(tx, r)
+	if err != nil {
+		return false, err
+	}
+	t, err := fn(tx, r, a)
+	if err != nil || t == nil {
+		return false, err
+	}
+	return len(t.Work) > 0, s.saveTransition(tx, *t)
 }
 
 // Request reads one request.
@@ -450,24 +490,21 @@ func (s *Service) Subject(ctx context.Context, id string) (Subject, error) {
 
 // CancelRequest cancels a request that has not reached delivery. Cancel is
 // delegated only, as in Graph; with only the self-service scope a user
-// cancels just their own requests.
-func (s *Service) CancelRequest(ctx context.Context, by Caller, id string) error {
+// cancels just their own requests. bodyErr is why the action's body could
+// not be read, if it could not: it is reported once the request is found.
+func (s *Service) CancelRequest(ctx context.Context, by Caller, id string, bodyErr error) error {
 	if by.IsApp {
 		return E(KindForbidden, "cancel needs a signed-in user; application tokens cannot cancel requests")
 	}
-	return s.update(ctx, func(tx Tx) error {
-		r, err := tx.Request(id)
-		if err != nil {
-			return err
-		}
+	return s.transition(ctx, id, func(_ Tx, r Request, _ *Assignment) (*Transition, error) {
 		if !by.Has(WriteEntitlements) && r.Requestor.ID != by.ObjectID && r.Target.ID != by.ObjectID {
-			return E(KindForbidden, "with only EntitlementMgmt-SubjectAccess.ReadWrite a user cancels only their own requests")
+			return nil, E(KindForbidden, "with only EntitlementMgmt-SubjectAccess.ReadWrite a user cancels only their own requests")
+		}
+		if bodyErr != nil {
+			return nil, bodyErr
 		}
 		t, err := Cancel(r, s.env(callerSubject(by)))
-		if err != nil {
-			return err
-		}
-		return s.store1(tx, t)
+		return &t, err
 	})
 }
 
@@ -493,63 +530,53 @@ func (s *Service) DeleteRequest(ctx context.Context, id string) error {
 	})
 }
 
-// Resume applies an extension's callback to a request. assignmentID, when
-// not empty, is the assignment the route named (beta's nested route): a
-// request of another assignment is not found there.
-func (s *Service) Resume(ctx context.Context, by Caller, requestID, assignmentID string, cb Callback) error {
-	queued := false
-	err := s.update(ctx, func(tx Tx) error {
-		r, err := tx.Request(requestID)
-		if err != nil {
-			return err
-		}
-		if assignmentID != "" && r.AssignmentID != assignmentID {
-			return NotFoundf("assignment %q has no request %q", assignmentID, requestID)
-		}
-		if err := cb.Validate(); err != nil {
-			return err
-		}
-		a, err := assignmentOf(tx, r)
-		if err != nil {
-			return err
-		}
-		res, err := Resume(r, a, cb, s.env(callerSubject(by)))
-		if err != nil {
-			return err
-		}
-		if res.Repeat {
-			return tx.AddHistory(res.Transition.History[0])
-		}
-		queued = len(res.Transition.Work) > 0
-		return s.store1(tx, res.Transition)
-	})
-	if err == nil && queued {
-		s.workQueued()
-	}
-	return err
+// ResumeCall is a resume action as the API received it.
+type ResumeCall struct {
+	RequestID string
+	// AssignmentID, when not empty, is the assignment the route named (beta's
+	// nested route): a request of another assignment is not found there.
+	AssignmentID string
+	Callback     Callback
+	// BodyErr is why the body could not be read, if it could not. It is
+	// reported only once the request is found, in the order of checks.
+	BodyErr error
 }
 
-// Reprocess runs a failed request's failed step again.
-func (s *Service) Reprocess(ctx context.Context, by Caller, requestID string) error {
-	err := s.update(ctx, func(tx Tx) error {
-		r, err := tx.Request(requestID)
-		if err != nil {
-			return err
+// Resume applies an extension's callback to a request in one transaction,
+// with the checks in their documented order (docs/design.md): the request
+// exists (404), the body is valid (400), then the rules of Resume: the
+// callout instance (409, or a repeat), the stage (400), the state (400).
+func (s *Service) Resume(ctx context.Context, by Caller, call ResumeCall) error {
+	return s.transition(ctx, call.RequestID, func(tx Tx, r Request, a *Assignment) (*Transition, error) {
+		if call.AssignmentID != "" && r.AssignmentID != call.AssignmentID {
+			return nil, NotFoundf("assignment %q has no request %q", call.AssignmentID, call.RequestID)
 		}
-		a, err := assignmentOf(tx, r)
+		if call.BodyErr != nil {
+			return nil, call.BodyErr
+		}
+		if err := call.Callback.Validate(); err != nil {
+			return nil, err
+		}
+		res, err := Resume(r, a, call.Callback, s.env(callerSubject(by)))
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if res.Repeat {
+			return nil, tx.AddHistory(res.Transition.History[0])
+		}
+		return &res.Transition, nil
+	})
+}
+
+// Reprocess runs a failed request's failed step again. bodyErr is as for CancelRequest.
+func (s *Service) Reprocess(ctx context.Context, by Caller, requestID string, bodyErr error) error {
+	return s.transition(ctx, requestID, func(_ Tx, r Request, a *Assignment) (*Transition, error) {
+		if bodyErr != nil {
+			return nil, bodyErr
 		}
 		t, err := Reprocess(r, a, s.env(callerSubject(by)))
-		if err != nil {
-			return err
-		}
-		return s.store1(tx, t)
+		return &t, err
 	})
-	if err == nil {
-		s.workQueued()
-	}
-	return err
 }
 
 // assignmentOf loads the assignment a request made or acts on, if any.

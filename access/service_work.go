@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -55,28 +56,9 @@ func (s *Service) RetryWork(ctx context.Context, w Work) error {
 func (s *Service) RunTimer(ctx context.Context, w Work) error {
 	queued := false
 	err := s.update(ctx, func(tx Tx) error {
-		var t *Transition
 		var err error
-		switch w.Kind {
-		case WorkStart:
-			t, err = s.startTimer(tx, w)
-		case WorkExpire:
-			t, err = s.expireTimer(tx, w)
-		case WorkCallbackTimeout:
-			t, err = s.callbackDeadline(tx, w)
-		default:
-			return Internal(errorString("work " + w.ID + " has an unknown kind " + string(w.Kind)))
-		}
-		if err != nil {
-			return err
-		}
-		if t != nil {
-			if err := s.store1(tx, *t); err != nil {
-				return err
-			}
-			queued = len(t.Work) > 0
-		}
-		return tx.DeleteWork(w.ID)
+		queued, err = s.runTimer(tx, w)
+		return err
 	})
 	if err == nil && queued {
 		s.workQueued()
@@ -84,66 +66,85 @@ func (s *Service) RunTimer(ctx context.Context, w Work) error {
 	return err
 }
 
+// runTimer is RunTimer inside a transaction. What a timer does is stamped
+// with the time it fell due, not the time it ran: after the virtual clock
+// jumps past a deadline, a request times out at its deadline and an
+// assignment expires at its end, so tests that move the clock see exact times.
+func (s *Service) runTimer(tx Tx, w Work) (queued bool, err error) {
+	env := s.env(systemActor)
+	if w.DueAt.Before(env.Now) {
+		env.Now = w.DueAt.UTC().Truncate(time.Millisecond)
+	}
+	switch w.Kind {
+	case WorkStart:
+		queued, err = s.transitionIn(tx, w.RequestID, func(_ Tx, r Request, _ *Assignment) (*Transition, error) {
+			if r.State != StateScheduled || r.Step != StepSchedule {
+				return nil, nil // canceled meanwhile
+			}
+			t := Continue(r, nil, env)
+			return &t, nil
+		})
+	case WorkCallbackTimeout:
+		queued, err = s.transitionIn(tx, w.RequestID, func(_ Tx, r Request, _ *Assignment) (*Transition, error) {
+			return callbackDeadline(r, w, env), nil
+		})
+	case WorkExpire:
+		queued, err = s.expireTimer(tx, w, env)
+	default:
+		return false, Internal(errorString("work " + w.ID + " has an unknown kind " + string(w.Kind)))
+	}
+	if w.Kind != WorkExpire && IsNotFound(err) {
+		err = nil // the request was deleted meanwhile
+	}
+	if err != nil {
+		return false, err
+	}
+	return queued, tx.DeleteWork(w.ID)
+}
+
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-func (s *Service) startTimer(tx Tx, w Work) (*Transition, error) {
-	r, err := tx.Request(w.RequestID)
-	if IsNotFound(err) || (err == nil && (r.State != StateScheduled || r.Step != StepSchedule)) {
-		return nil, nil // canceled or deleted meanwhile
-	}
-	if err != nil {
-		return nil, err
-	}
-	t := Continue(r, nil, s.env(systemActor))
-	return &t, nil
-}
-
 // expireTimer ends an assignment with a systemRemove request, which runs the
 // removed-stage callout like any remove.
-func (s *Service) expireTimer(tx Tx, w Work) (*Transition, error) {
+func (s *Service) expireTimer(tx Tx, w Work, env Env) (queued bool, err error) {
 	a, err := tx.Assignment(w.AssignmentID)
 	if IsNotFound(err) || (err == nil && !a.State.IsActive()) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	if end := a.End(); end == nil || end.After(s.Now()) {
-		return nil, nil // the end moved; an update queued a new expiry
+		return false, nil // the end moved; an update queued a new expiry
 	}
 	policy, err := tx.AssignmentPolicy(a.PolicyID)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	snap, err := snapshotOf(tx, policy, false)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	r := Request{ID: s.ids.NewID(), Type: RequestSystemRemove, AccessPackageID: a.AccessPackageID, PolicyID: a.PolicyID,
 		CatalogID: a.CatalogID, Target: a.Target, Requestor: systemActor, AssignmentID: a.ID, Policy: snap}
-	t := Submit(r, &a, s.env(systemActor))
-	return &t, nil
+	t := Submit(r, &a, env)
+	return len(t.Work) > 0, s.saveTransition(tx, t)
 }
 
-// callbackDeadline fails a request still waiting for the callback of w's instance.
-func (s *Service) callbackDeadline(tx Tx, w Work) (*Transition, error) {
-	r, err := tx.Request(w.RequestID)
-	if IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+// callbackDeadline fails a request still waiting for the callback of w's
+// instance; nil when the wait has ended otherwise.
+func callbackDeadline(r Request, w Work, env Env) *Transition {
 	c, i, ok := r.Callout(w.InstanceID)
 	waiting := r.Status == StatusWaitingForCallback && !r.State.IsFinal()
 	if stage, _ := stageOf(r.Step); stage != w.Stage {
 		waiting = false
 	}
 	if !waiting || (ok && c.Status != CalloutSent && c.Status != WaitingForCallback) {
-		return nil, nil
+		return nil
 	}
+	r.Callouts = slices.Clone(r.Callouts)
 	if !ok { // the callout was never even sent: record the instance as it ends
 		r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, Stage: w.Stage, Waits: true})
 		i = len(r.Callouts) - 1
@@ -152,8 +153,8 @@ func (s *Service) callbackDeadline(tx Tx, w Work) (*Transition, error) {
 		}
 	}
 	r.Callouts[i].Status = CallbackTimedOut
-	t := FailStage(r, w.Stage, StatusCallbackTimedOut, s.env(systemActor))
-	return &t, nil
+	t := FailStage(r, w.Stage, StatusCallbackTimedOut, env)
+	return &t
 }
 
 // CalloutPlan is one callout ready to send once it has its Body
@@ -204,22 +205,29 @@ func (s *Service) CalloutBody(ctx context.Context, plan *CalloutPlan) error {
 	return err
 }
 
-// Claimed is a piece of work claimed for this worker; a callout comes with
-// its plan, begun in the same transaction as the claim.
+// Claimed is a piece of work claimed for this worker: a callout comes with
+// its plan, begun in the same transaction as the claim; a timer that ran
+// there already is Done.
 type Claimed struct {
 	Work Work
 	Plan *CalloutPlan
+	Done bool
 }
 
-// ClaimAndBegin claims due work and begins its callouts in one transaction,
-// so that a callout costs one commit less. The plans come without a Body:
-// the caller builds each with CalloutBody, outside the claim. If beginning any of them fails,
-// the work is claimed alone and the caller begins callouts one by one.
+// ClaimAndBegin claims due work, begins its callouts and runs its timers in
+// one transaction: a callout costs one commit less, and timers run in the
+// order they fell due (the claim is ordered by due time), which matters when
+// the virtual clock jumps past several at once: an assignment's
+// pre-expiration callout goes out before its expiry ends it. The plans come
+// without a Body: the caller builds each with CalloutBody, outside the
+// claim. If any of it fails, the work is claimed alone and the caller does
+// it piece by piece.
 func (s *Service) ClaimAndBegin(ctx context.Context, owner string, lease time.Duration, limit int) ([]Claimed, error) {
 	var out []Claimed
+	queued := false
 	now := s.clock.Now()
 	err := s.update(ctx, func(tx Tx) error {
-		out = out[:0]
+		out, queued = out[:0], false
 		ws, err := tx.ClaimWork(now, owner, now.Add(lease), limit)
 		if err != nil {
 			return err
@@ -232,12 +240,21 @@ func (s *Service) ClaimAndBegin(ctx context.Context, owner string, lease time.Du
 					return err
 				}
 				c.Plan = &plan
+			} else {
+				more, err := s.runTimer(tx, w)
+				if err != nil {
+					return err
+				}
+				c.Done, queued = true, queued || more
 			}
 			out = append(out, c)
 		}
 		return nil
 	})
 	if err == nil {
+		if queued {
+			s.workQueued()
+		}
 		return out, nil
 	}
 	ws, claimErr := s.ClaimWork(ctx, owner, lease, limit)
@@ -458,7 +475,7 @@ func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {
 		}
 		stage, _ := stageOf(r.Step)
 		if inst.Waits && r.Status == StatusWaitingForCallback && stage == w.Stage && !r.State.IsFinal() {
-			return s.store1(tx, FailStage(r, w.Stage, StatusCalloutFailed, env))
+			return s.saveTransition(tx, FailStage(r, w.Stage, StatusCalloutFailed, env))
 		}
 	}
 	if found && r.Callouts[i] == before {

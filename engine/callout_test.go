@@ -602,8 +602,8 @@ func TestNoRetryAfterCallbackReceived(t *testing.T) {
 			inst, _ := c.Payload["CustomExtensionStageInstanceId"].(string)
 			mu.Lock()
 			defer mu.Unlock()
-			resumeErr = h.svc.Resume(context.Background(), admin, id, "", access.Callback{HasData: true,
-				DataType: access.CallbackDataRequest, Stage: string(access.StageRequestCreated), InstanceID: inst})
+			resumeErr = h.svc.Resume(context.Background(), admin, access.ResumeCall{RequestID: id, Callback: access.Callback{HasData: true,
+				DataType: access.CallbackDataRequest, Stage: string(access.StageRequestCreated), InstanceID: inst}})
 		}}
 	})
 	x := h.extension("/early", func(x *access.CustomExtension) { waiting("PT5M")(x); client(intp(1), 0)(x) })

@@ -168,6 +168,9 @@ func (e *Engine) claim(ctx context.Context, free int) (claimed int, failed bool)
 		return 0, true
 	}
 	for _, c := range work {
+		if c.Done {
+			continue // a timer, run in the claim's own transaction
+		}
 		e.slots <- struct{}{}
 		e.busy.Add(1)
 		e.pause.RLock() // released by do when the work is done

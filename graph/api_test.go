@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,8 +27,11 @@ const testAPITenant = "11111111-2222-3333-4444-555555555555"
 // testAPI is the real server on a real SQLite database, reached over HTTP,
 // with the built-in issuer minting its tokens.
 type testAPI struct {
-	URL    string // the server's base URL, also its public URL
-	Store  *sqlstore.Store
+	URL   string // the server's base URL, also its public URL
+	Store *sqlstore.Store
+	// Txs counts the transactions the service runs (the test's own calls to
+	// Store are not counted).
+	Txs    *countingStore
 	Svc    *access.Service
 	Issuer *identity.Issuer
 	Server *Server
@@ -56,7 +60,8 @@ func newTestAPI(t testing.TB) *testAPI {
 	}))
 	base := "http://" + ts.Listener.Addr().String()
 	issuer := identity.NewIssuer(identity.IssuerConfig{URL: base, TenantID: testAPITenant, Keys: keys, Clock: clock})
-	svc := access.NewService(store, clock, &access.TimeOrderedIDs{Clock: clock})
+	counted := &countingStore{Store: store}
+	svc := access.NewService(counted, clock, &access.TimeOrderedIDs{Clock: clock})
 	api = NewServer(Config{
 		Service:             svc,
 		Auth:                issuer,
@@ -73,8 +78,27 @@ func newTestAPI(t testing.TB) *testAPI {
 	if ts.URL != base {
 		t.Fatalf("test server URL %s, expected %s", ts.URL, base)
 	}
-	return &testAPI{URL: base, Store: store, Svc: svc, Issuer: issuer, Server: api, client: ts.Client()}
+	return &testAPI{URL: base, Store: store, Txs: counted, Svc: svc, Issuer: issuer, Server: api, client: ts.Client()}
 }
+
+// countingStore counts the read and write transactions run through it.
+type countingStore struct {
+	access.Store
+	updates, views atomic.Int64
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(access.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, fn)
+}
+
+func (c *countingStore) View(ctx context.Context, fn func(access.Tx) error) error {
+	c.views.Add(1)
+	return c.Store.View(ctx, fn)
+}
+
+// counts reads both counters.
+func (c *countingStore) counts() (updates, views int64) { return c.updates.Load(), c.views.Load() }
 
 // appToken mints an application token with the given application
 // permissions (roles) for the service principal "test-app", created in the

@@ -216,10 +216,7 @@ func (s *Server) requestAction(rs requestSet) handler {
 		given := r.PathValue("action")
 		switch strings.ToLower(typeName(given)) {
 		case "cancel":
-			if err := readNoBody(r); err != nil {
-				return err
-			}
-			if err := s.svc.CancelRequest(r.Context(), callerOf(r), r.PathValue("id")); err != nil {
+			if err := s.svc.CancelRequest(r.Context(), callerOf(r), r.PathValue("id"), readNoBody(r)); err != nil {
 				return err
 			}
 			return writeNoContent(w)

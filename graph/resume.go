@@ -65,27 +65,18 @@ func parseCallback(body []byte) (access.Callback, error) {
 	return cb, nil
 }
 
-// resume is the resume action on every route that has it. The checks run in
-// DESIGN.md §1.2's order: the route checked the token and permission; then
-// the request must exist (404), then the body must be valid (400), then the
-// service resolves the callout instance and the rest.
+// resume is the resume action on every route that has it. The route has
+// checked the token and permission; the body is read here, and the service
+// does the rest in one transaction, in the documented order of checks: the
+// request exists (404) before the body's faults (400) are reported.
 func (s *Server) resume(w http.ResponseWriter, r *http.Request, requestID, assignmentID string) error {
-	req, err := s.svc.Request(r.Context(), requestID)
-	if err != nil {
-		return err
-	}
-	if assignmentID != "" && req.AssignmentID != assignmentID {
-		return access.NotFoundf("assignment %q has no request %q", assignmentID, requestID)
-	}
+	call := access.ResumeCall{RequestID: requestID, AssignmentID: assignmentID}
 	body, err := readBody(r)
-	if err != nil {
-		return err
+	if err == nil {
+		call.Callback, err = parseCallback(body)
 	}
-	cb, err := parseCallback(body)
-	if err != nil {
-		return err
-	}
-	if err := s.svc.Resume(r.Context(), callerOf(r), requestID, assignmentID, cb); err != nil {
+	call.BodyErr = err
+	if err := s.svc.Resume(r.Context(), callerOf(r), call); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -94,10 +85,7 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request, requestID, assig
 
 // reprocess answers 202 Accepted: the failed step runs again in the background.
 func (s *Server) reprocess(w http.ResponseWriter, r *http.Request, requestID string) error {
-	if err := readNoBody(r); err != nil {
-		return err
-	}
-	if err := s.svc.Reprocess(r.Context(), callerOf(r), requestID); err != nil {
+	if err := s.svc.Reprocess(r.Context(), callerOf(r), requestID, readNoBody(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)

@@ -261,6 +261,42 @@ func TestResumeRoutes(t *testing.T) {
 		})
 	}
 
+	// A resume is one transaction, on every route: it reads the request,
+	// checks the route's assignment and the body, and stores the outcome in
+	// the same one, with no read before it.
+	for _, tc := range []struct {
+		name, stage string
+		path        func(w rzWaiting) string
+	}{
+		{"v1.0", "assignmentRequestCreated", func(w rzWaiting) string { return rzResume(w.id) }},
+		{"v1.0 alias", "assignmentRequestCreated", func(w rzWaiting) string { return emV1 + "/accessPackageAssignmentRequests/" + w.id + "/resume" }},
+		{"beta", "assignmentRequestCreated", func(w rzWaiting) string { return emBeta + "/assignmentRequests/" + w.id + "/resume" }},
+		{"beta accessPackageAssignmentRequests", "assignmentRequestCreated",
+			func(w rzWaiting) string { return emBeta + "/accessPackageAssignmentRequests/" + w.id + "/resume" }},
+		{"beta nested", "assignmentRequestGranted", func(w rzWaiting) string {
+			return emBeta + "/accessPackageAssignments/" + w.asg + "/accessPackageAssignmentRequests/" + w.id + "/resume"
+		}},
+	} {
+		t.Run("one transaction: "+tc.name, func(t *testing.T) {
+			w := z.waiting(t, tc.stage)
+			z.get(t, z.tok, emV1+"/catalogs") // the token's caller is known and cached before counting
+			updates, views := z.Txs.counts()
+			z.noContent(t, "POST", tc.path(w), z.tok, rzBody(w))
+			u, v := z.Txs.counts()
+			if u-updates != 1 || v-views != 0 {
+				t.Errorf("resume ran %d write and %d read transactions, want 1 and 0", u-updates, v-views)
+			}
+			// A repeat and a refusal are one transaction too.
+			updates, views = z.Txs.counts()
+			z.noContent(t, "POST", tc.path(w), z.tok, rzBody(w))
+			resp, _ := z.do(t, "POST", tc.path(w), z.tok, rzBody(w, "state", "denied"))
+			wantError(t, resp, http.StatusConflict, "conflict")
+			if u, v := z.Txs.counts(); u-updates != 2 || v-views != 0 {
+				t.Errorf("a repeat and a refusal ran %d write and %d read transactions, want 2 and 0", u-updates, v-views)
+			}
+		})
+	}
+
 	t.Run("nested route: another assignment's id is 404", func(t *testing.T) {
 		w := z.waiting(t, "assignmentRequestGranted")
 		other := z.waiting(t, "assignmentRequestGranted")
