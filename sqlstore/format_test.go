@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -398,6 +399,59 @@ func checkFull(t *testing.T, v reflect.Value, path string) {
 				checkFull(t, v.Field(i), path+"."+f.Name)
 			}
 		}
+	}
+}
+
+// TestStoredFieldsHaveJSONTags checks that every exported field of every
+// stored struct, nested ones included, names its JSON key in a tag: the
+// key is then chosen, not taken from the Go name, which a rename would
+// change. A field stored before its tag was written keeps its Go name as key.
+func TestStoredFieldsHaveJSONTags(t *testing.T) {
+	seen := map[reflect.Type]bool{}
+	for _, d := range storedDocs() {
+		checkTags(t, reflect.TypeOf(d.value), seen)
+	}
+}
+
+func checkTags(t *testing.T, typ reflect.Type, seen map[reflect.Type]bool) {
+	t.Helper()
+	switch typ.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		checkTags(t, typ.Elem(), seen)
+		return
+	case reflect.Map:
+		checkTags(t, typ.Key(), seen)
+		checkTags(t, typ.Elem(), seen)
+		return
+	case reflect.Struct:
+	default:
+		return
+	}
+	if seen[typ] || encodesItself(typ) {
+		return
+	}
+	seen[typ] = true
+	keys := map[string]string{} // JSON key → Go field
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag, _ := f.Tag.Lookup("json")
+		key, _, _ := strings.Cut(tag, ",")
+		if key == "" {
+			t.Errorf("%s.%s has no json tag naming its key: a field already stored keeps its Go name, `json:\"%s\"`",
+				typ, f.Name, f.Name)
+			continue
+		}
+		if key == "-" {
+			continue
+		}
+		if other, ok := keys[key]; ok {
+			t.Errorf("%s.%s and %s.%s are both stored as %q", typ, other, typ, f.Name, key)
+		}
+		keys[key] = f.Name
+		checkTags(t, f.Type, seen)
 	}
 }
 
