@@ -26,6 +26,7 @@ import (
 // renamed Go field, must show up here as a changed golden file in
 // testdata/format, and such a change needs a migration of the stored data.
 
+// update rewrites the golden files from what SQLite stores; PostgreSQL must then store the same.
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/format (go test ./sqlstore -run TestStoredFormat -update)")
 
 // storedDoc is one type of object the store keeps as JSON in a doc column:
@@ -317,7 +318,7 @@ func TestStoredFormat(t *testing.T) {
 					t.Fatalf("reading %s back: %v", path, err)
 				}
 				if diff := cmp.Diff(d.value, read); diff != "" {
-					t.Errorf("%s read back (-stored +read):\n%s", path, diff)
+					t.Errorf("%s read back (-fixture +read):\n%s", path, diff)
 				}
 			})
 		}
@@ -431,10 +432,10 @@ func checkTags(t *testing.T, typ reflect.Type, seen map[reflect.Type]bool) {
 		return
 	}
 	seen[typ] = true
-	keys := map[string]string{} // JSON key → Go field
+	keys := map[string]string{} // JSON key, lower-cased as decoding matches it → Go field
 	for i := range typ.NumField() {
 		f := typ.Field(i)
-		if !f.IsExported() {
+		if !f.IsExported() && !f.Anonymous { // an embedded struct's fields are stored even if it is unexported
 			continue
 		}
 		tag, _ := f.Tag.Lookup("json")
@@ -447,10 +448,10 @@ func checkTags(t *testing.T, typ reflect.Type, seen map[reflect.Type]bool) {
 		if key == "-" {
 			continue
 		}
-		if other, ok := keys[key]; ok {
-			t.Errorf("%s.%s and %s.%s are both stored as %q", typ, other, typ, f.Name, key)
+		if other, ok := keys[strings.ToLower(key)]; ok {
+			t.Errorf("%s.%s and %s.%s are both read from the key %q", typ, other, typ, f.Name, key)
 		}
-		keys[key] = f.Name
+		keys[strings.ToLower(key)] = f.Name
 		checkTags(t, f.Type, seen)
 	}
 }
