@@ -8,16 +8,16 @@ import (
 // Catalog groups access packages, their resources and custom extensions, and
 // is the unit that catalog roles are scoped to.
 type Catalog struct {
-	ID                  string
-	DisplayName         string
-	Description         string
-	CatalogType         CatalogType
-	State               CatalogState
-	IsExternallyVisible bool
-	CreatedBy           string
-	ModifiedBy          string
-	CreatedDateTime     time.Time
-	ModifiedDateTime    time.Time
+	ID                  string       `json:"ID"`
+	DisplayName         string       `json:"DisplayName"`
+	Description         string       `json:"Description"`
+	CatalogType         CatalogType  `json:"CatalogType"`
+	State               CatalogState `json:"State"`
+	IsExternallyVisible bool         `json:"IsExternallyVisible"`
+	CreatedBy           string       `json:"CreatedBy"`
+	ModifiedBy          string       `json:"ModifiedBy"`
+	CreatedDateTime     time.Time    `json:"CreatedDateTime"`
+	ModifiedDateTime    time.Time    `json:"ModifiedDateTime"`
 }
 
 // Normalize fills the defaults a client may leave out.
@@ -40,15 +40,15 @@ func (c Catalog) Validate() error {
 
 // AccessPackage is what people request: a bundle of resource roles in one catalog.
 type AccessPackage struct {
-	ID               string
-	CatalogID        string
-	DisplayName      string
-	Description      string
-	IsHidden         bool
-	CreatedBy        string
-	ModifiedBy       string
-	CreatedDateTime  time.Time
-	ModifiedDateTime time.Time
+	ID               string    `json:"ID"`
+	CatalogID        string    `json:"CatalogID"`
+	DisplayName      string    `json:"DisplayName"`
+	Description      string    `json:"Description"`
+	IsHidden         bool      `json:"IsHidden"`
+	CreatedBy        string    `json:"CreatedBy"`
+	ModifiedBy       string    `json:"ModifiedBy"`
+	CreatedDateTime  time.Time `json:"CreatedDateTime"`
+	ModifiedDateTime time.Time `json:"ModifiedDateTime"`
 }
 
 func (p AccessPackage) Validate() error {

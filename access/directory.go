@@ -4,13 +4,13 @@ import "strings"
 
 // User is a person in accessd's small directory: a requestor, a target or an approver.
 type User struct {
-	ID                string
-	DisplayName       string
-	UserPrincipalName string
-	Mail              string
-	MailNickname      string
-	AccountEnabled    bool
-	ManagerID         string // empty when the user has no manager
+	ID                string `json:"ID"`
+	DisplayName       string `json:"DisplayName"`
+	UserPrincipalName string `json:"UserPrincipalName"`
+	Mail              string `json:"Mail"`
+	MailNickname      string `json:"MailNickname"`
+	AccountEnabled    bool   `json:"AccountEnabled"`
+	ManagerID         string `json:"ManagerID"` // empty when the user has no manager
 }
 
 func (u User) Validate() error {
@@ -28,12 +28,12 @@ func (u User) Validate() error {
 
 // Group is a security or mail group; delivering an assignment will change its members.
 type Group struct {
-	ID              string
-	DisplayName     string
-	Description     string
-	MailNickname    string
-	SecurityEnabled bool
-	MailEnabled     bool
+	ID              string `json:"ID"`
+	DisplayName     string `json:"DisplayName"`
+	Description     string `json:"Description"`
+	MailNickname    string `json:"MailNickname"`
+	SecurityEnabled bool   `json:"SecurityEnabled"`
+	MailEnabled     bool   `json:"MailEnabled"`
 }
 
 func (g Group) Validate() error {
@@ -57,20 +57,20 @@ const (
 // ServicePrincipal is an application in the directory: an app-token caller,
 // a target, or a resource whose app roles a package grants.
 type ServicePrincipal struct {
-	ID          string
-	AppID       string
-	DisplayName string
-	AppRoles    []AppRole
+	ID          string    `json:"ID"`
+	AppID       string    `json:"AppID"`
+	DisplayName string    `json:"DisplayName"`
+	AppRoles    []AppRole `json:"AppRoles"`
 }
 
 // AppRole is a role an application defines for users or other applications.
 type AppRole struct {
-	ID                 string
-	AllowedMemberTypes []string
-	Description        string
-	DisplayName        string
-	IsEnabled          bool
-	Value              string
+	ID                 string   `json:"ID"`
+	AllowedMemberTypes []string `json:"AllowedMemberTypes"`
+	Description        string   `json:"Description"`
+	DisplayName        string   `json:"DisplayName"`
+	IsEnabled          bool     `json:"IsEnabled"`
+	Value              string   `json:"Value"`
 }
 
 func (sp ServicePrincipal) Validate() error {

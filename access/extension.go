@@ -46,12 +46,12 @@ const (
 
 // Endpoint is where a callout goes. Type is LogicAppEndpoint or HTTPRequestEndpoint.
 type Endpoint struct {
-	Type                 string
-	SubscriptionID       string
-	ResourceGroupName    string
-	LogicAppWorkflowName string
-	URL                  string // Logic App trigger URL
-	TargetURL            string // httpRequestEndpoint
+	Type                 string `json:"Type"`
+	SubscriptionID       string `json:"SubscriptionID"`
+	ResourceGroupName    string `json:"ResourceGroupName"`
+	LogicAppWorkflowName string `json:"LogicAppWorkflowName"`
+	URL                  string `json:"URL"`       // Logic App trigger URL
+	TargetURL            string `json:"TargetURL"` // httpRequestEndpoint
 }
 
 // CalloutURL is the address a callout is sent to.
@@ -64,14 +64,14 @@ func (e Endpoint) CalloutURL() string {
 
 // Authentication says which token accompanies a callout.
 type Authentication struct {
-	Type       string // PopTokenAuthentication or BearerTokenAuthentication
-	ResourceID string // audience of a bearer token
+	Type       string `json:"Type"`       // PopTokenAuthentication or BearerTokenAuthentication
+	ResourceID string `json:"ResourceID"` // audience of a bearer token
 }
 
 // ClientConfiguration tunes the outbound HTTP call. Nil fields mean the default.
 type ClientConfiguration struct {
-	TimeoutInMilliseconds *int
-	MaximumRetries        *int
+	TimeoutInMilliseconds *int `json:"TimeoutInMilliseconds"`
+	MaximumRetries        *int `json:"MaximumRetries"`
 }
 
 // Timeout is the HTTP timeout of one attempt.
@@ -92,25 +92,25 @@ func (c *ClientConfiguration) Attempts() int {
 
 // CallbackConfiguration makes an extension launch-and-wait.
 type CallbackConfiguration struct {
-	Type            string // CallbackConfigurationType or ApprovalStageCallbackConfiguration
-	TimeoutDuration Duration
+	Type            string   `json:"Type"` // CallbackConfigurationType or ApprovalStageCallbackConfiguration
+	TimeoutDuration Duration `json:"TimeoutDuration"`
 }
 
 // CustomExtension is a customCalloutExtension defined on a catalog.
 type CustomExtension struct {
-	ID                   string
-	CatalogID            string
-	Type                 ExtensionType
-	DisplayName          string
-	Description          string
-	Endpoint             Endpoint
-	Authentication       Authentication
-	Client               *ClientConfiguration
-	Callback             *CallbackConfiguration // nil: launch and continue
-	CreatedBy            string
-	LastModifiedBy       string
-	CreatedDateTime      time.Time
-	LastModifiedDateTime time.Time
+	ID                   string                 `json:"ID"`
+	CatalogID            string                 `json:"CatalogID"`
+	Type                 ExtensionType          `json:"Type"`
+	DisplayName          string                 `json:"DisplayName"`
+	Description          string                 `json:"Description"`
+	Endpoint             Endpoint               `json:"Endpoint"`
+	Authentication       Authentication         `json:"Authentication"`
+	Client               *ClientConfiguration   `json:"Client"`
+	Callback             *CallbackConfiguration `json:"Callback"` // nil: launch and continue
+	CreatedBy            string                 `json:"CreatedBy"`
+	LastModifiedBy       string                 `json:"LastModifiedBy"`
+	CreatedDateTime      time.Time              `json:"CreatedDateTime"`
+	LastModifiedDateTime time.Time              `json:"LastModifiedDateTime"`
 }
 
 // Waits reports whether the extension pauses a request until resume.

@@ -13,36 +13,36 @@ import (
 // what they need of it at submission, so editing a policy never changes
 // requests in flight.
 type AssignmentPolicy struct {
-	ID                      string
-	AccessPackageID         string
-	CatalogID               string // the package's catalog, kept for catalog-scoped checks
-	DisplayName             string
-	Description             string
-	AllowedTargetScope      AllowedTargetScope
-	SpecificAllowedTargets  []SubjectSet
-	Expiration              Expiration
-	RequestorSettings       RequestorSettings
-	RequestApprovalSettings ApprovalSettings
-	ReviewSettings          json.RawMessage // stored and returned as given; accessd runs no reviews yet
-	NotificationSettings    json.RawMessage // stored and returned as given; accessd sends no email
-	ExtensionBindings       []ExtensionBinding
-	Questions               []Question
-	CreatedDateTime         time.Time
-	ModifiedDateTime        time.Time
+	ID                      string             `json:"ID"`
+	AccessPackageID         string             `json:"AccessPackageID"`
+	CatalogID               string             `json:"CatalogID"` // the package's catalog, kept for catalog-scoped checks
+	DisplayName             string             `json:"DisplayName"`
+	Description             string             `json:"Description"`
+	AllowedTargetScope      AllowedTargetScope `json:"AllowedTargetScope"`
+	SpecificAllowedTargets  []SubjectSet       `json:"SpecificAllowedTargets"`
+	Expiration              Expiration         `json:"Expiration"`
+	RequestorSettings       RequestorSettings  `json:"RequestorSettings"`
+	RequestApprovalSettings ApprovalSettings   `json:"RequestApprovalSettings"`
+	ReviewSettings          json.RawMessage    `json:"ReviewSettings"`       // stored and returned as given; accessd runs no reviews yet
+	NotificationSettings    json.RawMessage    `json:"NotificationSettings"` // stored and returned as given; accessd sends no email
+	ExtensionBindings       []ExtensionBinding `json:"ExtensionBindings"`
+	Questions               []Question         `json:"Questions"`
+	CreatedDateTime         time.Time          `json:"CreatedDateTime"`
+	ModifiedDateTime        time.Time          `json:"ModifiedDateTime"`
 }
 
 // SubjectSet names a set of people: one user, a group's members, the
 // requestor's manager and so on. Type is the Graph type name without its
 // namespace prefix, e.g. "singleUser".
 type SubjectSet struct {
-	Type                    string
-	UserID                  string
-	GroupID                 string
-	ServicePrincipalID      string
-	ConnectedOrganizationID string
-	ManagerLevel            int
-	Description             string
-	MembershipRule          string
+	Type                    string `json:"Type"`
+	UserID                  string `json:"UserID"`
+	GroupID                 string `json:"GroupID"`
+	ServicePrincipalID      string `json:"ServicePrincipalID"`
+	ConnectedOrganizationID string `json:"ConnectedOrganizationID"`
+	ManagerLevel            int    `json:"ManagerLevel"`
+	Description             string `json:"Description"`
+	MembershipRule          string `json:"MembershipRule"`
 }
 
 // SubjectSetTypes lists the subject sets accessd knows, with the one id field each needs.
@@ -80,9 +80,9 @@ func (s SubjectSet) Validate(path string) error {
 
 // Expiration is expirationPattern: when an assignment ends.
 type Expiration struct {
-	Type        ExpirationType
-	EndDateTime *time.Time
-	Duration    Duration
+	Type        ExpirationType `json:"Type"`
+	EndDateTime *time.Time     `json:"EndDateTime"`
+	Duration    Duration       `json:"Duration"`
 }
 
 func (e Expiration) validate(path string) error {
@@ -113,22 +113,22 @@ func (e Expiration) checkEnd(path string, now time.Time) error {
 
 // RequestorSettings is accessPackageAssignmentRequestorSettings.
 type RequestorSettings struct {
-	EnableTargetsToSelfAddAccess           bool
-	EnableTargetsToSelfUpdateAccess        bool
-	EnableTargetsToSelfRemoveAccess        bool
-	AllowCustomAssignmentSchedule          bool
-	EnableOnBehalfRequestorsToAddAccess    bool
-	EnableOnBehalfRequestorsToUpdateAccess bool
-	EnableOnBehalfRequestorsToRemoveAccess bool
-	OnBehalfRequestors                     []SubjectSet
+	EnableTargetsToSelfAddAccess           bool         `json:"EnableTargetsToSelfAddAccess"`
+	EnableTargetsToSelfUpdateAccess        bool         `json:"EnableTargetsToSelfUpdateAccess"`
+	EnableTargetsToSelfRemoveAccess        bool         `json:"EnableTargetsToSelfRemoveAccess"`
+	AllowCustomAssignmentSchedule          bool         `json:"AllowCustomAssignmentSchedule"`
+	EnableOnBehalfRequestorsToAddAccess    bool         `json:"EnableOnBehalfRequestorsToAddAccess"`
+	EnableOnBehalfRequestorsToUpdateAccess bool         `json:"EnableOnBehalfRequestorsToUpdateAccess"`
+	EnableOnBehalfRequestorsToRemoveAccess bool         `json:"EnableOnBehalfRequestorsToRemoveAccess"`
+	OnBehalfRequestors                     []SubjectSet `json:"OnBehalfRequestors"`
 }
 
 // ApprovalSettings is accessPackageAssignmentApprovalSettings.
 type ApprovalSettings struct {
-	IsApprovalRequiredForAdd         bool
-	IsApprovalRequiredForUpdate      bool
-	IsRequestorJustificationRequired bool
-	Stages                           []ApprovalStage
+	IsApprovalRequiredForAdd         bool            `json:"IsApprovalRequiredForAdd"`
+	IsApprovalRequiredForUpdate      bool            `json:"IsApprovalRequiredForUpdate"`
+	IsRequestorJustificationRequired bool            `json:"IsRequestorJustificationRequired"`
+	Stages                           []ApprovalStage `json:"Stages"`
 }
 
 // MaxApprovalStages is the v1.0 limit.
@@ -139,22 +139,22 @@ var DefaultAutomaticDenial = Duration{Days: 14}
 
 // ApprovalStage is one stage of approval (accessPackageApprovalStage).
 type ApprovalStage struct {
-	DurationBeforeAutomaticDenial   Duration
-	IsApproverJustificationRequired bool
-	IsEscalationEnabled             bool
-	DurationBeforeEscalation        Duration
-	PrimaryApprovers                []SubjectSet
-	FallbackPrimaryApprovers        []SubjectSet
-	EscalationApprovers             []SubjectSet
-	FallbackEscalationApprovers     []SubjectSet
-	ApproverInformationVisibility   ApproverVisibility
+	DurationBeforeAutomaticDenial   Duration           `json:"DurationBeforeAutomaticDenial"`
+	IsApproverJustificationRequired bool               `json:"IsApproverJustificationRequired"`
+	IsEscalationEnabled             bool               `json:"IsEscalationEnabled"`
+	DurationBeforeEscalation        Duration           `json:"DurationBeforeEscalation"`
+	PrimaryApprovers                []SubjectSet       `json:"PrimaryApprovers"`
+	FallbackPrimaryApprovers        []SubjectSet       `json:"FallbackPrimaryApprovers"`
+	EscalationApprovers             []SubjectSet       `json:"EscalationApprovers"`
+	FallbackEscalationApprovers     []SubjectSet       `json:"FallbackEscalationApprovers"`
+	ApproverInformationVisibility   ApproverVisibility `json:"ApproverInformationVisibility"`
 }
 
 // ExtensionBinding is a customExtensionStageSetting: which extension runs at which stage.
 type ExtensionBinding struct {
-	ID                string
-	Stage             Stage
-	CustomExtensionID string
+	ID                string `json:"ID"`
+	Stage             Stage  `json:"Stage"`
+	CustomExtensionID string `json:"CustomExtensionID"`
 }
 
 // MaxExtensionsPerPolicy is the documented service limit.
@@ -168,30 +168,30 @@ const (
 
 // Question is asked of requestors; answers travel on the request and in callouts.
 type Question struct {
-	ID                         string
-	Type                       string // TextInputQuestion or MultipleChoiceQuestion
-	Text                       string
-	Localizations              []LocalizedText
-	Sequence                   int
-	IsRequired                 bool
-	IsAnswerEditable           bool
-	IsSingleLineQuestion       bool
-	RegexPattern               string
-	Choices                    []AnswerChoice
-	IsMultipleSelectionAllowed bool
+	ID                         string          `json:"ID"`
+	Type                       string          `json:"Type"` // TextInputQuestion or MultipleChoiceQuestion
+	Text                       string          `json:"Text"`
+	Localizations              []LocalizedText `json:"Localizations"`
+	Sequence                   int             `json:"Sequence"`
+	IsRequired                 bool            `json:"IsRequired"`
+	IsAnswerEditable           bool            `json:"IsAnswerEditable"`
+	IsSingleLineQuestion       bool            `json:"IsSingleLineQuestion"`
+	RegexPattern               string          `json:"RegexPattern"`
+	Choices                    []AnswerChoice  `json:"Choices"`
+	IsMultipleSelectionAllowed bool            `json:"IsMultipleSelectionAllowed"`
 }
 
 // LocalizedText is accessPackageLocalizedText.
 type LocalizedText struct {
-	LanguageCode string
-	Text         string
+	LanguageCode string `json:"LanguageCode"`
+	Text         string `json:"Text"`
 }
 
 // AnswerChoice is one choice of a multiple-choice question.
 type AnswerChoice struct {
-	ActualValue   string
-	Text          string
-	Localizations []LocalizedText
+	ActualValue   string          `json:"ActualValue"`
+	Text          string          `json:"Text"`
+	Localizations []LocalizedText `json:"Localizations"`
 }
 
 // Normalize fills defaults that a client may leave out, so stored policies are explicit.

@@ -92,8 +92,8 @@ const (
 
 // Schedule is entitlementManagementSchedule: when access starts and ends.
 type Schedule struct {
-	StartDateTime *time.Time
-	Expiration    Expiration
+	StartDateTime *time.Time `json:"StartDateTime"`
+	Expiration    Expiration `json:"Expiration"`
 }
 
 // EndDateTime is when access under the schedule ends, counted from start; nil when it never does.
@@ -110,9 +110,9 @@ func (s Schedule) EndDateTime(start time.Time) *time.Time {
 
 // Answer is an accessPackageAnswerString: a requestor's answer to a policy question.
 type Answer struct {
-	QuestionID   string
-	Value        string
-	DisplayValue string
+	QuestionID   string `json:"QuestionID"`
+	Value        string `json:"Value"`
+	DisplayValue string `json:"DisplayValue"`
 }
 
 // SubjectKind says whether a target or requestor is a user or a service principal.
@@ -125,30 +125,30 @@ const (
 
 // Subject is an accessPackageSubject: a target or a requestor as a request records it.
 type Subject struct {
-	ID            string
-	Kind          SubjectKind
-	DisplayName   string
-	PrincipalName string
-	Email         string
+	ID            string      `json:"ID"`
+	Kind          SubjectKind `json:"Kind"`
+	DisplayName   string      `json:"DisplayName"`
+	PrincipalName string      `json:"PrincipalName"`
+	Email         string      `json:"Email"`
 }
 
 // PolicySnapshot is what a request copies from its policy at submission, so
 // that editing the policy never changes requests in flight.
 type PolicySnapshot struct {
-	DisplayName      string
-	ApprovalRequired bool
-	ApprovalStages   []ApprovalStage
-	Expiration       Expiration
-	Bindings         []StageBinding
+	DisplayName      string          `json:"DisplayName"`
+	ApprovalRequired bool            `json:"ApprovalRequired"`
+	ApprovalStages   []ApprovalStage `json:"ApprovalStages"`
+	Expiration       Expiration      `json:"Expiration"`
+	Bindings         []StageBinding  `json:"Bindings"`
 }
 
 // StageBinding is an extension bound to a stage, with what the request needs
 // to know of it for good: whether it waits, and how long.
 type StageBinding struct {
-	Stage           Stage
-	ExtensionID     string
-	Waits           bool
-	CallbackTimeout Duration
+	Stage           Stage    `json:"Stage"`
+	ExtensionID     string   `json:"ExtensionID"`
+	Waits           bool     `json:"Waits"`
+	CallbackTimeout Duration `json:"CallbackTimeout"`
 }
 
 // Binding finds the extension bound to a stage, if any.
@@ -174,36 +174,36 @@ const (
 
 // CalloutInstance is a customExtensionCalloutInstance: one call of an extension at one stage.
 type CalloutInstance struct {
-	ID                    string
-	CustomExtensionID     string
-	Stage                 Stage
-	Status                CalloutStatus
-	Detail                string
-	ExternalCorrelationID string
-	Waits                 bool            // launch and wait: the request pauses until the callback
-	Outcome               CallbackOutcome // what the accepted callback decided, to recognise repeats
+	ID                    string          `json:"ID"`
+	CustomExtensionID     string          `json:"CustomExtensionID"`
+	Stage                 Stage           `json:"Stage"`
+	Status                CalloutStatus   `json:"Status"`
+	Detail                string          `json:"Detail"`
+	ExternalCorrelationID string          `json:"ExternalCorrelationID"`
+	Waits                 bool            `json:"Waits"`   // launch and wait: the request pauses until the callback
+	Outcome               CallbackOutcome `json:"Outcome"` // what the accepted callback decided, to recognise repeats
 }
 
 // Request is an accessPackageAssignmentRequest.
 type Request struct {
-	ID                string
-	Type              RequestType
-	State             RequestState
-	Status            string
-	CreatedDateTime   time.Time
-	CompletedDateTime *time.Time
-	Justification     string
-	Answers           []Answer
-	Schedule          Schedule // as requested (or for removes, unused)
-	AccessPackageID   string
-	PolicyID          string
-	CatalogID         string
-	Target            Subject
-	Requestor         Subject
-	AssignmentID      string // the assignment made, changed or removed
-	Policy            PolicySnapshot
-	Callouts          []CalloutInstance
-	Step              Step // where in its lifecycle the request is; see lifecycle.go
+	ID                string            `json:"ID"`
+	Type              RequestType       `json:"Type"`
+	State             RequestState      `json:"State"`
+	Status            string            `json:"Status"`
+	CreatedDateTime   time.Time         `json:"CreatedDateTime"`
+	CompletedDateTime *time.Time        `json:"CompletedDateTime"`
+	Justification     string            `json:"Justification"`
+	Answers           []Answer          `json:"Answers"`
+	Schedule          Schedule          `json:"Schedule"` // as requested (or for removes, unused)
+	AccessPackageID   string            `json:"AccessPackageID"`
+	PolicyID          string            `json:"PolicyID"`
+	CatalogID         string            `json:"CatalogID"`
+	Target            Subject           `json:"Target"`
+	Requestor         Subject           `json:"Requestor"`
+	AssignmentID      string            `json:"AssignmentID"` // the assignment made, changed or removed
+	Policy            PolicySnapshot    `json:"Policy"`
+	Callouts          []CalloutInstance `json:"Callouts"`
+	Step              Step              `json:"Step"` // where in its lifecycle the request is; see lifecycle.go
 }
 
 // Callout finds one of the request's callout instances.
@@ -239,17 +239,17 @@ func (s AssignmentState) IsActive() bool {
 
 // Assignment is an accessPackageAssignment: a target holding a package under a policy.
 type Assignment struct {
-	ID              string
-	AccessPackageID string
-	PolicyID        string
-	CatalogID       string
-	Target          Subject
-	State           AssignmentState
-	Status          string
-	Schedule        Schedule // StartDateTime is set; Expiration says when it ends
-	ExpiredDateTime *time.Time
-	Callouts        []CalloutInstance // pre-expiration callouts
-	CreatedDateTime time.Time
+	ID              string            `json:"ID"`
+	AccessPackageID string            `json:"AccessPackageID"`
+	PolicyID        string            `json:"PolicyID"`
+	CatalogID       string            `json:"CatalogID"`
+	Target          Subject           `json:"Target"`
+	State           AssignmentState   `json:"State"`
+	Status          string            `json:"Status"`
+	Schedule        Schedule          `json:"Schedule"` // StartDateTime is set; Expiration says when it ends
+	ExpiredDateTime *time.Time        `json:"ExpiredDateTime"`
+	Callouts        []CalloutInstance `json:"Callouts"` // pre-expiration callouts
+	CreatedDateTime time.Time         `json:"CreatedDateTime"`
 }
 
 // End is when the assignment's access ends; nil when it never does.
@@ -262,17 +262,17 @@ func (a Assignment) End() *time.Time {
 
 // HistoryEntry is one line of a request's audit trail.
 type HistoryEntry struct {
-	ID        string
-	RequestID string
-	At        time.Time
-	ActorID   string
-	ActorName string
-	Action    string // submitted, transition, calloutSent, calloutFailed, callback, canceled, …
-	Stage     Stage
-	Source    string
-	Type      string
-	Detail    string
-	Outcome   string
-	State     RequestState
-	Status    string
+	ID        string       `json:"ID"`
+	RequestID string       `json:"RequestID"`
+	At        time.Time    `json:"At"`
+	ActorID   string       `json:"ActorID"`
+	ActorName string       `json:"ActorName"`
+	Action    string       `json:"Action"` // submitted, transition, calloutSent, calloutFailed, callback, canceled, …
+	Stage     Stage        `json:"Stage"`
+	Source    string       `json:"Source"`
+	Type      string       `json:"Type"`
+	Detail    string       `json:"Detail"`
+	Outcome   string       `json:"Outcome"`
+	State     RequestState `json:"State"`
+	Status    string       `json:"Status"`
 }

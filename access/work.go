@@ -20,20 +20,20 @@ const (
 // stored in the same transaction as the change that causes it. The store
 // claims it with a lease, so a crashed worker's work is done again by another.
 type Work struct {
-	ID           string
-	Kind         WorkKind
-	RequestID    string // the request it belongs to, if any
-	AssignmentID string // the assignment it belongs to, if any
-	Stage        Stage  // for callouts and callback timeouts
-	InstanceID   string // the callout instance, stable across re-sends
-	ExtensionID  string // for callouts
-	DueAt        time.Time
-	Attempt      int // how often accessd itself failed doing it (not callout attempts)
+	ID           string    `json:"ID"`
+	Kind         WorkKind  `json:"Kind"`
+	RequestID    string    `json:"RequestID"`    // the request it belongs to, if any
+	AssignmentID string    `json:"AssignmentID"` // the assignment it belongs to, if any
+	Stage        Stage     `json:"Stage"`        // for callouts and callback timeouts
+	InstanceID   string    `json:"InstanceID"`   // the callout instance, stable across re-sends
+	ExtensionID  string    `json:"ExtensionID"`  // for callouts
+	DueAt        time.Time `json:"DueAt"`
+	Attempt      int       `json:"Attempt"` // how often accessd itself failed doing it (not callout attempts)
 
 	// The request's state and status when the stage was reached, which the
 	// callout payload reports even if the request has moved on since.
-	RequestState  RequestState
-	RequestStatus string
+	RequestState  RequestState `json:"RequestState"`
+	RequestStatus string       `json:"RequestStatus"`
 }
 
 // Backoff is how long accessd waits before retrying work it failed to do
@@ -51,19 +51,19 @@ func Backoff(attempt int) time.Duration {
 
 // CalloutAttempt is one HTTP call of a callout, as --dev mode lists them.
 type CalloutAttempt struct {
-	ID             string
-	ExtensionID    string
-	RequestID      string
-	AssignmentID   string
-	InstanceID     string
-	Stage          Stage
-	URL            string
-	Attempt        int
-	SentAt         time.Time
-	DurationMillis int64
-	RequestHeaders map[string]string
-	RequestBody    string
-	ResponseStatus int
-	ResponseBody   string // the first 4 KiB
-	Error          string
+	ID             string            `json:"ID"`
+	ExtensionID    string            `json:"ExtensionID"`
+	RequestID      string            `json:"RequestID"`
+	AssignmentID   string            `json:"AssignmentID"`
+	InstanceID     string            `json:"InstanceID"`
+	Stage          Stage             `json:"Stage"`
+	URL            string            `json:"URL"`
+	Attempt        int               `json:"Attempt"`
+	SentAt         time.Time         `json:"SentAt"`
+	DurationMillis int64             `json:"DurationMillis"`
+	RequestHeaders map[string]string `json:"RequestHeaders"`
+	RequestBody    string            `json:"RequestBody"`
+	ResponseStatus int               `json:"ResponseStatus"`
+	ResponseBody   string            `json:"ResponseBody"` // the first 4 KiB
+	Error          string            `json:"Error"`
 }
