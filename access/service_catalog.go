@@ -35,14 +35,18 @@ func (s *Service) Catalogs(ctx context.Context, p Page) (items []Catalog, more b
 }
 
 // UpdateCatalog applies a partial change (PATCH) to a catalog.
-func (s *Service) UpdateCatalog(ctx context.Context, by Caller, id string, apply func(*Catalog)) (Catalog, error) {
+// apply copies the sent properties onto the stored catalog inside the
+// transaction; its error (a bad value) leaves the catalog as it was.
+func (s *Service) UpdateCatalog(ctx context.Context, by Caller, id string, apply func(*Catalog) error) (Catalog, error) {
 	var c Catalog
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
 		if c, err = tx.Catalog(id); err != nil {
 			return err
 		}
-		apply(&c)
+		if err := apply(&c); err != nil {
+			return err
+		}
 		c.ID = id
 		c.Normalize()
 		if err := c.Validate(); err != nil {
@@ -126,7 +130,7 @@ func (s *Service) AccessPackages(ctx context.Context, catalogID string, p Page) 
 
 // UpdateAccessPackage applies a partial change (PATCH). Moving a package to
 // another catalog is a separate action (moveToCatalog), so the catalog stays.
-func (s *Service) UpdateAccessPackage(ctx context.Context, by Caller, id string, apply func(*AccessPackage)) (AccessPackage, error) {
+func (s *Service) UpdateAccessPackage(ctx context.Context, by Caller, id string, apply func(*AccessPackage) error) (AccessPackage, error) {
 	var p AccessPackage
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
@@ -134,7 +138,9 @@ func (s *Service) UpdateAccessPackage(ctx context.Context, by Caller, id string,
 			return err
 		}
 		catalog := p.CatalogID
-		apply(&p)
+		if err := apply(&p); err != nil {
+			return err
+		}
 		p.ID = id
 		if p.CatalogID != catalog {
 			return Invalidf("catalog cannot be changed by PATCH; an access package stays in its catalog")

@@ -73,7 +73,7 @@ func (s *Service) Users(ctx context.Context, p Page) ([]User, bool, error) {
 }
 
 // UpdateUser applies a partial change (PATCH).
-func (s *Service) UpdateUser(ctx context.Context, idOrUPN string, apply func(*User)) (User, error) {
+func (s *Service) UpdateUser(ctx context.Context, idOrUPN string, apply func(*User) error) (User, error) {
 	var u User
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
@@ -81,7 +81,9 @@ func (s *Service) UpdateUser(ctx context.Context, idOrUPN string, apply func(*Us
 			return err
 		}
 		id, manager := u.ID, u.ManagerID
-		apply(&u)
+		if err := apply(&u); err != nil {
+			return err
+		}
 		u.ID, u.ManagerID = id, manager // the manager changes only through /manager/$ref
 		if err := u.Validate(); err != nil {
 			return err
@@ -182,14 +184,16 @@ func (s *Service) Groups(ctx context.Context, p Page) ([]Group, bool, error) {
 }
 
 // UpdateGroup applies a partial change (PATCH).
-func (s *Service) UpdateGroup(ctx context.Context, id string, apply func(*Group)) (Group, error) {
+func (s *Service) UpdateGroup(ctx context.Context, id string, apply func(*Group) error) (Group, error) {
 	var g Group
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
 		if g, err = tx.Group(id); err != nil {
 			return err
 		}
-		apply(&g)
+		if err := apply(&g); err != nil {
+			return err
+		}
 		g.ID = id
 		if err := g.Validate(); err != nil {
 			return err
@@ -332,7 +336,7 @@ func (s *Service) ServicePrincipals(ctx context.Context, p Page) ([]ServicePrinc
 }
 
 // UpdateServicePrincipal applies a partial change (PATCH); appId never changes.
-func (s *Service) UpdateServicePrincipal(ctx context.Context, id string, apply func(*ServicePrincipal)) (ServicePrincipal, error) {
+func (s *Service) UpdateServicePrincipal(ctx context.Context, id string, apply func(*ServicePrincipal) error) (ServicePrincipal, error) {
 	var sp ServicePrincipal
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
@@ -340,7 +344,9 @@ func (s *Service) UpdateServicePrincipal(ctx context.Context, id string, apply f
 			return err
 		}
 		appID := sp.AppID
-		apply(&sp)
+		if err := apply(&sp); err != nil {
+			return err
+		}
 		if sp.AppID != appID {
 			return Invalidf("appId cannot change")
 		}

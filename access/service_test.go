@@ -132,9 +132,10 @@ func TestServiceCatalogs(t *testing.T) {
 
 	e.clock.Advance(time.Minute)
 	editor := access.Caller{DisplayName: "Editor app", IsApp: true}
-	upd, err := e.svc.UpdateCatalog(e.ctx, editor, c.ID, func(c *access.Catalog) {
+	upd, err := e.svc.UpdateCatalog(e.ctx, editor, c.ID, func(c *access.Catalog) error {
 		c.Description = "changed"
 		c.State = access.CatalogUnpublished
+		return nil
 	})
 	noErr(t, err)
 	want.Description, want.State, want.ModifiedBy, want.ModifiedDateTime = "changed", access.CatalogUnpublished, "Editor app", t0.Add(time.Minute)
@@ -145,9 +146,18 @@ func TestServiceCatalogs(t *testing.T) {
 		t.Fatalf("stored after UpdateCatalog (-want +got):\n%s", diff)
 	}
 
-	_, err = e.svc.UpdateCatalog(e.ctx, admin, c.ID, func(c *access.Catalog) { c.DisplayName = "" })
+	// An apply that fails part way leaves the catalog as it was.
+	_, err = e.svc.UpdateCatalog(e.ctx, admin, c.ID, func(c *access.Catalog) error {
+		c.DisplayName = "After"
+		return access.Invalidf("property 'catalogType': bogus")
+	})
+	wantInvalid(t, err, "catalogType")
+	if diff := cmp.Diff(want, must[access.Catalog](t)(e.svc.Catalog(e.ctx, c.ID))); diff != "" {
+		t.Fatalf("stored after a failed apply (-want +got):\n%s", diff)
+	}
+	_, err = e.svc.UpdateCatalog(e.ctx, admin, c.ID, func(c *access.Catalog) error { c.DisplayName = ""; return nil })
 	wantInvalid(t, err, "displayName")
-	_, err = e.svc.UpdateCatalog(e.ctx, admin, c.ID, func(c *access.Catalog) { c.ID = "other" })
+	_, err = e.svc.UpdateCatalog(e.ctx, admin, c.ID, func(c *access.Catalog) error { c.ID = "other"; return nil })
 	noErr(t, err) // the id in the URL wins
 	if _, err := e.svc.Catalog(e.ctx, "other"); !access.IsNotFound(err) {
 		t.Errorf("UpdateCatalog that changed the id stored a catalog under the new id: %v", err)
@@ -155,7 +165,7 @@ func TestServiceCatalogs(t *testing.T) {
 	if got := must[access.Catalog](t)(e.svc.Catalog(e.ctx, c.ID)); got.DisplayName != "Sales" {
 		t.Errorf("failed UpdateCatalog changed the stored catalog: %+v", got)
 	}
-	_, err = e.svc.UpdateCatalog(e.ctx, admin, "missing", func(*access.Catalog) {})
+	_, err = e.svc.UpdateCatalog(e.ctx, admin, "missing", func(*access.Catalog) error { return nil })
 	wantKind(t, err, access.KindNotFound)
 
 	noErr(t, e.svc.DeleteCatalog(e.ctx, c.ID))
@@ -201,18 +211,18 @@ func TestServiceAccessPackages(t *testing.T) {
 	wantKind(t, err, access.KindNotFound)
 
 	e.clock.Advance(time.Second)
-	upd, err := e.svc.UpdateAccessPackage(e.ctx, admin, p.ID, func(p *access.AccessPackage) { p.Description = "d"; p.IsHidden = false })
+	upd, err := e.svc.UpdateAccessPackage(e.ctx, admin, p.ID, func(p *access.AccessPackage) error { p.Description = "d"; p.IsHidden = false; return nil })
 	noErr(t, err)
 	want.Description, want.IsHidden, want.ModifiedDateTime = "d", false, t0.Add(time.Second)
 	if diff := cmp.Diff(want, upd); diff != "" {
 		t.Fatalf("UpdateAccessPackage (-want +got):\n%s", diff)
 	}
-	_, err = e.svc.UpdateAccessPackage(e.ctx, admin, p.ID, func(p *access.AccessPackage) { p.CatalogID = "cat2" })
+	_, err = e.svc.UpdateAccessPackage(e.ctx, admin, p.ID, func(p *access.AccessPackage) error { p.CatalogID = "cat2"; return nil })
 	wantInvalid(t, err, "catalog")
 	if got := must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, p.ID)); got.CatalogID != "cat1" {
 		t.Errorf("refused move changed the catalog to %q", got.CatalogID)
 	}
-	_, err = e.svc.UpdateAccessPackage(e.ctx, admin, p.ID, func(p *access.AccessPackage) { p.DisplayName = "" })
+	_, err = e.svc.UpdateAccessPackage(e.ctx, admin, p.ID, func(p *access.AccessPackage) error { p.DisplayName = ""; return nil })
 	wantInvalid(t, err, "displayName")
 
 	noErr(t, e.svc.DeleteAccessPackage(e.ctx, p.ID))
@@ -689,13 +699,13 @@ func TestServiceUsers(t *testing.T) {
 	wantInvalid(t, err, "userPrincipalName")
 
 	bob := must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("bob")))
-	_, err = e.svc.UpdateUser(e.ctx, bob.ID, func(u *access.User) { u.UserPrincipalName = "aLiCe@contoso.test" })
+	_, err = e.svc.UpdateUser(e.ctx, bob.ID, func(u *access.User) error { u.UserPrincipalName = "aLiCe@contoso.test"; return nil })
 	wantKind(t, err, access.KindConflict, "userPrincipalName")
 	if got := must[access.User](t)(e.svc.User(e.ctx, bob.ID)); got.UserPrincipalName != bob.UserPrincipalName {
 		t.Errorf("refused update changed the UPN to %q", got.UserPrincipalName)
 	}
 	// A user may change the case of their own UPN.
-	upd, err := e.svc.UpdateUser(e.ctx, "alice@contoso.test", func(u *access.User) { u.UserPrincipalName = "alice@contoso.test"; u.DisplayName = "Alice A." })
+	upd, err := e.svc.UpdateUser(e.ctx, "alice@contoso.test", func(u *access.User) error { u.UserPrincipalName = "alice@contoso.test"; u.DisplayName = "Alice A."; return nil })
 	noErr(t, err)
 	if upd.ID != u.ID || upd.DisplayName != "Alice A." {
 		t.Errorf("UpdateUser = %+v", upd)
@@ -751,7 +761,7 @@ func TestServiceManagers(t *testing.T) {
 	}
 
 	// PATCH does not change the manager; creating a user with one checks it.
-	upd := must[access.User](t)(e.svc.UpdateUser(e.ctx, "a", func(u *access.User) { u.ManagerID = "d" }))
+	upd := must[access.User](t)(e.svc.UpdateUser(e.ctx, "a", func(u *access.User) error { u.ManagerID = "d"; return nil }))
 	if upd.ManagerID != "b" {
 		t.Errorf("UpdateUser changed the manager to %q", upd.ManagerID)
 	}
@@ -839,7 +849,7 @@ func TestServiceGroups(t *testing.T) {
 	_, _, err = e.svc.GroupRelation(e.ctx, "nope", access.GroupMembers, access.Page{Limit: 10})
 	wantKind(t, err, access.KindNotFound)
 
-	upd := must[access.Group](t)(e.svc.UpdateGroup(e.ctx, "g1", func(g *access.Group) { g.Description = "new"; g.ID = "x" }))
+	upd := must[access.Group](t)(e.svc.UpdateGroup(e.ctx, "g1", func(g *access.Group) error { g.Description = "new"; g.ID = "x"; return nil }))
 	if upd.ID != "g1" || upd.Description != "new" {
 		t.Errorf("UpdateGroup = %+v", upd)
 	}
@@ -860,7 +870,7 @@ func TestServiceServicePrincipals(t *testing.T) {
 	}
 	_, err := e.svc.CreateServicePrincipal(e.ctx, access.ServicePrincipal{DisplayName: "Dup", AppID: sp.AppID})
 	wantKind(t, err, access.KindConflict, "appId")
-	_, err = e.svc.UpdateServicePrincipal(e.ctx, sp.ID, func(s *access.ServicePrincipal) { s.AppID = "changed" })
+	_, err = e.svc.UpdateServicePrincipal(e.ctx, sp.ID, func(s *access.ServicePrincipal) error { s.AppID = "changed"; return nil })
 	wantInvalid(t, err, "appId")
 
 	t.Run("EnsureServicePrincipal is idempotent", func(t *testing.T) {

@@ -212,12 +212,17 @@ func (in *userInput) check() error {
 	return refuseNulls(in.nulls, "displayName", "userPrincipalName", "accountEnabled")
 }
 
-func (in *userInput) apply(u *access.User) {
+// apply checks the input and copies what was sent onto u.
+func (in *userInput) apply(u *access.User) error {
+	if err := in.check(); err != nil {
+		return err
+	}
 	assignIfSent(&u.DisplayName, in.DisplayName)
 	assignIfSent(&u.UserPrincipalName, in.UserPrincipalName)
 	assignOrClear(&u.Mail, in.Mail, in.nulls, "mail")
 	assignOrClear(&u.MailNickname, in.MailNickname, in.nulls, "mailNickname")
 	assignIfSent(&u.AccountEnabled, in.AccountEnabled)
+	return nil
 }
 
 type groupInput struct {
@@ -242,12 +247,17 @@ func (in *groupInput) check() error {
 	return refuseNulls(in.nulls, "displayName", "mailNickname", "securityEnabled", "mailEnabled")
 }
 
-func (in *groupInput) apply(g *access.Group) {
+// apply checks the input and copies what was sent onto g.
+func (in *groupInput) apply(g *access.Group) error {
+	if err := in.check(); err != nil {
+		return err
+	}
 	assignIfSent(&g.DisplayName, in.DisplayName)
 	assignOrClear(&g.Description, in.Description, in.nulls, "description")
 	assignIfSent(&g.MailNickname, in.MailNickname)
 	assignIfSent(&g.SecurityEnabled, in.SecurityEnabled)
 	assignIfSent(&g.MailEnabled, in.MailEnabled)
+	return nil
 }
 
 type servicePrincipalInput struct {
@@ -284,7 +294,11 @@ func (in *servicePrincipalInput) check() error {
 	return refuseNulls(in.nulls, "appId", "appRoles")
 }
 
-func (in *servicePrincipalInput) apply(sp *access.ServicePrincipal) {
+// apply checks the input and copies what was sent onto sp.
+func (in *servicePrincipalInput) apply(sp *access.ServicePrincipal) error {
+	if err := in.check(); err != nil {
+		return err
+	}
 	assignIfSent(&sp.AppID, in.AppID)
 	assignOrClear(&sp.DisplayName, in.DisplayName, in.nulls, "displayName")
 	if in.AppRoles != nil {
@@ -302,6 +316,7 @@ func (in *servicePrincipalInput) apply(sp *access.ServicePrincipal) {
 		}
 		sp.AppRoles = roles
 	}
+	return nil
 }
 
 // readInput reads a request body strictly into dst and reports which
@@ -503,11 +518,10 @@ func (d directory) createUser(w http.ResponseWriter, r *http.Request) error {
 	if in.nulls, err = readInput(r, &in); err != nil {
 		return err
 	}
-	if err := in.check(); err != nil {
+	u := access.User{AccountEnabled: true}
+	if err := in.apply(&u); err != nil {
 		return err
 	}
-	u := access.User{AccountEnabled: true}
-	in.apply(&u)
 	if in.ManagerBind != nil {
 		if u.ManagerID, err = refKey("manager@odata.bind", *in.ManagerBind); err != nil {
 			return err
@@ -523,9 +537,6 @@ func (d directory) updateUser(w http.ResponseWriter, r *http.Request) error {
 	var in userInput
 	var err error
 	if in.nulls, err = readInput(r, &in); err != nil {
-		return err
-	}
-	if err := in.check(); err != nil {
 		return err
 	}
 	if in.ManagerBind != nil || in.nulls["manager@odata.bind"] {
@@ -586,9 +597,6 @@ func (d directory) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if in.nulls, err = readInput(r, &in); err != nil {
 		return err
 	}
-	if err := in.check(); err != nil {
-		return err
-	}
 	members, err := refKeys("members@odata.bind", in.MembersBind)
 	if err != nil {
 		return err
@@ -598,7 +606,9 @@ func (d directory) createGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	g := access.Group{SecurityEnabled: true}
-	in.apply(&g)
+	if err := in.apply(&g); err != nil {
+		return err
+	}
 	if g, err = d.s.svc.CreateGroup(r.Context(), g, members, owners); err != nil {
 		return err
 	}
@@ -609,9 +619,6 @@ func (d directory) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	var in groupInput
 	var err error
 	if in.nulls, err = readInput(r, &in); err != nil {
-		return err
-	}
-	if err := in.check(); err != nil {
 		return err
 	}
 	for _, name := range []string{"members@odata.bind", "owners@odata.bind"} {
@@ -699,11 +706,10 @@ func (d directory) createServicePrincipal(w http.ResponseWriter, r *http.Request
 	if in.nulls, err = readInput(r, &in); err != nil {
 		return err
 	}
-	if err := in.check(); err != nil {
+	var sp access.ServicePrincipal
+	if err := in.apply(&sp); err != nil {
 		return err
 	}
-	var sp access.ServicePrincipal
-	in.apply(&sp)
 	if sp, err = d.s.svc.CreateServicePrincipal(r.Context(), sp); err != nil {
 		return err
 	}
@@ -714,9 +720,6 @@ func (d directory) updateServicePrincipal(w http.ResponseWriter, r *http.Request
 	var in servicePrincipalInput
 	var err error
 	if in.nulls, err = readInput(r, &in); err != nil {
-		return err
-	}
-	if err := in.check(); err != nil {
 		return err
 	}
 	if _, err := d.s.svc.UpdateServicePrincipal(r.Context(), r.PathValue("id"), in.apply); err != nil {

@@ -94,12 +94,7 @@ func (s *Server) patchCatalog(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	var applyErr error
-	_, err := s.svc.UpdateCatalog(r.Context(), callerOf(r), r.PathValue("id"), func(c *access.Catalog) { applyErr = in.apply(c) })
-	if applyErr != nil {
-		return applyErr
-	}
-	if err != nil {
+	if _, err := s.svc.UpdateCatalog(r.Context(), callerOf(r), r.PathValue("id"), in.apply); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -233,12 +228,7 @@ func (s *Server) patchPackage(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	var applyErr error
-	_, err := s.svc.UpdateAccessPackage(r.Context(), callerOf(r), r.PathValue("id"), func(p *access.AccessPackage) { applyErr = in.apply(p) })
-	if applyErr != nil {
-		return applyErr
-	}
-	if err != nil {
+	if _, err := s.svc.UpdateAccessPackage(r.Context(), callerOf(r), r.PathValue("id"), in.apply); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

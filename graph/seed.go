@@ -62,7 +62,9 @@ func DecodeSeed(r io.Reader) (access.Seed, error) {
 			return err
 		}
 		u := access.User{ID: id, AccountEnabled: true}
-		in.apply(&u)
+		if err := in.apply(&u); err != nil {
+			return err
+		}
 		if in.ManagerBind != nil {
 			m, err := refKey("manager@odata.bind", *in.ManagerBind)
 			if err != nil {
@@ -86,7 +88,9 @@ func DecodeSeed(r io.Reader) (access.Seed, error) {
 			return err
 		}
 		g := access.SeedGroup{Group: access.Group{ID: id, SecurityEnabled: true}}
-		in.apply(&g.Group)
+		if err := in.apply(&g.Group); err != nil {
+			return err
+		}
 		if g.Members, err = refKeys("members@odata.bind", in.MembersBind); err != nil {
 			return err
 		}
@@ -109,7 +113,9 @@ func DecodeSeed(r io.Reader) (access.Seed, error) {
 			return err
 		}
 		sp := access.ServicePrincipal{ID: id}
-		in.apply(&sp)
+		if err := in.apply(&sp); err != nil {
+			return err
+		}
 		seed.ServicePrincipals = append(seed.ServicePrincipals, sp)
 		return nil
 	})
