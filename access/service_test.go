@@ -705,7 +705,11 @@ func TestServiceUsers(t *testing.T) {
 		t.Errorf("refused update changed the UPN to %q", got.UserPrincipalName)
 	}
 	// A user may change the case of their own UPN.
-	upd, err := e.svc.UpdateUser(e.ctx, "alice@contoso.test", func(u *access.User) error { u.UserPrincipalName = "alice@contoso.test"; u.DisplayName = "Alice A."; return nil })
+	upd, err := e.svc.UpdateUser(e.ctx, "alice@contoso.test", func(u *access.User) error {
+		u.UserPrincipalName = "alice@contoso.test"
+		u.DisplayName = "Alice A."
+		return nil
+	})
 	noErr(t, err)
 	if upd.ID != u.ID || upd.DisplayName != "Alice A." {
 		t.Errorf("UpdateUser = %+v", upd)
