@@ -26,6 +26,13 @@ type Config struct {
 	DBMaxConns        int
 	CPUProfile        string
 	Trace             string
+
+	// What one client may hold: see graph.LimitConnections and net/http.Server.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxConnections    int
 }
 
 // defaultConfig reads the environment over the built-in defaults.
@@ -43,6 +50,16 @@ func defaultConfig(getenv func(string) string) Config {
 		// 256: 1,096/s on two cores).
 		Workers:    128,
 		DBMaxConns: 20,
+		// A request's headers must arrive within 10 s and the whole request
+		// within 30 s; an answer may take 60 s (the --dev clock call waits up
+		// to 30 s for due work); a keep-alive connection idle for 2 minutes
+		// is closed. 4,096 connections stay well below the file descriptors
+		// a process gets, so clients that never finish cannot exhaust them.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxConnections:    4096,
 	}
 	if v := getenv("ACCESSD_ADDR"); v != "" {
 		c.Addr = v
@@ -71,6 +88,11 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile (go tool pprof) to this file until the server stops")
 	fs.StringVar(&c.Trace, "trace", c.Trace, "write an execution trace (go tool trace) to this file until the server stops; about 2 MB a second under load")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "PostgreSQL only: connections this process opens at most (plus one that listens for work)")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send a request's headers")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "how long a client may take to send a whole request, body included")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "how long an answer may take, from the end of the request's headers")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "client connections open at once; more wait to be accepted")
 }
 
 // validate checks the settings before anything starts.
@@ -101,6 +123,23 @@ func (c Config) validate() error {
 	}
 	if c.Workers < 1 || c.Workers > 1024 {
 		problems = append(problems, "--workers must be between 1 and 1024")
+	}
+	for _, t := range []struct {
+		flag string
+		d    time.Duration
+	}{{"--read-header-timeout", c.ReadHeaderTimeout}, {"--read-timeout", c.ReadTimeout}, {"--write-timeout", c.WriteTimeout}, {"--idle-timeout", c.IdleTimeout}} {
+		if t.d <= 0 {
+			problems = append(problems, t.flag+" must be positive")
+		}
+	}
+	if c.ReadHeaderTimeout > c.ReadTimeout {
+		problems = append(problems, "--read-header-timeout must not be longer than --read-timeout")
+	}
+	if c.Dev && c.WriteTimeout <= 30*time.Second {
+		problems = append(problems, "--write-timeout must be longer than 30s with --dev, whose clock call waits up to 30s for due work")
+	}
+	if c.MaxConnections < 1 {
+		problems = append(problems, "--max-connections must be at least 1")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		problems = append(problems, fmt.Sprintf("--log-format must be text or json, not %q", c.LogFormat))

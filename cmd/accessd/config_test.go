@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -24,6 +25,12 @@ func TestConfigValidate(t *testing.T) {
 		{"synchronous off", func(c *Config) { c.SQLiteSynchronous = "off" }, "--sqlite-synchronous"},
 		{"zero shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "--shutdown-timeout"},
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
+		{"zero read timeout", func(c *Config) { c.ReadTimeout = 0 }, "--read-timeout"},
+		{"negative idle timeout", func(c *Config) { c.IdleTimeout = -time.Second }, "--idle-timeout"},
+		{"header timeout longer than the read timeout", func(c *Config) { c.ReadHeaderTimeout = time.Minute }, "--read-header-timeout"},
+		{"write timeout too short for the --dev clock call", func(c *Config) { c.Dev, c.WriteTimeout = true, 30*time.Second }, "--write-timeout"},
+		{"a short write timeout without --dev", func(c *Config) { c.WriteTimeout = 5 * time.Second }, ""},
+		{"no connections", func(c *Config) { c.MaxConnections = 0 }, "--max-connections"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

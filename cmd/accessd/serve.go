@@ -198,11 +198,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	})
 	srv := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(listener) }()
+	go func() { served <- srv.Serve(graph.LimitConnections(listener, cfg.MaxConnections)) }()
 	fmt.Fprintf(stdout, "listening on http://%s\n", listener.Addr())
 	log.Info("accessd started", "version", version, "addr", listener.Addr().String(), "public_url", publicURL,
 		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev)
