@@ -4,11 +4,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/accessd/accessd/bench"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -48,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "token":
 		err = token(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
-		err = bench(ctx, args[1:], stdout, stderr, getenv)
+		err = runBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "accessd", version)
 	case "help", "-h", "--help":
@@ -57,11 +61,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "accessd: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
+	if errors.Is(err, flag.ErrHelp) { // the usage is printed, as asked
+		return 0
+	}
 	if err != nil {
-		if err != errUsage {
+		if !errors.Is(err, errUsage) && !errors.Is(err, bench.ErrUsage) {
 			fmt.Fprintln(stderr, "accessd:", err)
 		}
 		return 1
 	}
 	return 0
+}
+
+// runBench runs the load tool with this very binary as the server it starts.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this binary to start the server: %w", err)
+	}
+	return bench.Run(ctx, exe, args, stdout, stderr)
 }

@@ -1,4 +1,8 @@
-package main
+// Package bench is the load tool behind `accessd bench`. It talks to
+// accessd over HTTP only, as any client would, so that what it measures is
+// the server a user runs; the one exception is the raw commit rate, which
+// it measures on the database directly as the ceiling to compare with.
+package bench
 
 import (
 	"bufio"
@@ -30,7 +34,11 @@ import (
 // answers its callouts with a built-in extension, then reports throughput,
 // latency percentiles, the server's CPU and memory, and the raw commit rate
 // of the same database engine. docs/benchmarks.md describes it; the
-// scenarios are in bench_scenarios.go and the report in bench_report.go.
+// scenarios are in scenarios.go and the report in report.go.
+
+// ErrUsage means the arguments were wrong and the flag package has already
+// said so on stderr: the caller should not print it again.
+var ErrUsage = errors.New("usage")
 
 const benchUsage = `usage: accessd bench [flags]
 
@@ -198,6 +206,7 @@ type benchRun struct {
 	dbFile  string      // the SQLite database file, when known: the raw commit file goes next to it
 	dir     string      // temporary directory: the SQLite database unless --database, the server log
 	runID   string      // names this run's users and objects
+	accessd string      // the accessd binary the child server and its token come from
 
 	ext       *http.Server
 	extURL    string
@@ -212,23 +221,29 @@ type benchRun struct {
 	rawCommit *benchRawCommit
 }
 
-func bench(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+// Run is `accessd bench` with args, the arguments after "bench". accessd is
+// the path of the accessd binary that the bench starts as its server
+// (`accessd serve`) and asks for a token (`accessd token`); with --url it is
+// not used. The report goes to stdout, progress to stderr. After -h or
+// --help it returns flag.ErrHelp, the usage printed; after wrong arguments,
+// ErrUsage.
+func Run(ctx context.Context, accessd string, args []string, stdout, stderr io.Writer) error {
 	var cfg benchConfig
 	fs := benchFlags(&cfg, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return err
 		}
-		return errUsage
+		return ErrUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected arguments: %v\n", fs.Args())
-		return errUsage
+		return ErrUsage
 	}
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	b := &benchRun{cfg: cfg, sc: benchScenarioByName(cfg.Scenario), progress: stderr, runID: randomHex(4)}
+	b := &benchRun{cfg: cfg, sc: benchScenarioByName(cfg.Scenario), progress: stderr, runID: randomHex(4), accessd: accessd}
 	if b.cfg.CallbackTimeout == 0 {
 		b.cfg.CallbackTimeout = b.sc.callbackTimeout
 	}
@@ -324,10 +339,7 @@ func (b *benchRun) startTarget(ctx context.Context) error {
 	if b.engine == "sqlite" {
 		b.dbFile = sqliteFile(db)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding this binary to start the server: %w", err)
-	}
+	exe := b.accessd
 	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
 		return err

@@ -1,13 +1,14 @@
-package main
+package bench
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
-	"io"
-	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -15,6 +16,18 @@ import (
 // The bench tests run `accessd bench` through the built binary for about a
 // second per scenario at low concurrency and check the shape and the sanity
 // of its report: never how fast anything was.
+
+// buildAccessd builds cmd/accessd, the binary users run `accessd bench` from
+// and the server the bench starts.
+func buildAccessd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "accessd")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/accessd/accessd/cmd/accessd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
 
 func runBench(t *testing.T, bin string, args ...string) (stdout []byte) {
 	t.Helper()
@@ -57,7 +70,7 @@ func TestBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs load against it")
 	}
-	bin := buildBinary(t)
+	bin := buildAccessd(t)
 	quick := []string{"--json", "--duration", "1s", "--warmup", "200ms", "--concurrency", "4", "--raw-commit", "300ms", "--lifecycle-timeout", "20s"}
 	cases := []struct {
 		name       string
@@ -197,19 +210,30 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--callback-timeout", "90s"}, "--callback-timeout must be whole minutes"},
 	} {
 		var out, errOut bytes.Buffer
-		if code := run(t.Context(), append([]string{"bench"}, tc.args...), &out, &errOut, os.Getenv); code != 1 || !strings.Contains(errOut.String(), tc.want) {
-			t.Errorf("bench %v: exit %d, stderr %q; want 1 and %q", tc.args, code, errOut.String(), tc.want)
+		if err := Run(t.Context(), "", tc.args, &out, &errOut); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("bench %v: %v; want an error naming %q", tc.args, err, tc.want)
 		}
 	}
-	var out, errOut bytes.Buffer
-	if code := run(t.Context(), []string{"bench", "-h"}, &out, &errOut, os.Getenv); code != 0 || !strings.Contains(errOut.String(), "waiting") {
-		t.Errorf("bench -h: exit %d, %q", code, errOut.String())
-	}
+	t.Run("bad flag", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if err := Run(t.Context(), "", []string{"--no-such-flag"}, &out, &errOut); !errors.Is(err, ErrUsage) ||
+			!strings.Contains(errOut.String(), "no-such-flag") {
+			t.Errorf("bench --no-such-flag: %v, stderr %q; want ErrUsage and the flag named", err, errOut.String())
+		}
+	})
+	t.Run("help", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if err := Run(t.Context(), "", []string{"-h"}, &out, &errOut); !errors.Is(err, flag.ErrHelp) ||
+			!strings.Contains(errOut.String(), "usage: accessd bench") || !strings.Contains(errOut.String(), "waiting") {
+			t.Errorf("bench -h: %v, %q", err, errOut.String())
+		}
+	})
 }
 
 // TestBenchServeArgs checks the child server's command line: the server's
-// defaults for the load scenarios, --dev only for waiting, and that
-// `accessd serve` accepts it.
+// defaults for the load scenarios, --dev only for waiting, and the
+// --serve-flag last, where it overrides what comes before. That accessd
+// serve accepts it is TestBench's part.
 func TestBenchServeArgs(t *testing.T) {
 	wantDev := map[string]bool{"wait": false, "continue": false, "waiting": true}
 	for _, sc := range benchScenarios {
@@ -220,22 +244,13 @@ func TestBenchServeArgs(t *testing.T) {
 		}
 		bc := benchConfig{Synchronous: "full", ServeFlags: []string{"--workers=64"}}
 		args := benchServeArgs(sc, bc, "/tmp/x/bench.db")
-		if args[0] != "serve" || args[len(args)-1] != "--workers=64" {
-			t.Errorf("scenario %q: args %q: want serve first and the --serve-flag last", sc.name, args)
+		wantArgs := []string{"serve", "--addr", "127.0.0.1:0", "--database", "/tmp/x/bench.db"}
+		if want {
+			wantArgs = append(wantArgs, "--dev")
 		}
-		cfg := defaultConfig(func(string) string { return "" })
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		cfg.register(fs)
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
-			t.Errorf("scenario %q: accessd serve %q: %v %q", sc.name, args[1:], err, fs.Args())
-			continue
-		}
-		if cfg.Dev != want {
-			t.Errorf("scenario %q: accessd serve %q: dev %v, want %v", sc.name, args[1:], cfg.Dev, want)
-		}
-		if cfg.Addr != "127.0.0.1:0" || cfg.Database != "/tmp/x/bench.db" || cfg.SQLiteSynchronous != "full" || cfg.Workers != 64 {
-			t.Errorf("scenario %q: accessd serve %q: %+v", sc.name, args[1:], cfg)
+		wantArgs = append(wantArgs, "--sqlite-synchronous", "full", "--workers=64")
+		if !slices.Equal(args, wantArgs) {
+			t.Errorf("scenario %q: args %q, want %q", sc.name, args, wantArgs)
 		}
 	}
 }
