@@ -40,7 +40,7 @@ func runBench(t *testing.T, bin string, args ...string) (stdout []byte) {
 	return out.Bytes()
 }
 
-func checkPercentiles(t *testing.T, name string, p *benchPercentiles, n int) {
+func checkPercentiles(t *testing.T, name string, p *percentiles, n int) {
 	t.Helper()
 	if p == nil {
 		t.Errorf("latency %s is null", name)
@@ -106,16 +106,16 @@ func TestBench(t *testing.T) {
 				}
 			}
 
-			var r benchResult
+			var r result
 			if err := json.Unmarshal(out, &r); err != nil {
 				t.Fatal(err)
 			}
-			scenario, _, _ := strings.Cut(tc.name, "-")
-			if r.Scenario != scenario || !r.Target.StartedChild || r.Target.Engine != "sqlite" || r.Target.SQLiteSynchronous != "normal" {
+			wantScenario, _, _ := strings.Cut(tc.name, "-")
+			if r.Scenario != wantScenario || !r.Target.StartedChild || r.Target.Engine != "sqlite" || r.Target.SQLiteSynchronous != "normal" {
 				t.Errorf("scenario %q, target %+v", r.Scenario, r.Target)
 			}
-			if wantDev := scenario == "waiting"; r.Target.Dev != wantDev {
-				t.Errorf("scenario %q: target.dev %v, want %v (only waiting runs the server with --dev)", scenario, r.Target.Dev, wantDev)
+			if wantDev := wantScenario == "waiting"; r.Target.Dev != wantDev {
+				t.Errorf("scenario %q: target.dev %v, want %v (only waiting runs the server with --dev)", wantScenario, r.Target.Dev, wantDev)
 			}
 			if r.Completed <= 0 || r.LifecyclesPerSecond <= 0 || r.Load.Started < r.Completed {
 				t.Errorf("completed %d, %g/s, started %d", r.Completed, r.LifecyclesPerSecond, r.Load.Started)
@@ -236,14 +236,14 @@ func TestBenchFlags(t *testing.T) {
 // serve accepts it is TestBench's part.
 func TestBenchServeArgs(t *testing.T) {
 	wantDev := map[string]bool{"wait": false, "continue": false, "waiting": true}
-	for _, sc := range benchScenarios {
+	for _, sc := range scenarios {
 		want, ok := wantDev[sc.name]
 		if !ok {
 			t.Errorf("scenario %q: say here whether it runs the server with --dev", sc.name)
 			continue
 		}
-		bc := benchConfig{Synchronous: "full", ServeFlags: []string{"--workers=64"}}
-		args := benchServeArgs(sc, bc, "/tmp/x/bench.db")
+		bc := config{Synchronous: "full", ServeFlags: []string{"--workers=64"}}
+		args := serveArgs(sc, bc, "/tmp/x/bench.db")
 		wantArgs := []string{"serve", "--addr", "127.0.0.1:0", "--database", "/tmp/x/bench.db"}
 		if want {
 			wantArgs = append(wantArgs, "--dev")

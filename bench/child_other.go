@@ -4,4 +4,4 @@ package bench
 
 import "syscall"
 
-func benchChildAttr() *syscall.SysProcAttr { return nil }
+func childProcessAttr() *syscall.SysProcAttr { return nil }
