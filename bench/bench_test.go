@@ -71,6 +71,16 @@ func TestBench(t *testing.T) {
 		t.Skip("builds the binary and runs load against it")
 	}
 	bin := buildAccessd(t)
+	t.Run("serve accepts the child's command line", func(t *testing.T) {
+		for _, sc := range scenarios {
+			args := serveArgs(sc, config{Synchronous: "full", ServeFlags: []string{"--workers=64"}}, filepath.Join(t.TempDir(), "bench.db"))
+			// Flags are parsed in order: -h at the end exits 0 only if
+			// every flag before it was accepted, and starts nothing.
+			if out, err := exec.Command(bin, append(args, "-h")...).CombinedOutput(); err != nil {
+				t.Errorf("scenario %q: accessd %q -h: %v\n%s", sc.name, args, err, out)
+			}
+		}
+	})
 	quick := []string{"--json", "--duration", "1s", "--warmup", "200ms", "--concurrency", "4", "--raw-commit", "300ms", "--lifecycle-timeout", "20s"}
 	cases := []struct {
 		name       string
@@ -233,7 +243,7 @@ func TestBenchFlags(t *testing.T) {
 // TestBenchServeArgs checks the child server's command line: the server's
 // defaults for the load scenarios, --dev only for waiting, and the
 // --serve-flag last, where it overrides what comes before. That accessd
-// serve accepts it is TestBench's part.
+// serve accepts it is checked in TestBench, which builds the binary.
 func TestBenchServeArgs(t *testing.T) {
 	wantDev := map[string]bool{"wait": false, "continue": false, "waiting": true}
 	for _, sc := range scenarios {

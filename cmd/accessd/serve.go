@@ -31,10 +31,13 @@ const (
 	settingPublicURL = "public_url"
 )
 
+// parseFlags parses a command's flags. After -h or --help it returns
+// flag.ErrHelp, the usage printed, so that the command stops there and run
+// exits 0; returning nil would let serve start a server and migrate migrate.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return err
 		}
 		return errUsage
 	}
