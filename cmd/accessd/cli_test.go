@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -63,6 +67,7 @@ func TestHelpDoesNothingElse(t *testing.T) {
 		{[]string{"migrate"}, false, "Usage of accessd migrate:"},
 		{[]string{"token"}, false, "Usage of accessd token:"},
 		{[]string{"bench"}, false, "usage: accessd bench [flags]"},
+		{[]string{"version"}, false, "Usage of accessd version:"},
 		// Flags before the help flag are parsed first; it still stops there.
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--database", "other.db"}, false, "Usage of accessd serve:"},
 	}
@@ -103,6 +108,8 @@ func TestBadArgumentsFail(t *testing.T) {
 		{[]string{"migrate", "extra"}, "unexpected arguments: [extra]"},
 		{[]string{"token", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"bench", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"version", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"version", "extra"}, "unexpected arguments: [extra]"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -120,4 +127,63 @@ func TestBadArgumentsFail(t *testing.T) {
 			wantEmptyDir(t, dir)
 		})
 	}
+}
+
+func TestDescribeBuild(t *testing.T) {
+	built := func(version string, settings ...debug.BuildSetting) *debug.BuildInfo {
+		info := &debug.BuildInfo{GoVersion: "go1.99.1", Settings: settings}
+		info.Main.Version = version
+		return info
+	}
+	revision := debug.BuildSetting{Key: "vcs.revision", Value: "5566790abcdef0123456789abcdef0123456789a"}
+	tests := []struct {
+		name     string
+		override string
+		info     *debug.BuildInfo
+		want     string
+	}{
+		{"nothing recorded", "", nil, "(devel), " + runtime.Version()},
+		{"no module version", "", built(""), "(devel), go1.99.1"},
+		{"go run: no commit", "", built("(devel)"), "(devel), go1.99.1"},
+		{"a tagged build", "", built("v1.2.3", revision, debug.BuildSetting{Key: "vcs.modified", Value: "false"}),
+			"v1.2.3, commit 5566790abcdef0123456789abcdef0123456789a, go1.99.1"},
+		{"a modified tree", "", built("v1.2.4-0.20260101000000-5566790abcde+dirty", revision, debug.BuildSetting{Key: "vcs.modified", Value: "true"}),
+			"v1.2.4-0.20260101000000-5566790abcde+dirty, commit 5566790abcdef0123456789abcdef0123456789a (modified), go1.99.1"},
+		{"-X main.version wins", "v9.9.9", built("v1.2.3", revision), "v9.9.9, commit 5566790abcdef0123456789abcdef0123456789a, go1.99.1"},
+		{"-X main.version with nothing recorded", "v9.9.9", nil, "v9.9.9, " + runtime.Version()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := describeBuild(tt.override, tt.info); got != tt.want {
+				t.Errorf("describeBuild(%q, …) = %q, want %q", tt.override, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	t.Run("this build", func(t *testing.T) {
+		code, stdout, stderr := runIn(t, t.TempDir(), "version")
+		// A test binary records this toolchain and no commit.
+		if code != 0 || !strings.HasPrefix(stdout, "accessd ") || !strings.HasSuffix(stdout, ", "+runtime.Version()+"\n") || stderr != "" {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	})
+	t.Run("-ldflags -X main.version", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("builds the binary")
+		}
+		bin := filepath.Join(t.TempDir(), "accessd")
+		build := exec.Command("go", "build", "-ldflags", "-X main.version=v9.9.9-test", "-o", bin, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		out, err := exec.Command(bin, "version").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(out); !strings.HasPrefix(got, "accessd v9.9.9-test, ") || !strings.HasSuffix(got, ", "+runtime.Version()+"\n") {
+			t.Errorf("accessd version printed %q", got)
+		}
+	})
 }

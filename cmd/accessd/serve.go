@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"time"
@@ -207,7 +208,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(listener) }()
 	fmt.Fprintf(stdout, "listening on http://%s\n", listener.Addr())
-	log.Info("accessd started", "version", version, "addr", listener.Addr().String(), "public_url", publicURL,
+	buildInfo, _ := debug.ReadBuildInfo()
+	log.Info("accessd started", "version", describeBuild(version, buildInfo), "addr", listener.Addr().String(), "public_url", publicURL,
 		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev)
 
 	select {
