@@ -1,7 +1,15 @@
-// Package bench is the load tool behind `accessd bench`. It talks to
-// accessd over HTTP only, as any client would, so that what it measures is
-// the server a user runs; the one exception is the raw commit rate, which
-// it measures on the database directly as the ceiling to compare with.
+// Package bench is the load tool behind `accessd bench`. It drives whole
+// request lifecycles through a running accessd (a child `accessd serve` on
+// a temporary database, with --dev only for a scenario that moves the
+// virtual clock, or --url) and answers its callouts with a built-in
+// extension, then reports throughput, latency percentiles, the server's CPU
+// and memory, and the raw commit rate of the same database engine.
+// docs/benchmarks.md describes it; the scenarios are in scenarios.go and
+// the report in report.go.
+//
+// It talks to accessd over HTTP only, as any client would, so that it
+// measures the server a user runs; only the raw commit rate is measured on
+// the database directly, as the ceiling to compare with.
 package bench
 
 import (
@@ -27,14 +35,6 @@ import (
 	"syscall"
 	"time"
 )
-
-// `accessd bench` drives whole request lifecycles through a running accessd
-// (a child `accessd serve` on a temporary database, with --dev only for a
-// scenario that moves the virtual clock, or --url) and
-// answers its callouts with a built-in extension, then reports throughput,
-// latency percentiles, the server's CPU and memory, and the raw commit rate
-// of the same database engine. docs/benchmarks.md describes it; the
-// scenarios are in scenarios.go and the report in report.go.
 
 // ErrUsage means the arguments were wrong and the flag package has already
 // said so on stderr: the caller should not print it again.
