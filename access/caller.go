@@ -39,6 +39,24 @@ var (
 	WriteApplications = Permission{"Application.ReadWrite.All", "Directory.ReadWrite.All"}
 )
 
+// SubjectAccess is the self-service permission: with it a signed-in user
+// requests, and cancels, access for themselves. Graph grants it to users
+// only; there is no application permission of that name.
+const SubjectAccess = "EntitlementMgmt-SubjectAccess.ReadWrite"
+
+// KnownPermissions are the names of every Graph permission accessd checks,
+// sorted. A name not among them is a typo or a permission no route asks
+// for: it would grant nothing, so `accessd token` refuses it.
+func KnownPermissions() []string {
+	var names []string
+	for _, p := range []Permission{ReadEntitlements, WriteEntitlements, {SubjectAccess},
+		ReadUsers, WriteUsers, ReadGroups, WriteGroups, ReadApplications, WriteApplications} {
+		names = append(names, p...)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 // Has reports whether the caller holds the permission: through its roles for
 // an application, through its scopes for a user.
 func (c Caller) Has(p Permission) bool {

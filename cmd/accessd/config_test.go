@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accessd/accessd/access"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -67,8 +72,15 @@ func TestTokenRefusesBadArguments(t *testing.T) {
 		{"scopes on an app", []string{"--app", "a", "--scopes", "X"}, "--scopes is for --user"},
 		{"roles on a user", []string{"--user", "u@x.test", "--roles", "X"}, "--roles is for --app"},
 		{"negative ttl", []string{"--app", "a", "--ttl", "-1h"}, "--ttl"},
-		{"unknown user", []string{"--user", "nobody@x.test", "--scopes", "X"}, "no directory user"},
+		{"unknown user", []string{"--user", "nobody@x.test", "--scopes", "EntitlementManagement.Read.All"}, "no directory user"},
 		{"bad public url", []string{"--app", "a", "--public-url", "ftp://x"}, "--public-url"},
+		{"unknown role", []string{"--app", "a", "--roles", "EntitlementManagement.ReadWrite.All,Directory.Write.All"},
+			`--roles: unknown permission "Directory.Write.All"; known permissions: Application.Read.All, `},
+		{"role in other case", []string{"--app", "a", "--roles", "directory.readwrite.all"}, `--roles: unknown permission "directory.readwrite.all"`},
+		{"self-service as a scope passes the check", []string{"--user", "nobody@x.test", "--scopes", "EntitlementMgmt-SubjectAccess.ReadWrite"}, "no directory user"},
+		{"unknown scope", []string{"--user", "u@x.test", "--scopes", "User.Read"}, `--scopes: unknown permission "User.Read"; known permissions: `},
+		{"self-service as a role", []string{"--app", "a", "--roles", "EntitlementMgmt-SubjectAccess.ReadWrite"},
+			"--roles: EntitlementMgmt-SubjectAccess.ReadWrite is a delegated permission"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +94,67 @@ func TestTokenRefusesBadArguments(t *testing.T) {
 			}
 			if out.Len() != 0 {
 				t.Fatalf("printed a token on failure: %q", out.String())
+			}
+		})
+	}
+}
+
+// The error for an unknown permission lists every known one, so that the
+// user can pick the right name from it.
+func TestTokenNamesKnownPermissions(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"token", "--database", filepath.Join(t.TempDir(), "a.db"), "--app", "a", "--roles", "Everything.All"}
+	if code := run(t.Context(), args, &out, &errOut, func(string) string { return "" }); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	for _, name := range access.KnownPermissions() {
+		if !strings.Contains(errOut.String(), name) {
+			t.Errorf("stderr %q does not name %s", errOut.String(), name)
+		}
+	}
+}
+
+func TestTokenMints(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	var appPermissions []string
+	for _, name := range access.KnownPermissions() {
+		if name != access.SubjectAccess {
+			appPermissions = append(appPermissions, name)
+		}
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		roles []string // the token's roles claim
+	}{
+		// An application may hold entitlement-management roles instead of permissions.
+		{"an app without roles", []string{"--app", "no-roles"}, nil},
+		{"an app with every application permission", []string{"--app", "all", "--roles", strings.Join(appPermissions, ",")}, appPermissions},
+		{"spaces around names", []string{"--app", "spaced", "--roles", " User.Read.All , Group.Read.All "}, []string{"User.Read.All", "Group.Read.All"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"token", "--database", db}, tt.args...)
+			if code := run(t.Context(), args, &out, &errOut, func(string) string { return "" }); code != 0 {
+				t.Fatalf("exit code %d, want 0; stderr %q", code, errOut.String())
+			}
+			parts := strings.Split(strings.TrimSpace(out.String()), ".")
+			if len(parts) != 3 {
+				t.Fatalf("printed %q, not a JWT", out.String())
+			}
+			payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var claims struct {
+				Roles []string `json:"roles"`
+			}
+			if err := json.Unmarshal(payload, &claims); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(claims.Roles, tt.roles) {
+				t.Errorf("roles %q, want %q", claims.Roles, tt.roles)
 			}
 		})
 	}

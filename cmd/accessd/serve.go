@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"time"
@@ -31,10 +32,13 @@ const (
 	settingPublicURL = "public_url"
 )
 
+// parseFlags parses a command's flags. After -h or --help it returns
+// flag.ErrHelp, the usage printed, so that the command stops there and run
+// exits 0; returning nil would let serve start a server and migrate migrate.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return err
 		}
 		return errUsage
 	}
@@ -207,7 +211,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(graph.LimitConnections(listener, cfg.MaxConnections)) }()
 	fmt.Fprintf(stdout, "listening on http://%s\n", listener.Addr())
-	log.Info("accessd started", "version", version, "addr", listener.Addr().String(), "public_url", publicURL,
+	buildInfo, _ := debug.ReadBuildInfo()
+	log.Info("accessd started", "version", describeBuild(version, buildInfo), "addr", listener.Addr().String(), "public_url", publicURL,
 		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev)
 
 	select {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return errors.New("--roles is for --app tokens; users have --scopes")
 	case *ttl <= 0:
 		return errors.New("--ttl must be positive")
+	}
+	if err := checkPermissions(splitList(*roles), splitList(*scopes)); err != nil {
+		return err
 	}
 	if cfg.PublicURL != "" {
 		if err := checkPublicURL(cfg.PublicURL); err != nil {
@@ -101,6 +105,30 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		}
 	}
 	fmt.Fprintln(stdout, jwt)
+	return nil
+}
+
+// checkPermissions refuses a token Entra could not have issued, so that a
+// mistake fails here and not as a puzzling 403 later: a name that is not a
+// permission accessd knows (a typo, or one no route asks for), and among an
+// application's roles the self-service permission, which Graph has only as
+// a delegated permission. An application with no roles at all is fine: it
+// may hold entitlement-management roles instead.
+func checkPermissions(roles, scopes []string) error {
+	known := access.KnownPermissions()
+	for _, flagged := range []struct {
+		flag  string
+		names []string
+	}{{"--roles", roles}, {"--scopes", scopes}} {
+		for _, name := range flagged.names {
+			if !slices.Contains(known, name) {
+				return fmt.Errorf("%s: unknown permission %q; known permissions: %s", flagged.flag, name, strings.Join(known, ", "))
+			}
+		}
+	}
+	if slices.Contains(roles, access.SubjectAccess) {
+		return fmt.Errorf("--roles: %s is a delegated permission, which Graph grants to signed-in users only: mint a user token with --user ID_OR_UPN --scopes %s", access.SubjectAccess, access.SubjectAccess)
+	}
 	return nil
 }
 

@@ -1,13 +1,14 @@
-package main
+package bench
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
-	"io"
-	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -15,6 +16,18 @@ import (
 // The bench tests run `accessd bench` through the built binary for about a
 // second per scenario at low concurrency and check the shape and the sanity
 // of its report: never how fast anything was.
+
+// buildAccessd builds cmd/accessd, the binary users run `accessd bench` from
+// and the server the bench starts.
+func buildAccessd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "accessd")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/accessd/accessd/cmd/accessd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
 
 func runBench(t *testing.T, bin string, args ...string) (stdout []byte) {
 	t.Helper()
@@ -27,7 +40,7 @@ func runBench(t *testing.T, bin string, args ...string) (stdout []byte) {
 	return out.Bytes()
 }
 
-func checkPercentiles(t *testing.T, name string, p *benchPercentiles, n int) {
+func checkPercentiles(t *testing.T, name string, p *percentiles, n int) {
 	t.Helper()
 	if p == nil {
 		t.Errorf("latency %s is null", name)
@@ -57,7 +70,17 @@ func TestBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs load against it")
 	}
-	bin := buildBinary(t)
+	bin := buildAccessd(t)
+	t.Run("serve accepts the child's command line", func(t *testing.T) {
+		for _, sc := range scenarios {
+			args := serveArgs(sc, config{Synchronous: "full", ServeFlags: []string{"--workers=64"}}, filepath.Join(t.TempDir(), "bench.db"))
+			// Flags are parsed in order: -h at the end exits 0 only if
+			// every flag before it was accepted, and starts nothing.
+			if out, err := exec.Command(bin, append(args, "-h")...).CombinedOutput(); err != nil {
+				t.Errorf("scenario %q: accessd %q -h: %v\n%s", sc.name, args, err, out)
+			}
+		}
+	})
 	quick := []string{"--json", "--duration", "1s", "--warmup", "200ms", "--concurrency", "4", "--raw-commit", "300ms", "--lifecycle-timeout", "20s"}
 	cases := []struct {
 		name       string
@@ -93,16 +116,16 @@ func TestBench(t *testing.T) {
 				}
 			}
 
-			var r benchResult
+			var r result
 			if err := json.Unmarshal(out, &r); err != nil {
 				t.Fatal(err)
 			}
-			scenario, _, _ := strings.Cut(tc.name, "-")
-			if r.Scenario != scenario || !r.Target.StartedChild || r.Target.Engine != "sqlite" || r.Target.SQLiteSynchronous != "normal" {
+			wantScenario, _, _ := strings.Cut(tc.name, "-")
+			if r.Scenario != wantScenario || !r.Target.StartedChild || r.Target.Engine != "sqlite" || r.Target.SQLiteSynchronous != "normal" {
 				t.Errorf("scenario %q, target %+v", r.Scenario, r.Target)
 			}
-			if wantDev := scenario == "waiting"; r.Target.Dev != wantDev {
-				t.Errorf("scenario %q: target.dev %v, want %v (only waiting runs the server with --dev)", scenario, r.Target.Dev, wantDev)
+			if wantDev := wantScenario == "waiting"; r.Target.Dev != wantDev {
+				t.Errorf("scenario %q: target.dev %v, want %v (only waiting runs the server with --dev)", wantScenario, r.Target.Dev, wantDev)
 			}
 			if r.Completed <= 0 || r.LifecyclesPerSecond <= 0 || r.Load.Started < r.Completed {
 				t.Errorf("completed %d, %g/s, started %d", r.Completed, r.LifecyclesPerSecond, r.Load.Started)
@@ -197,45 +220,47 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--callback-timeout", "90s"}, "--callback-timeout must be whole minutes"},
 	} {
 		var out, errOut bytes.Buffer
-		if code := run(t.Context(), append([]string{"bench"}, tc.args...), &out, &errOut, os.Getenv); code != 1 || !strings.Contains(errOut.String(), tc.want) {
-			t.Errorf("bench %v: exit %d, stderr %q; want 1 and %q", tc.args, code, errOut.String(), tc.want)
+		if err := Run(t.Context(), "", tc.args, &out, &errOut); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("bench %v: %v; want an error naming %q", tc.args, err, tc.want)
 		}
 	}
-	var out, errOut bytes.Buffer
-	if code := run(t.Context(), []string{"bench", "-h"}, &out, &errOut, os.Getenv); code != 0 || !strings.Contains(errOut.String(), "waiting") {
-		t.Errorf("bench -h: exit %d, %q", code, errOut.String())
-	}
+	t.Run("bad flag", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if err := Run(t.Context(), "", []string{"--no-such-flag"}, &out, &errOut); !errors.Is(err, ErrUsage) ||
+			!strings.Contains(errOut.String(), "no-such-flag") {
+			t.Errorf("bench --no-such-flag: %v, stderr %q; want ErrUsage and the flag named", err, errOut.String())
+		}
+	})
+	t.Run("help", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if err := Run(t.Context(), "", []string{"-h"}, &out, &errOut); !errors.Is(err, flag.ErrHelp) ||
+			!strings.Contains(errOut.String(), "usage: accessd bench") || !strings.Contains(errOut.String(), "waiting") {
+			t.Errorf("bench -h: %v, %q", err, errOut.String())
+		}
+	})
 }
 
 // TestBenchServeArgs checks the child server's command line: the server's
-// defaults for the load scenarios, --dev only for waiting, and that
-// `accessd serve` accepts it.
+// defaults for the load scenarios, --dev only for waiting, and the
+// --serve-flag last, where it overrides what comes before. That accessd
+// serve accepts it is checked in TestBench, which builds the binary.
 func TestBenchServeArgs(t *testing.T) {
 	wantDev := map[string]bool{"wait": false, "continue": false, "waiting": true}
-	for _, sc := range benchScenarios {
+	for _, sc := range scenarios {
 		want, ok := wantDev[sc.name]
 		if !ok {
 			t.Errorf("scenario %q: say here whether it runs the server with --dev", sc.name)
 			continue
 		}
-		bc := benchConfig{Synchronous: "full", ServeFlags: []string{"--workers=64"}}
-		args := benchServeArgs(sc, bc, "/tmp/x/bench.db")
-		if args[0] != "serve" || args[len(args)-1] != "--workers=64" {
-			t.Errorf("scenario %q: args %q: want serve first and the --serve-flag last", sc.name, args)
+		bc := config{Synchronous: "full", ServeFlags: []string{"--workers=64"}}
+		args := serveArgs(sc, bc, "/tmp/x/bench.db")
+		wantArgs := []string{"serve", "--addr", "127.0.0.1:0", "--database", "/tmp/x/bench.db"}
+		if want {
+			wantArgs = append(wantArgs, "--dev")
 		}
-		cfg := defaultConfig(func(string) string { return "" })
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		cfg.register(fs)
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
-			t.Errorf("scenario %q: accessd serve %q: %v %q", sc.name, args[1:], err, fs.Args())
-			continue
-		}
-		if cfg.Dev != want {
-			t.Errorf("scenario %q: accessd serve %q: dev %v, want %v", sc.name, args[1:], cfg.Dev, want)
-		}
-		if cfg.Addr != "127.0.0.1:0" || cfg.Database != "/tmp/x/bench.db" || cfg.SQLiteSynchronous != "full" || cfg.Workers != 64 {
-			t.Errorf("scenario %q: accessd serve %q: %+v", sc.name, args[1:], cfg)
+		wantArgs = append(wantArgs, "--sqlite-synchronous", "full", "--workers=64")
+		if !slices.Equal(args, wantArgs) {
+			t.Errorf("scenario %q: args %q, want %q", sc.name, args, wantArgs)
 		}
 	}
 }

@@ -1,9 +1,9 @@
-package main
+package bench
 
 import "syscall"
 
-// benchChildAttr makes the child server get SIGTERM if the bench dies
+// childProcessAttr makes the child server get SIGTERM if the bench dies
 // first, so that a killed bench leaves no server behind.
-func benchChildAttr() *syscall.SysProcAttr {
+func childProcessAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -14,70 +14,70 @@ import (
 	"time"
 )
 
-// A scenario is a row of benchScenarios: the extensions its policy binds,
+// A scenario is a row of scenarios: the extensions its policy binds,
 // what the built-in extension does with each stage's callouts, which
 // callout ends a lifecycle, and how the run is driven. Adding one (say
 // approvals, or filtered reads next to the load) is a new row, perhaps
 // with a new action or a run function of its own. The child server runs
 // with its default settings unless the row sets needsDev.
 
-// benchStage binds one extension to a stage of the bench's policy.
-type benchStage struct {
+// stage binds one extension to a stage of the bench's policy.
+type stage struct {
 	stage  string
 	wait   bool // launch and wait (callbackConfiguration) or launch and continue
 	resume bool // the extension answers 202, then calls resume from a goroutine
 	ends   bool // this callout's arrival ends the lifecycle: delivered, or waiting
 }
 
-type benchScenario struct {
+type scenario struct {
 	name, summary   string
-	stages          []benchStage
+	stages          []stage
 	callbackTimeout time.Duration // of its launch-and-wait extensions, unless --callback-timeout
 	// needsDev starts the child server with --dev, for a scenario that uses
 	// the /_accessd endpoints (the virtual clock). --dev is not a default:
 	// it also records every callout attempt, an extra insert per callout,
 	// so a scenario that does not need it measures the server without it.
 	needsDev bool
-	run      func(context.Context, *benchRun) (*benchResult, error)
+	run      func(context.Context, *runner) (*result, error)
 }
 
-var benchScenarios = []*benchScenario{
+var scenarios = []*scenario{
 	{
 		name:    "wait",
 		summary: "launch-and-wait extension at assignmentRequestCreated (PT5M), answered by resume; delivery marked by a launch-and-continue callout at assignmentRequestGranted (default)",
-		stages: []benchStage{
+		stages: []stage{
 			{stage: "assignmentRequestCreated", wait: true, resume: true},
 			{stage: "assignmentRequestGranted", ends: true},
 		},
 		callbackTimeout: 5 * time.Minute,
-		run:             runBenchLoad,
+		run:             runLoad,
 	},
 	{
 		name:    "continue",
 		summary: "launch-and-continue extensions at assignmentRequestCreated and assignmentRequestGranted; no resume; the granted callout marks delivery",
-		stages: []benchStage{
+		stages: []stage{
 			{stage: "assignmentRequestCreated"},
 			{stage: "assignmentRequestGranted", ends: true},
 		},
 		callbackTimeout: 5 * time.Minute,
-		run:             runBenchLoad,
+		run:             runLoad,
 	},
 	{
 		name:    "waiting",
 		summary: "--requests requests wait at assignmentRequestCreated (PT1H) and are never resumed; then the virtual clock moves past their deadline and every callback times out",
-		stages: []benchStage{
+		stages: []stage{
 			{stage: "assignmentRequestCreated", wait: true, ends: true},
 		},
 		// Creating 100,000 requests takes minutes: with PT5M the first would
 		// time out on their own before the clock moves.
 		callbackTimeout: time.Hour,
 		needsDev:        true, // POST /_accessd/clock moves the virtual clock past the deadline
-		run:             runBenchWaiting,
+		run:             runWaiting,
 	},
 }
 
-func benchScenarioByName(name string) *benchScenario {
-	for _, s := range benchScenarios {
+func scenarioNamed(name string) *scenario {
+	for _, s := range scenarios {
 		if s.name == name {
 			return s
 		}
@@ -85,15 +85,15 @@ func benchScenarioByName(name string) *benchScenario {
 	return nil
 }
 
-func benchScenarioNames() []string {
+func scenarioNames() []string {
 	var names []string
-	for _, s := range benchScenarios {
+	for _, s := range scenarios {
 		names = append(names, s.name)
 	}
 	return names
 }
 
-func (s *benchScenario) stage(name string) *benchStage {
+func (s *scenario) stageNamed(name string) *stage {
 	for i := range s.stages {
 		if strings.EqualFold(s.stages[i].stage, name) {
 			return &s.stages[i]
@@ -103,7 +103,7 @@ func (s *benchScenario) stage(name string) *benchStage {
 }
 
 // resumes says whether a lifecycle includes resume calls.
-func (s *benchScenario) resumes() bool {
+func (s *scenario) resumes() bool {
 	for _, st := range s.stages {
 		if st.resume {
 			return true
@@ -114,7 +114,7 @@ func (s *benchScenario) resumes() bool {
 
 // events is how many things must happen for a lifecycle to be complete:
 // its ending callout, and the answer of each resume call.
-func (s *benchScenario) events() int {
+func (s *scenario) events() int {
 	n := 0
 	for _, st := range s.stages {
 		if st.resume {
@@ -127,7 +127,7 @@ func (s *benchScenario) events() int {
 	return n
 }
 
-func (s *benchScenario) endStage() string {
+func (s *scenario) endStage() string {
 	for _, st := range s.stages {
 		if st.ends {
 			return st.stage
@@ -138,9 +138,9 @@ func (s *benchScenario) endStage() string {
 
 // ---- one lifecycle ----
 
-// benchLifecycle is one request, from the create call to the callout that
+// lifecycle is one request, from the create call to the callout that
 // ends it, for one target user created for it.
-type benchLifecycle struct {
+type lifecycle struct {
 	target string
 	done   chan struct{} // closed when it completes or fails
 
@@ -158,14 +158,14 @@ type benchLifecycle struct {
 	err         string
 }
 
-func (lc *benchLifecycle) begin(scheduled, now time.Time, events int) {
+func (lc *lifecycle) begin(scheduled, now time.Time, events int) {
 	lc.mu.Lock()
 	lc.scheduled, lc.start, lc.pending = scheduled, now, events
 	lc.mu.Unlock()
 }
 
 // event records one of the events a lifecycle waits for; the last completes it.
-func (lc *benchLifecycle) event() {
+func (lc *lifecycle) event() {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	if lc.finished {
@@ -178,7 +178,7 @@ func (lc *benchLifecycle) event() {
 }
 
 // fail ends the lifecycle with an error; it says whether this call ended it.
-func (lc *benchLifecycle) fail(kind string) bool {
+func (lc *lifecycle) fail(kind string) bool {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	if lc.finished {
@@ -190,7 +190,7 @@ func (lc *benchLifecycle) fail(kind string) bool {
 }
 
 // reached says how far a lifecycle got, for the error of one that timed out.
-func (lc *benchLifecycle) reached(sc *benchScenario) string {
+func (lc *lifecycle) reached(sc *scenario) string {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	switch {
@@ -202,7 +202,7 @@ func (lc *benchLifecycle) reached(sc *benchScenario) string {
 	return "no " + sc.endStage() + " callout"
 }
 
-func (b *benchRun) failLifecycle(lc *benchLifecycle, kind string) {
+func (b *runner) failLifecycle(lc *lifecycle, kind string) {
 	if lc.fail(kind) {
 		b.errs.add(kind)
 	}
@@ -210,7 +210,7 @@ func (b *benchRun) failLifecycle(lc *benchLifecycle, kind string) {
 
 // live runs one lifecycle: create the request, then wait until the
 // extension has seen it end (or the lifecycle timeout passes).
-func (b *benchRun) live(ctx context.Context, lc *benchLifecycle, scheduled time.Time) {
+func (b *runner) live(ctx context.Context, lc *lifecycle, scheduled time.Time) {
 	body := fmt.Appendf(nil, `{"requestType":"adminAdd","assignment":{"targetId":%q,"assignmentPolicyId":%q,"accessPackageId":%q}}`,
 		lc.target, b.policy, b.pkg)
 	now := time.Now()
@@ -249,8 +249,8 @@ func (b *benchRun) live(ctx context.Context, lc *benchLifecycle, scheduled time.
 
 // ---- the built-in extension ----
 
-// benchCallout is what the built-in extension reads of a callout.
-type benchCallout struct {
+// calloutBody is what the built-in extension reads of a callout.
+type calloutBody struct {
 	RequestID       string `json:"AccessPackageAssignmentRequestId"`
 	InstanceID      string `json:"CustomExtensionStageInstanceId"`
 	Stage           string `json:"Stage"`
@@ -260,7 +260,7 @@ type benchCallout struct {
 	} `json:"Assignment"`
 }
 
-func (b *benchRun) startExtension() error {
+func (b *runner) startExtension() error {
 	ln, err := net.Listen("tcp", b.cfg.ExtensionAddr)
 	if err != nil {
 		return fmt.Errorf("extension endpoint: %w", err)
@@ -274,22 +274,22 @@ func (b *benchRun) startExtension() error {
 // serveCallout takes one callout as a real extension would (without
 // checking its token): answer 202 at once, and call resume afterwards from
 // a goroutine when the stage says so.
-func (b *benchRun) serveCallout(w http.ResponseWriter, r *http.Request) {
+func (b *runner) serveCallout(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	var c benchCallout
+	var c calloutBody
 	if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
 		b.errs.add("callout: unreadable body")
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
 	}
-	st := b.sc.stage(c.Stage)
+	st := b.sc.stageNamed(c.Stage)
 	v, ok := b.targets.Load(c.Assignment.TargetID)
 	if !ok || st == nil {
 		b.errs.add("callout: unknown target or stage")
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	lc := v.(*benchLifecycle)
+	lc := v.(*lifecycle)
 	b.callouts.Add(1)
 	// A callout sent again (accessd retries one it got no answer to in
 	// time) is answered again but counts only once.
@@ -312,7 +312,7 @@ func (b *benchRun) serveCallout(w http.ResponseWriter, r *http.Request) {
 }
 
 // resume continues the request: POST {url}/v1.0{CallbackUriPath}, 204.
-func (b *benchRun) resume(lc *benchLifecycle, c benchCallout) {
+func (b *runner) resume(lc *lifecycle, c calloutBody) {
 	body := fmt.Appendf(nil, `{"source":"accessd-bench","type":"microsoft.graph.accessPackageCustomExtensionStage.%s",`+
 		`"data":{"@odata.type":"#microsoft.graph.accessPackageAssignmentRequestCallbackData","stage":%q,"customExtensionStageInstanceId":%q}}`,
 		c.Stage, c.Stage, c.InstanceID)
@@ -344,27 +344,27 @@ func (b *benchRun) resume(lc *benchLifecycle, c benchCallout) {
 
 // ---- driving lifecycles ----
 
-// benchPhase is a stretch of load: the lifecycles it started and when.
-type benchPhase struct {
-	lcs       []*benchLifecycle
+// phase is a stretch of load: the lifecycles it started and when.
+type phase struct {
+	lcs       []*lifecycle
 	start     time.Time
 	stopped   time.Time // it stopped starting lifecycles: its time was up, or its users ran out
 	end       time.Time // the last of its lifecycles finished
 	exhausted bool      // it ran out of users before its time was up
-	late      int       // open loop: arrivals started more than benchLate after they were due
+	late      int       // open loop: arrivals started more than lateAfter after they were due
 	maxLate   time.Duration
 }
 
-// benchLate is how far behind its schedule an open-loop arrival may start
+// lateAfter is how far behind its schedule an open-loop arrival may start
 // before it counts as late.
-const benchLate = time.Millisecond
+const lateAfter = time.Millisecond
 
-func (p *benchPhase) wall() time.Duration { return p.end.Sub(p.start) }
+func (p *phase) wall() time.Duration { return p.end.Sub(p.start) }
 
 // window is the time it started lifecycles in.
-func (p *benchPhase) window() time.Duration { return p.stopped.Sub(p.start) }
+func (p *phase) window() time.Duration { return p.stopped.Sub(p.start) }
 
-func (p *benchPhase) completed() int {
+func (p *phase) completed() int {
 	n := 0
 	for _, lc := range p.lcs {
 		lc.mu.Lock()
@@ -379,14 +379,14 @@ func (p *benchPhase) completed() int {
 // runPhase starts lifecycles from pool for d (0: until the pool is used
 // up), closed loop at --concurrency or open loop at --rate, and returns
 // once every lifecycle it started has finished.
-func (b *benchRun) runPhase(ctx context.Context, pool []*benchLifecycle, d time.Duration) *benchPhase {
-	p := &benchPhase{start: time.Now()}
+func (b *runner) runPhase(ctx context.Context, pool []*lifecycle, d time.Duration) *phase {
+	p := &phase{start: time.Now()}
 	var stopAt time.Time
 	if d > 0 {
 		stopAt = p.start.Add(d)
 	}
 	var next atomic.Int64
-	take := func() *benchLifecycle {
+	take := func() *lifecycle {
 		i := int(next.Add(1)) - 1
 		if i >= len(pool) {
 			return nil
@@ -441,7 +441,7 @@ func (b *benchRun) runPhase(ctx context.Context, pool []*benchLifecycle, d time.
 				runOut()
 				break
 			}
-			if late := time.Since(due); late > benchLate {
+			if late := time.Since(due); late > lateAfter {
 				p.late++
 				p.maxLate = max(p.maxLate, late)
 			}
@@ -475,9 +475,9 @@ func (b *benchRun) runPhase(ctx context.Context, pool []*benchLifecycle, d time.
 	return p
 }
 
-// benchSettleLimit bounds the wait for the server to run the work that fell
+// settleLimit bounds the wait for the server to run the work that fell
 // due when the clock moved.
-const benchSettleLimit = 20 * time.Minute
+const settleLimit = 20 * time.Minute
 
 // usersFor sizes a pool for d of load at rate lifecycles per second.
 func usersFor(rate float64, d time.Duration, margin float64, concurrency int) int {
@@ -485,16 +485,16 @@ func usersFor(rate float64, d time.Duration, margin float64, concurrency int) in
 	return int(math.Ceil(n*margin+5*math.Sqrt(n))) + 2*concurrency + 8
 }
 
-// benchGuessRate sizes the warm-up's users in a closed loop, before any rate is known.
-const benchGuessRate = 2000
+// guessedRate sizes the warm-up's users in a closed loop, before any rate is known.
+const guessedRate = 2000
 
-// runBenchLoad is the run of the load scenarios: a warm-up, then
+// runLoad is the run of the load scenarios: a warm-up, then
 // lifecycles for --duration, each on a user of its own.
-func runBenchLoad(ctx context.Context, b *benchRun) (*benchResult, error) {
+func runLoad(ctx context.Context, b *runner) (*result, error) {
 	open := b.cfg.Rate > 0
 	rate := b.cfg.Rate
 	if b.cfg.Warmup > 0 {
-		n := usersFor(benchGuessRate, b.cfg.Warmup, 1, b.cfg.Concurrency)
+		n := usersFor(guessedRate, b.cfg.Warmup, 1, b.cfg.Concurrency)
 		if open {
 			n = usersFor(rate, b.cfg.Warmup, 1, 0)
 		}
@@ -516,7 +516,7 @@ func runBenchLoad(ctx context.Context, b *benchRun) (*benchResult, error) {
 		}
 		b.errs.reset()
 	} else if !open {
-		rate = benchGuessRate
+		rate = guessedRate
 	}
 	users := b.cfg.Users
 	if users == 0 {
@@ -533,22 +533,22 @@ func runBenchLoad(ctx context.Context, b *benchRun) (*benchResult, error) {
 	}
 	b.logf("measuring: %s", b.cfg.Duration)
 	cpu0 := b.cpuSnapshot()
-	phase := b.runPhase(ctx, pool, b.cfg.Duration)
+	measured := b.runPhase(ctx, pool, b.cfg.Duration)
 	cpu1 := b.cpuSnapshot()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if phase.exhausted {
-		b.note("ran out of users after %.2f s of %s: the numbers cover that time; pass --users to create more", phase.window().Seconds(), b.cfg.Duration)
+	if measured.exhausted {
+		b.note("ran out of users after %.2f s of %s: the numbers cover that time; pass --users to create more", measured.window().Seconds(), b.cfg.Duration)
 	}
-	return b.result(phase, cpu0, cpu1, len(pool), true), nil
+	return b.resultOf(measured, cpu0, cpu1, len(pool), true), nil
 }
 
-// runBenchWaiting is the run of the waiting scenario: --requests requests
+// runWaiting is the run of the waiting scenario: --requests requests
 // are created and left waiting for their callbacks; the server's memory is
 // read; then the virtual clock moves past their deadline and the bench
 // times how long the server takes to time every one of them out.
-func runBenchWaiting(ctx context.Context, b *benchRun) (*benchResult, error) {
+func runWaiting(ctx context.Context, b *runner) (*result, error) {
 	n := b.cfg.Requests
 	b.logf("creating %d users", n)
 	pool, err := b.newUsers(ctx, n)
@@ -557,17 +557,17 @@ func runBenchWaiting(ctx context.Context, b *benchRun) (*benchResult, error) {
 	}
 	b.logf("creating %d requests that wait for their callbacks", n)
 	cpu0 := b.cpuSnapshot()
-	phase := b.runPhase(ctx, pool, 0)
+	created := b.runPhase(ctx, pool, 0)
 	cpu1 := b.cpuSnapshot()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res := b.result(phase, cpu0, cpu1, len(pool), false)
-	w := &benchWaiting{Requests: n, Waiting: phase.completed(), CreateSeconds: round3(phase.wall().Seconds())}
-	w.CreatedPerSecond = round3(float64(w.Waiting) / phase.wall().Seconds())
+	res := b.resultOf(created, cpu0, cpu1, len(pool), false)
+	w := &waitingReport{Requests: n, Waiting: created.completed(), CreateSeconds: round3(created.wall().Seconds())}
+	w.CreatedPerSecond = round3(float64(w.Waiting) / created.wall().Seconds())
 	res.Waiting = w
-	if limit := b.cfg.CallbackTimeout; phase.wall() > limit-30*time.Second {
-		b.note("creating the requests took %.0f s, close to or past the %s callback timeout: some may have timed out before the clock moved", phase.wall().Seconds(), limit)
+	if limit := b.cfg.CallbackTimeout; created.wall() > limit-30*time.Second {
+		b.note("creating the requests took %.0f s, close to or past the %s callback timeout: some may have timed out before the clock moved", created.wall().Seconds(), limit)
 	}
 
 	// Every callout has arrived; the clock's answer says when the server
@@ -604,8 +604,8 @@ func runBenchWaiting(ctx context.Context, b *benchRun) (*benchResult, error) {
 	}
 
 	// A sample of the requests must now have failed with a timed-out callback.
-	var done []*benchLifecycle
-	for _, lc := range phase.lcs {
+	var done []*lifecycle
+	for _, lc := range created.lcs {
 		lc.mu.Lock()
 		if lc.finished && lc.err == "" && lc.requestID != "" {
 			done = append(done, lc)
@@ -635,12 +635,12 @@ func runBenchWaiting(ctx context.Context, b *benchRun) (*benchResult, error) {
 // settleClock POSTs /_accessd/clock with the advance, then {"advance":
 // "PT0S"} while the server answers 202 (work still pending after its 30 s
 // wait), until it answers 200: every piece of work that fell due has run.
-// It gives up after benchSettleLimit.
-func (b *benchRun) settleClock(ctx context.Context, advance string) (posts int, err error) {
+// It gives up after settleLimit.
+func (b *runner) settleClock(ctx context.Context, advance string) (posts int, err error) {
 	start := time.Now()
 	for {
-		if time.Since(start) > benchSettleLimit {
-			return posts, fmt.Errorf("POST /_accessd/clock: work still pending after %s", benchSettleLimit)
+		if time.Since(start) > settleLimit {
+			return posts, fmt.Errorf("POST /_accessd/clock: work still pending after %s", settleLimit)
 		}
 		posts++
 		status, raw, err := b.call(ctx, http.MethodPost, b.url+"/_accessd/clock", fmt.Appendf(nil, `{"advance":%q}`, advance))

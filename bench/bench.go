@@ -1,4 +1,16 @@
-package main
+// Package bench is the load tool behind `accessd bench`. It drives whole
+// request lifecycles through a running accessd (a child `accessd serve` on
+// a temporary database, with --dev only for a scenario that moves the
+// virtual clock, or --url) and answers its callouts with a built-in
+// extension, then reports throughput, latency percentiles, the server's CPU
+// and memory, and the raw commit rate of the same database engine.
+// docs/benchmarks.md describes it; the scenarios are in scenarios.go and
+// the report in report.go.
+//
+// It talks to accessd over HTTP only, as any client would, so that it
+// measures the server a user runs; only the raw commit rate is measured on
+// the database directly, as the ceiling to compare with.
+package bench
 
 import (
 	"bufio"
@@ -24,15 +36,11 @@ import (
 	"time"
 )
 
-// `accessd bench` drives whole request lifecycles through a running accessd
-// (a child `accessd serve` on a temporary database, with --dev only for a
-// scenario that moves the virtual clock, or --url) and
-// answers its callouts with a built-in extension, then reports throughput,
-// latency percentiles, the server's CPU and memory, and the raw commit rate
-// of the same database engine. docs/benchmarks.md describes it; the
-// scenarios are in bench_scenarios.go and the report in bench_report.go.
+// ErrUsage means the arguments were wrong and the flag package has already
+// said so on stderr: the caller should not print it again.
+var ErrUsage = errors.New("usage")
 
-const benchUsage = `usage: accessd bench [flags]
+const usage = `usage: accessd bench [flags]
 
 Runs request lifecycles against accessd and reports lifecycles per second,
 latency percentiles, the server's CPU and peak memory, and the raw commit
@@ -47,8 +55,8 @@ Scenarios (--scenario):
 Flags:
 `
 
-// benchConfig is every setting of `accessd bench`.
-type benchConfig struct {
+// config is every setting of `accessd bench`.
+type config struct {
 	Scenario         string
 	URL              string
 	Token            string
@@ -73,22 +81,22 @@ type benchConfig struct {
 	Keep             bool
 }
 
-func benchFlags(cfg *benchConfig, stderr io.Writer) *flag.FlagSet {
+func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("accessd bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		var names strings.Builder
-		for _, s := range benchScenarios {
+		for _, s := range scenarios {
 			dev := ""
 			if s.needsDev {
 				dev = " (needs --dev)"
 			}
 			fmt.Fprintf(&names, "  %-9s %s%s\n", s.name, s.summary, dev)
 		}
-		fmt.Fprintf(fs.Output(), benchUsage, names.String())
+		fmt.Fprintf(fs.Output(), usage, names.String())
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.Scenario, "scenario", "wait", "what a lifecycle is: "+strings.Join(benchScenarioNames(), ", "))
+	fs.StringVar(&cfg.Scenario, "scenario", "wait", "what a lifecycle is: "+strings.Join(scenarioNames(), ", "))
 	fs.StringVar(&cfg.URL, "url", "", "target a running accessd at this URL instead of starting one (needs --token)")
 	fs.StringVar(&cfg.Token, "token", "", "bearer token for --url: EntitlementManagement.ReadWrite.All and Directory.ReadWrite.All")
 	fs.StringVar(&cfg.Database, "database", "", "database of the child server: a postgres:// URL (default: a SQLite file in a temporary directory); with --url, the target's database, for the raw commit measurement")
@@ -116,10 +124,10 @@ func benchFlags(cfg *benchConfig, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func (c benchConfig) validate() error {
+func (c config) validate() error {
 	var problems []string
-	if benchScenarioByName(c.Scenario) == nil {
-		problems = append(problems, fmt.Sprintf("--scenario %q: want one of %s", c.Scenario, strings.Join(benchScenarioNames(), ", ")))
+	if scenarioNamed(c.Scenario) == nil {
+		problems = append(problems, fmt.Sprintf("--scenario %q: want one of %s", c.Scenario, strings.Join(scenarioNames(), ", ")))
 	}
 	if c.URL != "" && c.Token == "" {
 		problems = append(problems, "--url needs --token")
@@ -180,55 +188,62 @@ func (c benchConfig) validate() error {
 	return nil
 }
 
-// benchRun is one run of `accessd bench`: the target, the client and the
+// runner is one run of `accessd bench`: the target, the client and the
 // built-in extension, shared by every scenario.
-type benchRun struct {
-	cfg      benchConfig
-	sc       *benchScenario
+type runner struct {
+	cfg      config
+	sc       *scenario
 	progress io.Writer // what the run is doing, for people: stderr
 
 	url, v1 string // the server's base URL and its v1.0 entitlement-management root
 	token   string
 	client  *http.Client
-	child   *benchChild // nil with --url
-	dev     bool        // the child was started with --dev (the scenario needs it)
-	pid     int         // the server's process id, 0 when unknown
-	engine  string      // "sqlite" or "postgres"
-	dbShown string      // the database as reported (a password redacted)
-	dbFile  string      // the SQLite database file, when known: the raw commit file goes next to it
-	dir     string      // temporary directory: the SQLite database unless --database, the server log
-	runID   string      // names this run's users and objects
+	child   *child // nil with --url
+	dev     bool   // the child was started with --dev (the scenario needs it)
+	pid     int    // the server's process id, 0 when unknown
+	engine  string // "sqlite" or "postgres"
+	dbShown string // the database as reported (a password redacted)
+	dbFile  string // the SQLite database file, when known: the raw commit file goes next to it
+	dir     string // temporary directory: the SQLite database unless --database, the server log
+	runID   string // names this run's users and objects
+	accessd string // the accessd binary the child server and its token come from
 
 	ext       *http.Server
 	extURL    string
 	policy    string
 	pkg       string
-	targets   sync.Map // target user id → *benchLifecycle
+	targets   sync.Map // target user id → *lifecycle
 	userSeq   atomic.Int64
 	callouts  atomic.Int64 // callouts received for known targets
-	errs      benchErrors
+	errs      errorCounts
 	notes     []string
 	peakRSSMB float64 // the server's, highest seen
-	rawCommit *benchRawCommit
+	rawCommit *rawCommitReport
 }
 
-func bench(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var cfg benchConfig
-	fs := benchFlags(&cfg, stderr)
+// Run is `accessd bench` with args, the arguments after "bench". accessd is
+// the path of the accessd binary that the bench starts as its server
+// (`accessd serve`) and asks for a token (`accessd token`); with --url it is
+// not used. The report goes to stdout, progress to stderr. After -h or
+// --help it returns flag.ErrHelp, the usage printed; after wrong arguments,
+// ErrUsage.
+func Run(ctx context.Context, accessd string, args []string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet(&cfg, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return err
 		}
-		return errUsage
+		return ErrUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected arguments: %v\n", fs.Args())
-		return errUsage
+		return ErrUsage
 	}
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	b := &benchRun{cfg: cfg, sc: benchScenarioByName(cfg.Scenario), progress: stderr, runID: randomHex(4)}
+	b := &runner{cfg: cfg, sc: scenarioNamed(cfg.Scenario), progress: stderr, runID: randomHex(4), accessd: accessd}
 	if b.cfg.CallbackTimeout == 0 {
 		b.cfg.CallbackTimeout = b.sc.callbackTimeout
 	}
@@ -254,15 +269,15 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	return nil
 }
 
-func (b *benchRun) logf(format string, args ...any) {
+func (b *runner) logf(format string, args ...any) {
 	fmt.Fprintf(b.progress, "bench: "+format+"\n", args...)
 }
 
-func (b *benchRun) note(format string, args ...any) {
+func (b *runner) note(format string, args ...any) {
 	b.notes = append(b.notes, fmt.Sprintf(format, args...))
 }
 
-func (b *benchRun) run(ctx context.Context) (*benchResult, error) {
+func (b *runner) run(ctx context.Context) (*result, error) {
 	if err := b.startTarget(ctx); err != nil {
 		return nil, err
 	}
@@ -282,14 +297,14 @@ func (b *benchRun) run(ctx context.Context) (*benchResult, error) {
 
 // ---- the target: a child `accessd serve` (--dev if the scenario needs it), or --url ----
 
-// benchChild is the `accessd serve` process the bench started.
-type benchChild struct {
+// child is the `accessd serve` process the bench started.
+type child struct {
 	cmd  *exec.Cmd
 	log  *os.File
 	done chan error
 }
 
-func (b *benchRun) startTarget(ctx context.Context) error {
+func (b *runner) startTarget(ctx context.Context) error {
 	b.engine, b.dbShown = "sqlite", b.cfg.Database
 	if isPostgresURL(b.cfg.Database) {
 		b.engine = "postgres"
@@ -324,20 +339,17 @@ func (b *benchRun) startTarget(ctx context.Context) error {
 	if b.engine == "sqlite" {
 		b.dbFile = sqliteFile(db)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding this binary to start the server: %w", err)
-	}
+	exe := b.accessd
 	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
 		return err
 	}
-	args := benchServeArgs(b.sc, b.cfg, db)
+	args := serveArgs(b.sc, b.cfg, db)
 	b.dev = b.sc.needsDev
 	b.logf("starting %s %s", exe, strings.Join(redactArgs(args), " "))
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = benchChildAttr()
+	cmd.SysProcAttr = childProcessAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		logFile.Close()
@@ -347,7 +359,7 @@ func (b *benchRun) startTarget(ctx context.Context) error {
 		logFile.Close()
 		return fmt.Errorf("starting accessd serve: %w", err)
 	}
-	b.child = &benchChild{cmd: cmd, log: logFile, done: make(chan error, 1)}
+	b.child = &child{cmd: cmd, log: logFile, done: make(chan error, 1)}
 	b.pid = cmd.Process.Pid
 	lines := make(chan string, 1)
 	go func() {
@@ -392,11 +404,11 @@ func (b *benchRun) startTarget(ctx context.Context) error {
 	return b.checkToken(ctx)
 }
 
-// benchServeArgs is the command line of the child server: the server's
+// serveArgs is the command line of the child server: the server's
 // defaults but for a free port, the database and --sqlite-synchronous
 // (the raw commit measurement uses the same), --dev only when the scenario
 // needs it, then --serve-flag.
-func benchServeArgs(sc *benchScenario, cfg benchConfig, db string) []string {
+func serveArgs(sc *scenario, cfg config, db string) []string {
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", db}
 	if sc.needsDev {
 		args = append(args, "--dev")
@@ -405,7 +417,7 @@ func benchServeArgs(sc *benchScenario, cfg benchConfig, db string) []string {
 	return append(args, cfg.ServeFlags...)
 }
 
-func (b *benchRun) checkToken(ctx context.Context) error {
+func (b *runner) checkToken(ctx context.Context) error {
 	status, body, err := b.call(ctx, http.MethodGet, b.v1+"/catalogs?$top=1", nil)
 	if err != nil {
 		return fmt.Errorf("reaching accessd at %s: %w", b.url, err)
@@ -418,7 +430,7 @@ func (b *benchRun) checkToken(ctx context.Context) error {
 
 // stop ends the child server (SIGTERM, then SIGKILL), then the extension, and
 // removes the temporary directory unless --keep.
-func (b *benchRun) stop() error {
+func (b *runner) stop() error {
 	var err error
 	if b.client != nil {
 		// The server's graceful stop waits up to 5 s for connections that
@@ -454,7 +466,7 @@ func (b *benchRun) stop() error {
 }
 
 // serverLogTail is the end of the child's log, for error messages.
-func (b *benchRun) serverLogTail() string {
+func (b *runner) serverLogTail() string {
 	if b.child == nil {
 		return ""
 	}
@@ -503,7 +515,7 @@ func randomHex(n int) string {
 
 // call sends one API call with the bench's token and reads the whole answer,
 // so that the connection goes back to the pool.
-func (b *benchRun) call(ctx context.Context, method, u string, body []byte) (int, []byte, error) {
+func (b *runner) call(ctx context.Context, method, u string, body []byte) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -526,7 +538,7 @@ func (b *benchRun) call(ctx context.Context, method, u string, body []byte) (int
 }
 
 // create POSTs v as JSON and expects 201 with an id.
-func (b *benchRun) create(ctx context.Context, u string, v any) (string, error) {
+func (b *runner) create(ctx context.Context, u string, v any) (string, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return "", err
@@ -574,13 +586,13 @@ func errorKind(what string, status int, body []byte, err error) string {
 	return fmt.Sprintf("%s: HTTP %d", what, status)
 }
 
-// benchErrors counts errors by kind.
-type benchErrors struct {
+// errorCounts counts errors by kind.
+type errorCounts struct {
 	mu     sync.Mutex
 	byKind map[string]int
 }
 
-func (e *benchErrors) add(kind string) {
+func (e *errorCounts) add(kind string) {
 	e.mu.Lock()
 	if e.byKind == nil {
 		e.byKind = map[string]int{}
@@ -589,13 +601,13 @@ func (e *benchErrors) add(kind string) {
 	e.mu.Unlock()
 }
 
-func (e *benchErrors) reset() {
+func (e *errorCounts) reset() {
 	e.mu.Lock()
 	e.byKind = nil
 	e.mu.Unlock()
 }
 
-func (e *benchErrors) snapshot() (map[string]int, int) {
+func (e *errorCounts) snapshot() (map[string]int, int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out, n := map[string]int{}, 0
@@ -608,7 +620,7 @@ func (e *benchErrors) snapshot() (map[string]int, int) {
 
 // ---- setup: a catalog, its extensions, a package and a policy ----
 
-func (b *benchRun) setupPolicy(ctx context.Context) error {
+func (b *runner) setupPolicy(ctx context.Context) error {
 	name := "bench " + b.runID
 	catalog, err := b.create(ctx, b.v1+"/catalogs", map[string]any{"displayName": name, "description": "accessd bench, scenario " + b.sc.name})
 	if err != nil {
@@ -648,12 +660,12 @@ func isoMinutes(d time.Duration) string { return fmt.Sprintf("PT%dM", int(d/time
 
 // newUsers creates n directory users over the API, setup-concurrency at a
 // time, each the target of one lifecycle, and registers their lifecycles.
-func (b *benchRun) newUsers(ctx context.Context, n int) ([]*benchLifecycle, error) {
+func (b *runner) newUsers(ctx context.Context, n int) ([]*lifecycle, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	start := time.Now()
-	out := make([]*benchLifecycle, n)
+	out := make([]*lifecycle, n)
 	var next atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
@@ -680,7 +692,7 @@ func (b *benchRun) newUsers(ctx context.Context, n int) ([]*benchLifecycle, erro
 					errOnce.Do(func() { firstErr = fmt.Errorf("creating users: %w", err); cancel() })
 					return
 				}
-				lc := &benchLifecycle{target: id, done: make(chan struct{})}
+				lc := &lifecycle{target: id, done: make(chan struct{})}
 				b.targets.Store(id, lc)
 				out[i] = lc
 			}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -21,28 +21,28 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, as the store uses it
 )
 
-// benchResult is what `accessd bench` reports: --json prints it as is.
+// result is what `accessd bench` reports: --json prints it as is.
 // Durations are in milliseconds, rates per second, memory in MiB (MB).
-type benchResult struct {
-	Scenario               string          `json:"scenario"`
-	Description            string          `json:"description"`
-	Target                 benchTarget     `json:"target"`
-	Load                   benchLoad       `json:"load"`
-	Completed              int             `json:"completed"`
-	LifecyclesPerSecond    float64         `json:"lifecycles_per_s"`
-	ErrorCount             int             `json:"error_count"`
-	Errors                 map[string]int  `json:"errors"`
-	LatencyMS              benchLatencies  `json:"latency_ms"`
-	Server                 benchServer     `json:"server"`
-	Bench                  benchSelf       `json:"bench"`
-	Machine                benchMachine    `json:"machine"`
-	RawCommit              *benchRawCommit `json:"raw_commit"`
-	LifecyclesPerRawCommit *float64        `json:"lifecycles_per_raw_commit"`
-	Waiting                *benchWaiting   `json:"waiting,omitempty"`
-	Notes                  []string        `json:"notes"`
+type result struct {
+	Scenario               string           `json:"scenario"`
+	Description            string           `json:"description"`
+	Target                 targetReport     `json:"target"`
+	Load                   loadReport       `json:"load"`
+	Completed              int              `json:"completed"`
+	LifecyclesPerSecond    float64          `json:"lifecycles_per_s"`
+	ErrorCount             int              `json:"error_count"`
+	Errors                 map[string]int   `json:"errors"`
+	LatencyMS              latencyReport    `json:"latency_ms"`
+	Server                 serverReport     `json:"server"`
+	Bench                  selfReport       `json:"bench"`
+	Machine                machineReport    `json:"machine"`
+	RawCommit              *rawCommitReport `json:"raw_commit"`
+	LifecyclesPerRawCommit *float64         `json:"lifecycles_per_raw_commit"`
+	Waiting                *waitingReport   `json:"waiting,omitempty"`
+	Notes                  []string         `json:"notes"`
 }
 
-type benchTarget struct {
+type targetReport struct {
 	URL               string   `json:"url"`
 	StartedChild      bool     `json:"started_child"`
 	Dev               bool     `json:"dev"` // the child was started with --dev; false with --url, whose mode the bench does not know
@@ -53,7 +53,7 @@ type benchTarget struct {
 	ServeFlags        []string `json:"serve_flags,omitempty"`
 }
 
-type benchLoad struct {
+type loadReport struct {
 	Mode            string   `json:"mode"` // closed or open
 	Concurrency     int      `json:"concurrency,omitempty"`
 	Rate            float64  `json:"rate,omitempty"` // open loop: offered lifecycles per second
@@ -71,16 +71,16 @@ type benchLoad struct {
 	UsersExhausted  bool     `json:"users_exhausted"`
 }
 
-// benchLatencies are percentiles of each step; null where a scenario has no such step.
-type benchLatencies struct {
-	Create            *benchPercentiles `json:"create"`              // the create call
-	CreateToCallout   *benchPercentiles `json:"create_to_callout"`   // create sent → first callout received
-	Resume            *benchPercentiles `json:"resume"`              // the resume call
-	ResumeToDelivered *benchPercentiles `json:"resume_to_delivered"` // resume sent → delivery callout received
-	Lifecycle         *benchPercentiles `json:"lifecycle"`           // create sent → delivery callout received
+// latencyReport holds the percentiles of each step; null where a scenario has no such step.
+type latencyReport struct {
+	Create            *percentiles `json:"create"`              // the create call
+	CreateToCallout   *percentiles `json:"create_to_callout"`   // create sent → first callout received
+	Resume            *percentiles `json:"resume"`              // the resume call
+	ResumeToDelivered *percentiles `json:"resume_to_delivered"` // resume sent → delivery callout received
+	Lifecycle         *percentiles `json:"lifecycle"`           // create sent → delivery callout received
 }
 
-type benchPercentiles struct {
+type percentiles struct {
 	N   int     `json:"n"`
 	P50 float64 `json:"p50"`
 	P95 float64 `json:"p95"`
@@ -88,7 +88,7 @@ type benchPercentiles struct {
 	Max float64 `json:"max"`
 }
 
-type benchServer struct {
+type serverReport struct {
 	PID               int      `json:"pid,omitempty"`
 	CPUSeconds        *float64 `json:"cpu_s"` // utime+stime over the measured time
 	Cores             *float64 `json:"cores"` // cpu_s per second of it
@@ -98,20 +98,20 @@ type benchServer struct {
 	ClockTicks        int      `json:"clock_ticks_per_s,omitempty"`
 }
 
-type benchSelf struct {
+type selfReport struct {
 	CPUSeconds *float64 `json:"cpu_s"`
 	Cores      *float64 `json:"cores"`
 }
 
-// benchMachine is the whole machine over the measured time, from
+// machineReport is the whole machine over the measured time, from
 // /proc/stat: what else ran shows in other_cores.
-type benchMachine struct {
+type machineReport struct {
 	CPUs       int      `json:"cpus"`
 	BusyCores  *float64 `json:"busy_cores"`  // all processes
 	OtherCores *float64 `json:"other_cores"` // busy, less the server and the bench
 }
 
-type benchRawCommit struct {
+type rawCommitReport struct {
 	Engine           string  `json:"engine"`
 	Synchronous      string  `json:"synchronous,omitempty"`
 	Where            string  `json:"where"`
@@ -121,7 +121,7 @@ type benchRawCommit struct {
 	Note             string  `json:"note,omitempty"`
 }
 
-type benchWaiting struct {
+type waitingReport struct {
 	Requests                 int      `json:"requests"`
 	Waiting                  int      `json:"waiting"`
 	CreateSeconds            float64  `json:"create_s"`
@@ -143,8 +143,9 @@ func ptrFloat(f float64) *float64 { return &f }
 // round3 keeps three decimals: microseconds of milliseconds.
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
-// percentiles of exact recorded durations, nearest rank; nil when there are none.
-func percentiles(ds []time.Duration) *benchPercentiles {
+// percentilesOf sorts exact recorded durations and takes each percentile by
+// nearest rank; nil when there are none.
+func percentilesOf(ds []time.Duration) *percentiles {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -153,18 +154,18 @@ func percentiles(ds []time.Duration) *benchPercentiles {
 		i := int(math.Ceil(p/100*float64(len(ds)))) - 1
 		return round3(float64(ds[max(0, i)]) / float64(time.Millisecond))
 	}
-	return &benchPercentiles{N: len(ds), P50: rank(50), P95: rank(95), P99: rank(99), Max: rank(100)}
+	return &percentiles{N: len(ds), P50: rank(50), P95: rank(95), P99: rank(99), Max: rank(100)}
 }
 
-// result turns a measured phase into the report.
+// resultOf turns a measured phase into the report.
 // timed says whether the phase ran for --duration after a warm-up (the
 // waiting scenario's runs until every request is created).
-func (b *benchRun) result(p *benchPhase, cpu0, cpu1 benchCPU, users int, timed bool) *benchResult {
-	res := &benchResult{
+func (b *runner) resultOf(p *phase, cpu0, cpu1 cpuSample, users int, timed bool) *result {
+	res := &result{
 		Scenario: b.sc.name, Description: b.sc.summary,
-		Target: benchTarget{URL: b.url, StartedChild: b.child != nil, Dev: b.dev, PID: b.pid, Engine: b.engine, Database: b.dbShown,
+		Target: targetReport{URL: b.url, StartedChild: b.child != nil, Dev: b.dev, PID: b.pid, Engine: b.engine, Database: b.dbShown,
 			SQLiteSynchronous: b.cfg.Synchronous, ServeFlags: b.cfg.ServeFlags},
-		Load: benchLoad{Mode: "closed", Concurrency: b.cfg.Concurrency, WarmupS: b.cfg.Warmup.Seconds(), DurationS: b.cfg.Duration.Seconds(),
+		Load: loadReport{Mode: "closed", Concurrency: b.cfg.Concurrency, WarmupS: b.cfg.Warmup.Seconds(), DurationS: b.cfg.Duration.Seconds(),
 			WindowS: round3(p.window().Seconds()), MeasuredS: round3(p.wall().Seconds()), Started: len(p.lcs), Users: users, UsersExhausted: p.exhausted},
 		RawCommit: b.rawCommit, Notes: []string{},
 	}
@@ -177,11 +178,11 @@ func (b *benchRun) result(p *benchPhase, cpu0, cpu1 benchCPU, users int, timed b
 		late := p.late
 		res.Load.AchievedRate = ptrFloat(round3(achieved))
 		res.Load.Late = &late
-		res.Load.LateThresholdMS = ptrFloat(float64(benchLate) / float64(time.Millisecond))
+		res.Load.LateThresholdMS = ptrFloat(float64(lateAfter) / float64(time.Millisecond))
 		res.Load.MaxLateMS = ptrFloat(round3(float64(p.maxLate) / float64(time.Millisecond)))
 	}
 
-	var create, callout, resume, toDelivered, lifecycle []time.Duration
+	var create, callout, resume, toDelivered, lifecycles []time.Duration
 	for _, lc := range p.lcs {
 		lc.mu.Lock()
 		if lc.finished && lc.err == "" {
@@ -192,20 +193,20 @@ func (b *benchRun) result(p *benchPhase, cpu0, cpu1 benchCPU, users int, timed b
 				resume = append(resume, lc.resumeEnd.Sub(lc.resumeStart))
 				toDelivered = append(toDelivered, lc.end.Sub(lc.resumeStart))
 			}
-			lifecycle = append(lifecycle, lc.end.Sub(lc.start))
+			lifecycles = append(lifecycles, lc.end.Sub(lc.start))
 		}
 		lc.mu.Unlock()
 	}
-	res.LatencyMS.Create = percentiles(create)
-	res.LatencyMS.CreateToCallout = percentiles(callout)
+	res.LatencyMS.Create = percentilesOf(create)
+	res.LatencyMS.CreateToCallout = percentilesOf(callout)
 	if b.sc.resumes() {
-		res.LatencyMS.Resume = percentiles(resume)
-		res.LatencyMS.ResumeToDelivered = percentiles(toDelivered)
+		res.LatencyMS.Resume = percentilesOf(resume)
+		res.LatencyMS.ResumeToDelivered = percentilesOf(toDelivered)
 	}
 	if b.sc.stages[0].ends { // the lifecycle ends with its first callout: that is create_to_callout
-		lifecycle = nil
+		lifecycles = nil
 	}
-	res.LatencyMS.Lifecycle = percentiles(lifecycle)
+	res.LatencyMS.Lifecycle = percentilesOf(lifecycles)
 	// Lifecycles per second: those started in the window that completed, per
 	// second of the window. In a closed loop this is the throughput (Little's
 	// law), with neither the empty pipeline at the start nor its drain at the end.
@@ -246,7 +247,7 @@ func (b *benchRun) result(p *benchPhase, cpu0, cpu1 benchCPU, users int, timed b
 
 // ---- the server's CPU and memory, from /proc ----
 
-type benchCPU struct {
+type cpuSample struct {
 	at                  time.Time
 	server, self, total procCPU
 	idle                int64 // machine: idle+iowait ticks; total is every tick of every CPU
@@ -265,8 +266,8 @@ func (a procCPU) sub(b procCPU) (seconds float64, ok bool) {
 	return float64(a.ticks-b.ticks) / float64(clockTicks()), true
 }
 
-func (b *benchRun) cpuSnapshot() benchCPU {
-	s := benchCPU{at: time.Now(), self: readProcCPU("self")}
+func (b *runner) cpuSnapshot() cpuSample {
+	s := cpuSample{at: time.Now(), self: readProcCPU("self")}
 	if b.pid != 0 {
 		s.server = readProcCPU(strconv.Itoa(b.pid))
 	}
@@ -304,8 +305,8 @@ func readMachineCPU() (total procCPU, idle int64) {
 }
 
 // machine is what the whole machine did between two snapshots.
-func machine(cpu0, cpu1 benchCPU) benchMachine {
-	m := benchMachine{CPUs: runtime.NumCPU()}
+func machine(cpu0, cpu1 cpuSample) machineReport {
+	m := machineReport{CPUs: runtime.NumCPU()}
 	span := cpu1.at.Sub(cpu0.at).Seconds()
 	if !cpu0.total.ok || !cpu1.total.ok || span <= 0 {
 		return m
@@ -357,7 +358,7 @@ type procMem struct{ rssMB, hwmMB float64 }
 
 // serverMemory reads the server's memory; its peak is the highest seen so
 // far, so that it is never below an RSS reported earlier.
-func (b *benchRun) serverMemory() (procMem, bool) {
+func (b *runner) serverMemory() (procMem, bool) {
 	m, ok := procMemory(b.pid)
 	if ok {
 		b.peakRSSMB = max(b.peakRSSMB, m.hwmMB)
@@ -405,8 +406,8 @@ func procMemory(pid int) (procMem, bool) {
 // the server's database, in WAL mode with the same synchronous setting and
 // BEGIN IMMEDIATE as the store; on PostgreSQL in a table of its own in the
 // same database. It is the ceiling the lifecycle rate is compared with.
-func (b *benchRun) measureRawCommit(ctx context.Context) *benchRawCommit {
-	var rc *benchRawCommit
+func (b *runner) measureRawCommit(ctx context.Context) *rawCommitReport {
+	var rc *rawCommitReport
 	var err error
 	switch {
 	case b.engine == "postgres":
@@ -427,7 +428,7 @@ func (b *benchRun) measureRawCommit(ctx context.Context) *benchRawCommit {
 	return rc
 }
 
-func rawCommitSQLite(ctx context.Context, path, synchronous string, d time.Duration) (*benchRawCommit, error) {
+func rawCommitSQLite(ctx context.Context, path, synchronous string, d time.Duration) (*rawCommitReport, error) {
 	defer func() {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			os.Remove(path + suffix)
@@ -456,12 +457,12 @@ func rawCommitSQLite(ctx context.Context, path, synchronous string, d time.Durat
 	if err != nil {
 		return nil, err
 	}
-	return &benchRawCommit{Engine: "sqlite", Synchronous: synchronous, Where: "a file next to the server's database (" + filepath.Dir(path) + ")",
+	return &rawCommitReport{Engine: "sqlite", Synchronous: synchronous, Where: "a file next to the server's database (" + filepath.Dir(path) + ")",
 		Seconds: round3(took.Seconds()), Commits: n, CommitsPerSecond: round3(float64(n) / took.Seconds()),
 		Note: "one connection, WAL, BEGIN IMMEDIATE; INSERT one row; COMMIT"}, nil
 }
 
-func rawCommitPostgres(ctx context.Context, dsn, table string, d time.Duration) (*benchRawCommit, error) {
+func rawCommitPostgres(ctx context.Context, dsn, table string, d time.Duration) (*rawCommitReport, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -485,7 +486,7 @@ func rawCommitPostgres(ctx context.Context, dsn, table string, d time.Duration) 
 	if err != nil {
 		return nil, err
 	}
-	return &benchRawCommit{Engine: "postgres", Where: "a table of its own in the server's database",
+	return &rawCommitReport{Engine: "postgres", Where: "a table of its own in the server's database",
 		Seconds: round3(took.Seconds()), Commits: n, CommitsPerSecond: round3(float64(n) / took.Seconds()),
 		Note: "one connection, the server's own fsync and synchronous_commit; BEGIN; INSERT one row; COMMIT"}, nil
 }
@@ -508,7 +509,7 @@ func commitLoop(ctx context.Context, d time.Duration, commit func() error) (int,
 
 // ---- the table ----
 
-func (r *benchResult) writeTable(w io.Writer) {
+func (r *result) writeTable(w io.Writer) {
 	na := func(f *float64, format string) string {
 		if f == nil {
 			return "n/a"
@@ -517,26 +518,26 @@ func (r *benchResult) writeTable(w io.Writer) {
 	}
 	fmt.Fprintf(w, "scenario     %s: %s\n", r.Scenario, r.Description)
 	t := r.Target
-	target := t.URL
+	line := t.URL
 	if t.StartedChild {
 		serve := "accessd serve"
 		if t.Dev {
 			serve += " --dev"
 		}
-		target += fmt.Sprintf(", child %s, pid %d", serve, t.PID)
+		line += fmt.Sprintf(", child %s, pid %d", serve, t.PID)
 	} else if t.PID != 0 {
-		target += fmt.Sprintf(", pid %d", t.PID)
+		line += fmt.Sprintf(", pid %d", t.PID)
 	}
 	if t.Engine != "" {
-		target += ", " + t.Engine + " " + t.Database
+		line += ", " + t.Engine + " " + t.Database
 	}
 	if t.Engine == "sqlite" {
-		target += " (synchronous=" + t.SQLiteSynchronous + ")"
+		line += " (synchronous=" + t.SQLiteSynchronous + ")"
 	}
 	if len(t.ServeFlags) > 0 {
-		target += ", serve flags " + strings.Join(t.ServeFlags, " ")
+		line += ", serve flags " + strings.Join(t.ServeFlags, " ")
 	}
-	fmt.Fprintf(w, "target       %s\n", target)
+	fmt.Fprintf(w, "target       %s\n", line)
 	l := r.Load
 	var load string
 	if l.Mode == "open" {
@@ -566,7 +567,7 @@ func (r *benchResult) writeTable(w io.Writer) {
 	fmt.Fprintln(tw, "latency (ms)\tn\tp50\tp95\tp99\tmax\t")
 	for _, row := range []struct {
 		name string
-		p    *benchPercentiles
+		p    *percentiles
 	}{
 		{"create", r.LatencyMS.Create}, {"create → callout", r.LatencyMS.CreateToCallout}, {"resume", r.LatencyMS.Resume},
 		{"resume → delivered", r.LatencyMS.ResumeToDelivered}, {"lifecycle", r.LatencyMS.Lifecycle},
