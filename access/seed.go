@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"time"
 )
 
 // Seed is the content of a --seed file: objects with fixed ids that refer to
@@ -45,39 +47,79 @@ func (s *Service) ApplySeed(ctx context.Context, seed Seed) (SeedResult, error) 
 	return res, err
 }
 
+// seedNoun says how to apply one kind of seed item. Items are matched by id:
+// prepare checks one and fills what the seed leaves out (old is the stored
+// item when existed); same says whether the stored item already matches, so
+// that an unchanged item is not written again; put writes it.
+type seedNoun[T any] struct {
+	set     string // the seed file's array, for messages
+	id      func(T) string
+	load    func(Tx, string) (T, error)
+	prepare func(tx Tx, item *T, old T, existed bool) error
+	same    func(old, item T) bool
+	put     func(Tx, T) error
+}
+
+// applySeedNoun applies one kind of item and counts what it did; changed
+// says, item by item, whether it was created or updated.
+func applySeedNoun[T any](tx Tx, n seedNoun[T], items []T, res *SeedResult) (changed []bool, err error) {
+	changed = make([]bool, len(items))
+	for i, item := range items {
+		id := n.id(item)
+		if id == "" {
+			return nil, Invalidf("seed: %s[%d].id is required", n.set, i)
+		}
+		where := fmt.Sprintf("seed: %s[%d] (%s)", n.set, i, id)
+		old, err := n.load(tx, id)
+		if err != nil && !IsNotFound(err) {
+			return nil, err
+		}
+		existed := err == nil
+		if err := n.prepare(tx, &item, old, existed); err != nil {
+			return nil, inSeed(err, where)
+		}
+		if existed && n.same(old, item) {
+			res.Unchanged++
+			continue
+		}
+		if err := n.put(tx, item); err != nil {
+			return nil, inSeed(err, where)
+		}
+		changed[i] = true
+		if existed {
+			res.Updated++
+		} else {
+			res.Created++
+		}
+	}
+	return changed, nil
+}
+
+// seedAudit sets the created and modified fields of a seeded item: the seed
+// made it now, unless it existed, in which case it keeps when and by whom it
+// was first made.
+func seedAudit(createdBy, modifiedBy *string, created, modified *time.Time, oldBy string, oldAt time.Time, existed bool, now time.Time) {
+	*createdBy, *modifiedBy, *created, *modified = seedActor.Name(), seedActor.Name(), now, now
+	if existed {
+		*createdBy, *created = oldBy, oldAt
+	}
+}
+
 func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 	now := s.Now()
-	// upsert writes obj when it is new or differs from what is stored.
-	count := func(existed, changed bool) bool {
-		switch {
-		case !existed:
-			res.Created++
-		case changed:
-			res.Updated++
-		default:
-			res.Unchanged++
-		}
-		return !existed || changed
-	}
-	for i, u := range seed.Users {
-		if u.ID == "" {
-			return Invalidf("seed: users[%d].id is required", i)
-		}
-		if err := u.Validate(); err != nil {
-			return inSeed(err, fmt.Sprintf("seed: users[%d] (%s)", i, u.ID))
-		}
-		old, err := tx.User(u.ID)
-		if err != nil && !IsNotFound(err) {
-			return err
-		}
-		if count(err == nil, old != u) {
-			if other, err := tx.UserByPrincipalName(u.UserPrincipalName); err == nil && other.ID != u.ID {
-				return Conflictf("seed: users[%d]: another user already has userPrincipalName %q", i, u.UserPrincipalName)
-			}
-			if err := tx.PutUser(u); err != nil {
+	if _, err := applySeedNoun(tx, seedNoun[User]{set: "users", id: func(u User) string { return u.ID }, load: Tx.User,
+		prepare: func(tx Tx, u *User, _ User, _ bool) error {
+			if err := u.Validate(); err != nil {
 				return err
 			}
-		}
+			if other, err := tx.UserByPrincipalName(u.UserPrincipalName); err == nil && other.ID != u.ID {
+				return Conflictf("another user already has userPrincipalName %q", u.UserPrincipalName)
+			}
+			return nil
+		},
+		same: func(old, u User) bool { return old == u }, put: Tx.PutUser,
+	}, seed.Users, res); err != nil {
+		return err
 	}
 	for _, u := range seed.Users { // managers may be listed after the users they manage
 		if u.ManagerID != "" {
@@ -86,52 +128,28 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 			}
 		}
 	}
-	for i, sp := range seed.ServicePrincipals {
-		if sp.ID == "" {
-			return Invalidf("seed: servicePrincipals[%d].id is required", i)
-		}
-		if sp.AppID == "" {
-			sp.AppID = sp.ID
-		}
-		if err := sp.Validate(); err != nil {
-			return inSeed(err, fmt.Sprintf("seed: servicePrincipals[%d]", i))
-		}
-		old, err := tx.ServicePrincipal(sp.ID)
-		if err != nil && !IsNotFound(err) {
-			return err
-		}
-		if count(err == nil, !sameExceptAudit(old, sp, func(ServicePrincipal, *ServicePrincipal) {})) {
-			if err := putServicePrincipal(tx, sp); err != nil {
-				return err
+	if _, err := applySeedNoun(tx, seedNoun[ServicePrincipal]{set: "servicePrincipals", id: func(sp ServicePrincipal) string { return sp.ID },
+		load: Tx.ServicePrincipal,
+		prepare: func(_ Tx, sp *ServicePrincipal, _ ServicePrincipal, _ bool) error {
+			if sp.AppID == "" {
+				sp.AppID = sp.ID
 			}
-		}
+			return sp.Validate()
+		},
+		same: func(old, sp ServicePrincipal) bool { return reflect.DeepEqual(old, sp) }, put: putServicePrincipal,
+	}, seed.ServicePrincipals, res); err != nil {
+		return err
 	}
-	written := map[string]bool{} // groups created or updated, already counted
-	for i, g := range seed.Groups {
-		if g.ID == "" {
-			return Invalidf("seed: groups[%d].id is required", i)
-		}
-		if err := g.Validate(); err != nil {
-			return inSeed(err, fmt.Sprintf("seed: groups[%d]", i))
-		}
-		old, err := tx.Group(g.ID)
-		if err != nil && !IsNotFound(err) {
-			return err
-		}
-		if err == nil && old == g.Group {
-			continue // counted once its members and owners are compared too
-		}
-		if err := tx.PutGroup(g.Group); err != nil {
-			return err
-		}
-		if err == nil {
-			res.Updated++
-		} else {
-			res.Created++
-		}
-		written[g.ID] = true
+	groups, err := applySeedNoun(tx, seedNoun[SeedGroup]{set: "groups", id: func(g SeedGroup) string { return g.ID },
+		load:    func(tx Tx, id string) (SeedGroup, error) { g, err := tx.Group(id); return SeedGroup{Group: g}, err },
+		prepare: func(_ Tx, g *SeedGroup, _ SeedGroup, _ bool) error { return g.Validate() },
+		same:    func(old, g SeedGroup) bool { return old.Group == g.Group },
+		put:     func(tx Tx, g SeedGroup) error { return tx.PutGroup(g.Group) },
+	}, seed.Groups, res)
+	if err != nil {
+		return err
 	}
-	for _, g := range seed.Groups { // members may be groups listed later
+	for i, g := range seed.Groups { // members may be groups listed later
 		changedMembers, err := syncRelation(tx, g.ID, GroupMembers, g.Members)
 		if err != nil {
 			return err
@@ -140,111 +158,81 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 		if err != nil {
 			return err
 		}
-		switch {
-		case written[g.ID]:
-		case changedMembers || changedOwners:
+		if !groups[i] && (changedMembers || changedOwners) { // counted unchanged, yet its lists changed
+			res.Unchanged--
 			res.Updated++
-		default:
-			res.Unchanged++
 		}
 	}
-	for i, c := range seed.Catalogs {
-		if c.ID == "" {
-			return Invalidf("seed: catalogs[%d].id is required", i)
-		}
-		c.Normalize()
-		if err := c.Validate(); err != nil {
-			return inSeed(err, fmt.Sprintf("seed: catalogs[%d]", i))
-		}
-		old, err := tx.Catalog(c.ID)
-		if err != nil && !IsNotFound(err) {
-			return err
-		}
-		c.CreatedBy, c.ModifiedBy, c.CreatedDateTime, c.ModifiedDateTime = seedActor.Name(), seedActor.Name(), now, now
-		same := err == nil && sameExceptAudit(old, c, func(from Catalog, to *Catalog) {
-			to.CreatedBy, to.ModifiedBy, to.CreatedDateTime, to.ModifiedDateTime = from.CreatedBy, from.ModifiedBy, from.CreatedDateTime, from.ModifiedDateTime
-		})
-		if err == nil {
-			c.CreatedBy, c.CreatedDateTime = old.CreatedBy, old.CreatedDateTime
-		}
-		if count(err == nil, !same) {
-			if err := tx.PutCatalog(c); err != nil {
+	if _, err := applySeedNoun(tx, seedNoun[Catalog]{set: "catalogs", id: func(c Catalog) string { return c.ID }, load: Tx.Catalog,
+		prepare: func(_ Tx, c *Catalog, old Catalog, existed bool) error {
+			c.Normalize()
+			seedAudit(&c.CreatedBy, &c.ModifiedBy, &c.CreatedDateTime, &c.ModifiedDateTime, old.CreatedBy, old.CreatedDateTime, existed, now)
+			return c.Validate()
+		},
+		same: func(old, c Catalog) bool {
+			return sameExceptAudit(old, c, func(from Catalog, to *Catalog) {
+				to.ModifiedBy, to.ModifiedDateTime = from.ModifiedBy, from.ModifiedDateTime
+			})
+		},
+		put: Tx.PutCatalog,
+	}, seed.Catalogs, res); err != nil {
+		return err
+	}
+	if _, err := applySeedNoun(tx, seedNoun[AccessPackage]{set: "accessPackages", id: func(p AccessPackage) string { return p.ID }, load: Tx.AccessPackage,
+		prepare: func(tx Tx, p *AccessPackage, old AccessPackage, existed bool) error {
+			if err := p.Validate(); err != nil {
 				return err
 			}
-		}
-	}
-	for i, p := range seed.AccessPackages {
-		if p.ID == "" {
-			return Invalidf("seed: accessPackages[%d].id is required", i)
-		}
-		if err := p.Validate(); err != nil {
-			return inSeed(err, fmt.Sprintf("seed: accessPackages[%d]", i))
-		}
-		if err := referenced(tx.Catalog(p.CatalogID)); err != nil {
-			return inSeed(err, fmt.Sprintf("seed: accessPackages[%d]", i))
-		}
-		old, err := tx.AccessPackage(p.ID)
-		if err != nil && !IsNotFound(err) {
-			return err
-		}
-		if err == nil && old.CatalogID != p.CatalogID {
-			return Invalidf("seed: accessPackages[%d] (%s): an access package stays in its catalog", i, p.ID)
-		}
-		p.CreatedBy, p.ModifiedBy, p.CreatedDateTime, p.ModifiedDateTime = seedActor.Name(), seedActor.Name(), now, now
-		same := err == nil && sameExceptAudit(old, p, func(from AccessPackage, to *AccessPackage) {
-			to.CreatedBy, to.ModifiedBy, to.CreatedDateTime, to.ModifiedDateTime = from.CreatedBy, from.ModifiedBy, from.CreatedDateTime, from.ModifiedDateTime
-		})
-		if err == nil {
-			p.CreatedBy, p.CreatedDateTime = old.CreatedBy, old.CreatedDateTime
-		}
-		if count(err == nil, !same) {
-			if err := tx.PutAccessPackage(p); err != nil {
+			if err := referenced(tx.Catalog(p.CatalogID)); err != nil {
 				return err
 			}
-		}
+			if existed && old.CatalogID != p.CatalogID {
+				return Invalidf("an access package stays in its catalog")
+			}
+			seedAudit(&p.CreatedBy, &p.ModifiedBy, &p.CreatedDateTime, &p.ModifiedDateTime, old.CreatedBy, old.CreatedDateTime, existed, now)
+			return nil
+		},
+		same: func(old, p AccessPackage) bool {
+			return sameExceptAudit(old, p, func(from AccessPackage, to *AccessPackage) {
+				to.ModifiedBy, to.ModifiedDateTime = from.ModifiedBy, from.ModifiedDateTime
+			})
+		},
+		put: Tx.PutAccessPackage,
+	}, seed.AccessPackages, res); err != nil {
+		return err
 	}
-	for i, x := range seed.CustomExtensions {
-		if x.ID == "" {
-			return Invalidf("seed: customWorkflowExtensions[%d].id is required", i)
-		}
-		if err := x.Validate(); err != nil {
-			return inSeed(err, fmt.Sprintf("seed: customWorkflowExtensions[%d]", i))
-		}
-		if err := referenced(tx.Catalog(x.CatalogID)); err != nil {
-			return inSeed(err, fmt.Sprintf("seed: customWorkflowExtensions[%d]", i))
-		}
-		old, err := tx.CustomExtension(x.ID)
-		if err != nil && !IsNotFound(err) {
-			return err
-		}
-		if err == nil && (old.Type != x.Type || old.CatalogID != x.CatalogID) {
-			return Invalidf("seed: customWorkflowExtensions[%d] (%s): an extension keeps its @odata.type and its catalog; policies bind it as it is", i, x.ID)
-		}
-		x.CreatedBy, x.LastModifiedBy, x.CreatedDateTime, x.LastModifiedDateTime = seedActor.Name(), seedActor.Name(), now, now
-		same := err == nil && sameExceptAudit(old, x, func(from CustomExtension, to *CustomExtension) {
-			to.CreatedBy, to.LastModifiedBy, to.CreatedDateTime, to.LastModifiedDateTime = from.CreatedBy, from.LastModifiedBy, from.CreatedDateTime, from.LastModifiedDateTime
-		})
-		if err == nil {
-			x.CreatedBy, x.CreatedDateTime = old.CreatedBy, old.CreatedDateTime
-		}
-		if count(err == nil, !same) {
-			if err := tx.PutCustomExtension(x); err != nil {
+	if _, err := applySeedNoun(tx, seedNoun[CustomExtension]{set: "customWorkflowExtensions", id: func(x CustomExtension) string { return x.ID },
+		load: Tx.CustomExtension,
+		prepare: func(tx Tx, x *CustomExtension, old CustomExtension, existed bool) error {
+			if err := x.Validate(); err != nil {
 				return err
 			}
-		}
+			if err := referenced(tx.Catalog(x.CatalogID)); err != nil {
+				return err
+			}
+			if existed && (old.Type != x.Type || old.CatalogID != x.CatalogID) {
+				return Invalidf("an extension keeps its @odata.type and its catalog; policies bind it as it is")
+			}
+			seedAudit(&x.CreatedBy, &x.LastModifiedBy, &x.CreatedDateTime, &x.LastModifiedDateTime, old.CreatedBy, old.CreatedDateTime, existed, now)
+			return nil
+		},
+		same: func(old, x CustomExtension) bool {
+			return sameExceptAudit(old, x, func(from CustomExtension, to *CustomExtension) {
+				to.LastModifiedBy, to.LastModifiedDateTime = from.LastModifiedBy, from.LastModifiedDateTime
+			})
+		},
+		put: Tx.PutCustomExtension,
+	}, seed.CustomExtensions, res); err != nil {
+		return err
 	}
-	for i, p := range seed.Policies {
-		p = p.withOwnSlices()
-		if p.ID == "" {
-			return Invalidf("seed: assignmentPolicies[%d].id is required", i)
-		}
-		old, err := tx.AssignmentPolicy(p.ID)
-		if err != nil && !IsNotFound(err) {
-			return err
-		}
-		existed := err == nil
-		p.CreatedDateTime, p.ModifiedDateTime = now, now
-		if existed {
+	_, err = applySeedNoun(tx, seedNoun[AssignmentPolicy]{set: "assignmentPolicies", id: func(p AssignmentPolicy) string { return p.ID },
+		load: Tx.AssignmentPolicy,
+		prepare: func(_ Tx, p *AssignmentPolicy, old AssignmentPolicy, existed bool) error {
+			*p = p.withOwnSlices()
+			p.CreatedDateTime, p.ModifiedDateTime = now, now
+			if !existed {
+				return nil
+			}
 			p.CreatedDateTime = old.CreatedDateTime
 			// Generated ids of bindings and questions are kept when the seed gives none.
 			for j := range p.ExtensionBindings {
@@ -257,20 +245,17 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 					p.Questions[j].ID = old.Questions[j].ID
 				}
 			}
-		}
-		candidate := p.withOwnSlices()
-		candidate.Normalize()
-		candidate.CatalogID = old.CatalogID
-		same := existed && sameExceptAudit(old, candidate, func(from AssignmentPolicy, to *AssignmentPolicy) {
-			to.CreatedDateTime, to.ModifiedDateTime = from.CreatedDateTime, from.ModifiedDateTime
-		})
-		if count(existed, !same) {
-			if err := s.putPolicy(tx, &p); err != nil {
-				return inSeed(err, fmt.Sprintf("seed: assignmentPolicies[%d] (%s)", i, p.ID))
-			}
-		}
-	}
-	return nil
+			return nil
+		},
+		same: func(old, p AssignmentPolicy) bool {
+			candidate := p.withOwnSlices() // as putPolicy would store it
+			candidate.Normalize()
+			candidate.CatalogID = old.CatalogID
+			return sameExceptAudit(old, candidate, func(from AssignmentPolicy, to *AssignmentPolicy) { to.ModifiedDateTime = from.ModifiedDateTime })
+		},
+		put: func(tx Tx, p AssignmentPolicy) error { return s.putPolicy(tx, &p) },
+	}, seed.Policies, res)
+	return err
 }
 
 // syncRelation makes a group's member or owner list exactly want, and

@@ -38,153 +38,130 @@ func DecodeSeed(r io.Reader) (access.Seed, error) {
 	if err := decodeJSON(body, &file); err != nil {
 		return seed, err
 	}
-	each := func(set string, items []json.RawMessage, fn func(id string, raw []byte) error) error {
-		for i, raw := range items {
-			var key struct {
-				ID string `json:"id"`
-			}
-			if err := json.Unmarshal(raw, &key); err != nil || key.ID == "" {
-				return access.Invalidf("%s[%d]: a string id is required in a seed", set, i)
-			}
-			if err := fn(key.ID, raw); err != nil {
-				return access.Invalidf("%s[%d] (%s): %s", set, i, key.ID, messageOf(err))
-			}
-		}
-		return nil
-	}
-	err = each("users", file.Users, func(id string, raw []byte) error {
-		var in userInput
-		var err error
-		if in.nulls, err = decodeInput(raw, &in); err != nil {
-			return err
-		}
-		if err := in.check(); err != nil {
-			return err
-		}
-		u := access.User{ID: id, AccountEnabled: true}
-		if err := in.apply(&u); err != nil {
-			return err
-		}
-		if in.ManagerBind != nil {
-			m, err := refKey("manager@odata.bind", *in.ManagerBind)
-			if err != nil {
-				return err
-			}
-			u.ManagerID = m
-		}
-		seed.Users = append(seed.Users, u)
-		return nil
-	})
-	if err != nil {
+	if seed.Users, err = seedItems("users", file.Users, seedUser); err != nil {
 		return seed, err
 	}
-	err = each("groups", file.Groups, func(id string, raw []byte) error {
-		var in groupInput
-		var err error
-		if in.nulls, err = decodeInput(raw, &in); err != nil {
-			return err
-		}
-		if err := in.check(); err != nil {
-			return err
-		}
-		g := access.SeedGroup{Group: access.Group{ID: id, SecurityEnabled: true}}
-		if err := in.apply(&g.Group); err != nil {
-			return err
-		}
-		if g.Members, err = refKeys("members@odata.bind", in.MembersBind); err != nil {
-			return err
-		}
-		if g.Owners, err = refKeys("owners@odata.bind", in.OwnersBind); err != nil {
-			return err
-		}
-		seed.Groups = append(seed.Groups, g)
-		return nil
-	})
-	if err != nil {
+	if seed.Groups, err = seedItems("groups", file.Groups, seedGroup); err != nil {
 		return seed, err
 	}
-	err = each("servicePrincipals", file.ServicePrincipals, func(id string, raw []byte) error {
-		var in servicePrincipalInput
-		var err error
-		if in.nulls, err = decodeInput(raw, &in); err != nil {
-			return err
-		}
-		if err := in.check(); err != nil {
-			return err
-		}
-		sp := access.ServicePrincipal{ID: id}
-		if err := in.apply(&sp); err != nil {
-			return err
-		}
-		seed.ServicePrincipals = append(seed.ServicePrincipals, sp)
-		return nil
-	})
-	if err != nil {
+	if seed.ServicePrincipals, err = seedItems("servicePrincipals", file.ServicePrincipals, seedServicePrincipal); err != nil {
 		return seed, err
 	}
-	err = each("catalogs", file.Catalogs, func(id string, raw []byte) error {
-		var in catalogInput
-		if err := decodeJSON(raw, &in); err != nil {
-			return err
-		}
-		c := access.Catalog{ID: id}
-		if err := in.apply(&c); err != nil {
-			return err
-		}
-		seed.Catalogs = append(seed.Catalogs, c)
-		return nil
-	})
-	if err != nil {
+	if seed.Catalogs, err = seedItems("catalogs", file.Catalogs, seedCatalog); err != nil {
 		return seed, err
 	}
-	err = each("accessPackages", file.AccessPackages, func(id string, raw []byte) error {
-		var in accessPackageInput
-		if err := decodeJSON(raw, &in); err != nil {
-			return err
-		}
-		p := access.AccessPackage{ID: id}
-		if err := in.apply(&p); err != nil {
-			return err
-		}
-		seed.AccessPackages = append(seed.AccessPackages, p)
-		return nil
-	})
-	if err != nil {
+	if seed.AccessPackages, err = seedItems("accessPackages", file.AccessPackages, seedAccessPackage); err != nil {
 		return seed, err
 	}
-	err = each("customWorkflowExtensions", file.CustomWorkflowExtensions, func(id string, raw []byte) error {
-		var in seedExtension
-		if err := decodeJSON(raw, &in); err != nil {
-			return err
-		}
-		if in.CatalogID == "" {
-			return access.Invalidf("catalogId is required in a seed")
-		}
-		x, err := in.toDomain()
-		if err != nil {
-			return err
-		}
-		x.ID, x.CatalogID = id, in.CatalogID
-		seed.CustomExtensions = append(seed.CustomExtensions, x)
-		return nil
-	})
-	if err != nil {
+	if seed.CustomExtensions, err = seedItems("customWorkflowExtensions", file.CustomWorkflowExtensions, seedCustomExtension); err != nil {
 		return seed, err
 	}
-	err = each("assignmentPolicies", file.AssignmentPolicies, func(id string, raw []byte) error {
-		var in policyInput
-		if err := decodeJSON(raw, &in); err != nil {
-			return err
-		}
-		p, err := in.toDomain()
-		if err != nil {
-			return err
-		}
-		p.ID = id
-		seed.Policies = append(seed.Policies, p)
-		return nil
-	})
+	seed.Policies, err = seedItems("assignmentPolicies", file.AssignmentPolicies, seedPolicy)
 	return seed, err
+}
+
+// seedItems reads one array of a seed file: each item must carry a string
+// id, and read turns it into the domain type, naming the item when it fails.
+func seedItems[T any](set string, items []json.RawMessage, read func(id string, raw []byte) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(items))
+	for i, raw := range items {
+		var key struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &key); err != nil || key.ID == "" {
+			return nil, access.Invalidf("%s[%d]: a string id is required in a seed", set, i)
+		}
+		item, err := read(key.ID, raw)
+		if err != nil {
+			return nil, access.Invalidf("%s[%d] (%s): %s", set, i, key.ID, messageOf(err))
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}
+
+func seedUser(id string, raw []byte) (access.User, error) {
+	var in userInput
+	var err error
+	u := access.User{ID: id, AccountEnabled: true}
+	if in.nulls, err = decodeInput(raw, &in); err != nil {
+		return u, err
+	}
+	if err := in.apply(&u); err != nil {
+		return u, err
+	}
+	if in.ManagerBind != nil {
+		u.ManagerID, err = refKey("manager@odata.bind", *in.ManagerBind)
+	}
+	return u, err
+}
+
+func seedGroup(id string, raw []byte) (access.SeedGroup, error) {
+	var in groupInput
+	var err error
+	g := access.SeedGroup{Group: access.Group{ID: id, SecurityEnabled: true}}
+	if in.nulls, err = decodeInput(raw, &in); err != nil {
+		return g, err
+	}
+	if err := in.apply(&g.Group); err != nil {
+		return g, err
+	}
+	if g.Members, err = refKeys("members@odata.bind", in.MembersBind); err != nil {
+		return g, err
+	}
+	g.Owners, err = refKeys("owners@odata.bind", in.OwnersBind)
+	return g, err
+}
+
+func seedServicePrincipal(id string, raw []byte) (access.ServicePrincipal, error) {
+	var in servicePrincipalInput
+	var err error
+	sp := access.ServicePrincipal{ID: id}
+	if in.nulls, err = decodeInput(raw, &in); err != nil {
+		return sp, err
+	}
+	return sp, in.apply(&sp)
+}
+
+func seedCatalog(id string, raw []byte) (access.Catalog, error) {
+	var in catalogInput
+	c := access.Catalog{ID: id}
+	if err := decodeJSON(raw, &in); err != nil {
+		return c, err
+	}
+	return c, in.apply(&c)
+}
+
+func seedAccessPackage(id string, raw []byte) (access.AccessPackage, error) {
+	var in accessPackageInput
+	p := access.AccessPackage{ID: id}
+	if err := decodeJSON(raw, &in); err != nil {
+		return p, err
+	}
+	return p, in.apply(&p)
+}
+
+func seedCustomExtension(id string, raw []byte) (access.CustomExtension, error) {
+	var in seedExtension
+	if err := decodeJSON(raw, &in); err != nil {
+		return access.CustomExtension{}, err
+	}
+	if in.CatalogID == "" {
+		return access.CustomExtension{}, access.Invalidf("catalogId is required in a seed")
+	}
+	x, err := in.toDomain()
+	x.ID, x.CatalogID = id, in.CatalogID
+	return x, err
+}
+
+func seedPolicy(id string, raw []byte) (access.AssignmentPolicy, error) {
+	var in policyInput
+	if err := decodeJSON(raw, &in); err != nil {
+		return access.AssignmentPolicy{}, err
+	}
+	p, err := in.toDomain()
+	p.ID = id
+	return p, err
 }
 
 func messageOf(err error) string {
