@@ -91,7 +91,10 @@ func TestErrorsFromAccessd(t *testing.T) {
 			call:   func(c *client.Client) error { _, err := c.ListCatalogs(ctx); return err }},
 		{name: "no permission", status: 403, code: "accessDenied", kind: access.KindForbidden, message: "EntitlementManagement.ReadWrite.All",
 			client: func(cfg *client.Config) { cfg.Token = w.appToken(t, "reader", "EntitlementManagement.Read.All") },
-			call:   func(c *client.Client) error { _, err := c.CreateCatalog(ctx, access.Catalog{DisplayName: "x"}); return err }},
+			call: func(c *client.Client) error {
+				_, err := c.CreateCatalog(ctx, access.Catalog{DisplayName: "x"})
+				return err
+			}},
 		{name: "wrong method", status: 405, code: "methodNotAllowed", kind: access.KindMethodNotAllowed, message: "PUT is not allowed",
 			call: func(c *client.Client) error { return c.Do(ctx, http.MethodPut, catalogsPath, map[string]any{}, nil) }},
 		{name: "conflict", status: 409, code: "conflict", kind: access.KindConflict, message: "still has 1 access package",
