@@ -101,6 +101,17 @@ func (w *world) appToken(t *testing.T, name string, roles ...string) string {
 	return tok
 }
 
+// userToken mints a delegated token for the user u with scopes, as
+// `accessd token --user` does.
+func (w *world) userToken(t *testing.T, u access.User, scopes ...string) string {
+	t.Helper()
+	tok, err := w.issuer.MintUser(u, scopes, time.Hour)
+	if err != nil {
+		t.Fatalf("mint a token: %v", err)
+	}
+	return tok
+}
+
 // client is a client of the world with its token; change, when not nil,
 // edits the configuration first.
 func (w *world) client(t *testing.T, change func(*client.Config)) *client.Client {
