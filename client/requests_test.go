@@ -322,3 +322,60 @@ func TestCancelAndReprocess(t *testing.T) {
 		t.Errorf("after reprocess and resume: %s, callouts %v", got.State, statuses)
 	}
 }
+
+func TestRequestWithAnswersAndSchedule(t *testing.T) {
+	w := newWorld(t)
+	c := w.client(t, nil)
+	ctx := context.Background()
+	f := newFixture(t, c, nil)
+	policy, err := c.CreateAssignmentPolicy(ctx, map[string]any{
+		"displayName":        "Asks why, starts later",
+		"accessPackage":      map[string]any{"id": f.pkg},
+		"allowedTargetScope": "allMemberUsers",
+		"requestorSettings":  map[string]any{"allowCustomAssignmentSchedule": true},
+		"questions": []any{map[string]any{"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion",
+			"text": "Which tool?", "isRequired": true, "sequence": 1}},
+	})
+	ok(t, err, "CreateAssignmentPolicy")
+	// The client does not read questions (see GetAssignmentPolicy); Do does.
+	var withQuestions struct {
+		Questions []struct {
+			ID string `json:"id"`
+		} `json:"questions"`
+	}
+	ok(t, c.Do(ctx, http.MethodGet, "/v1.0/identityGovernance/entitlementManagement/assignmentPolicies/"+policy.ID+"?$expand=questions",
+		nil, &withQuestions), "GET the policy's questions")
+	if len(withQuestions.Questions) != 1 {
+		t.Fatalf("questions %+v", withQuestions.Questions)
+	}
+
+	start := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	in := access.RequestInput{Type: access.RequestAdminAdd, AccessPackageID: f.pkg, PolicyID: policy.ID,
+		TargetID: newUser(t, c, "ida@contoso.test").ID,
+		Answers:  []access.Answer{{QuestionID: withQuestions.Questions[0].ID, Value: "crm", DisplayValue: "The CRM"}},
+		Schedule: &access.Schedule{StartDateTime: &start,
+			Expiration: access.Expiration{Type: access.ExpirationAfterDuration, Duration: access.MustDuration("P7D")}}}
+	submitted, err := c.SubmitRequest(ctx, in)
+	ok(t, err, "SubmitRequest")
+	if submitted.State != access.StateScheduled {
+		t.Errorf("a request starting in an hour is %s, want scheduled", submitted.State)
+	}
+	got, err := c.GetRequest(ctx, submitted.ID)
+	ok(t, err, "GetRequest")
+	for _, r := range []access.Request{submitted, got} {
+		if diff := cmp.Diff(in.Answers, r.Answers); diff != "" {
+			t.Errorf("answers (-sent +read):\n%s", diff)
+		}
+		if diff := cmp.Diff(*in.Schedule, r.Schedule); diff != "" {
+			t.Errorf("schedule (-sent +read):\n%s", diff)
+		}
+	}
+
+	_, err = c.AdvanceClock(ctx, access.MustDuration("PT2H"))
+	ok(t, err, "AdvanceClock")
+	got, err = c.GetRequest(ctx, submitted.ID)
+	ok(t, err, "GetRequest")
+	if got.State != access.StateDelivered || got.AssignmentID == "" {
+		t.Errorf("two hours later the request is %s (assignment %q), want delivered", got.State, got.AssignmentID)
+	}
+}
