@@ -109,7 +109,8 @@ const maxAnswer = 64 << 20
 // callers that assert on exact bodies. in is the body: nil for none,
 // []byte or json.RawMessage as is, anything else encoded as JSON. path is
 // relative to the base URL ("/v1.0/users"), or an absolute URL under it
-// (an @odata.nextLink). The error is only for calls that got no answer.
+// (an @odata.nextLink). An error means there is no answer: bad input, no
+// token, or a failure on the way.
 func (c *Client) Raw(ctx context.Context, method, path string, in any) (Response, error) {
 	target, err := c.resolve(path)
 	if err != nil {

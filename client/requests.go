@@ -11,13 +11,8 @@ import (
 )
 
 // Assignment requests, their history, assignments, and the actions on a
-// request: resume, reprocess and cancel.
-//
-// A v1.0 request names its package, its assignment (with the target and
-// the policy) and its requestor only through $expand, and the assignment
-// exists only once delivery has made one. So a request read back carries
-// Target and PolicyID only when it has an assignment; until then, and for
-// a request denied or canceled before delivery, they are empty.
+// request: resume, reprocess and cancel. A v1.0 request names its package,
+// its assignment and its requestor only through $expand; see GetRequest.
 
 // requestExpand is what GetRequest and ListRequests ask accessd to name.
 const requestExpand = "accessPackage($expand=catalog),requestor,assignment($expand=target,assignmentPolicy)"
@@ -174,8 +169,11 @@ func (c *Client) SubmitRequest(ctx context.Context, in access.RequestInput) (acc
 	return req, err
 }
 
-// GetRequest reads a request with its package, requestor and, once there
-// is one, its assignment, target and policy.
+// GetRequest reads a request with its package, catalog and requestor and,
+// once delivery has made one, its assignment. v1.0 names a request's target
+// and policy only through the assignment, so before delivery, and for a
+// request denied or canceled before it, Target and PolicyID are empty.
+// Nor does v1.0 write a callout instance's stage: Callouts[i].Stage is empty.
 func (c *Client) GetRequest(ctx context.Context, id string) (access.Request, error) {
 	path, err := route(emPath+"/assignmentRequests/%s", id)
 	if err != nil {
