@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -28,7 +29,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	status := fmt.Sprintf("%d", e.Status)
+	status := strconv.Itoa(e.Status)
 	if e.Code != "" {
 		status += " " + e.Code
 	}
