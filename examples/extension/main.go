@@ -5,14 +5,13 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"math/big"
 	"net/http"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/client"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -42,10 +43,10 @@ type callout struct {
 }
 
 type extension struct {
-	accessd, token     string // accessd's URL (its token issuer) and our token for resume
+	accessd            string         // accessd's URL: the issuer its callout tokens must name
+	api                *client.Client // calls resume on accessd with our token
 	denySuffix, ignore string
 	keys               *keySet
-	client             *http.Client
 }
 
 func main() {
@@ -62,8 +63,12 @@ func main() {
 		log.Fatal("no token for resume: pass -token or set ACCESSD_TOKEN (accessd token --app NAME --roles EntitlementManagement.ReadWrite.All)")
 	}
 	url := strings.TrimSuffix(*accessd, "/")
-	x := &extension{accessd: url, token: *token, denySuffix: *deny, ignore: *ignore,
-		keys: &keySet{issuer: url, keys: map[string]*rsa.PublicKey{}}, client: &http.Client{Timeout: 10 * time.Second}}
+	api, err := client.New(client.Config{BaseURL: url, Token: *token, HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	x := &extension{accessd: url, api: api, denySuffix: *deny, ignore: *ignore,
+		keys: &keySet{issuer: url, keys: map[string]*rsa.PublicKey{}}}
 	log.Printf("extension listening on http://%s, trusting %s", *addr, url)
 	log.Fatal(http.ListenAndServe(*addr, x))
 }
@@ -112,34 +117,30 @@ func (x *extension) decide(c callout) string {
 
 // resume calls POST {accessd}/v1.0{CallbackUriPath}; accessd answers 204.
 func (x *extension) resume(c callout, deny bool) {
-	data := map[string]any{
-		"@odata.type":                        "#microsoft.graph.accessPackageAssignmentRequestCallbackData",
-		"stage":                              c.Stage,
-		"customExtensionStageInstanceId":     c.InstanceID,
-		"customExtensionStageInstanceDetail": "Approved by accessd-example",
-	}
+	cb := access.Callback{Source: "accessd-example", Type: "microsoft.graph.accessPackageCustomExtensionStage." + c.Stage,
+		HasData: true, DataType: access.CallbackDataRequest, Stage: c.Stage, InstanceID: c.InstanceID,
+		Detail: "Approved by accessd-example"}
 	if deny {
-		data["state"] = "denied"
-		data["customExtensionStageInstanceDetail"] = "Denied by accessd-example: " + x.denySuffix + " targets are not allowed"
+		cb.State = "denied"
+		cb.Detail = "Denied by accessd-example: " + x.denySuffix + " targets are not allowed"
 	}
-	body, _ := json.Marshal(map[string]any{"source": "accessd-example",
-		"type": "microsoft.graph.accessPackageCustomExtensionStage." + c.Stage, "data": data})
 	for attempt := 1; attempt <= 3; attempt++ { // retry accessd's own failures, as Logic Apps do
 		time.Sleep(time.Duration(attempt-1) * time.Second)
-		req, _ := http.NewRequest(http.MethodPost, x.accessd+"/v1.0"+c.CallbackURIPath, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+x.token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := x.client.Do(req)
-		if err != nil {
-			log.Printf("resume request=%s instance=%s failed: %v", c.RequestID, c.InstanceID, err)
-			continue
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		log.Printf("resume request=%s instance=%s denied=%t status=%d %s",
-			c.RequestID, c.InstanceID, deny, resp.StatusCode, bytes.TrimSpace(msg))
-		if resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+		err := x.api.ResumeAt(context.Background(), c.CallbackURIPath, cb)
+		var refused *client.Error
+		switch {
+		case err == nil:
+			// The client returns nil only for a 2xx answer, and accessd answers an accepted resume with 204.
+			log.Printf("resume request=%s instance=%s denied=%t status=204", c.RequestID, c.InstanceID, deny)
 			return
+		case errors.As(err, &refused):
+			log.Printf("resume request=%s instance=%s denied=%t status=%d %s: %s",
+				c.RequestID, c.InstanceID, deny, refused.Status, refused.Code, refused.Message)
+			if refused.Status < 500 && refused.Status != http.StatusTooManyRequests {
+				return
+			}
+		default:
+			log.Printf("resume request=%s instance=%s failed: %v", c.RequestID, c.InstanceID, err)
 		}
 	}
 }
