@@ -414,14 +414,14 @@ func (s *Service) saveTransition(tx Tx, t Transition) error {
 	return nil
 }
 
-// decide is one use case's rule for a request: given the request and the
-// assignment it made or acts on (nil if none), the transition to store, or
-// nil when nothing changes. It may read and write through tx for what is not
-// a transition (a history line of its own).
-type decide func(tx Tx, r Request, a *Assignment) (*Transition, error)
+// decide is one use case's rule for a request: given the request, the
+// transition to store, or nil when nothing changes. It reads what else it
+// needs through tx (the assignment, with assignmentOf), and may write what is
+// not a transition (a history line of its own).
+type decide func(tx Tx, r Request) (*Transition, error)
 
-// transition runs one change of a request in one transaction: load it and
-// its assignment, decide, store. An unknown request is not found.
+// transition runs one change of a request in one transaction: load it,
+// decide, store. An unknown request is not found.
 func (s *Service) transition(ctx context.Context, requestID string, fn decide) error {
 	queued := false
 	err := s.update(ctx, func(tx Tx) error {
@@ -442,11 +442,7 @@ func (s *Service) transitionIn(tx Tx, requestID string, fn decide) (queued bool,
 	if err != nil {
 		return false, err
 	}
-	a, err := assignmentOf(tx, r)
-	if err != nil {
-		return false, err
-	}
-	t, err := fn(tx, r, a)
+	t, err := fn(tx, r)
 	if err != nil || t == nil {
 		return false, err
 	}
@@ -496,7 +492,7 @@ func (s *Service) CancelRequest(ctx context.Context, by Caller, id string, bodyE
 	if by.IsApp {
 		return E(KindForbidden, "cancel needs a signed-in user; application tokens cannot cancel requests")
 	}
-	return s.transition(ctx, id, func(_ Tx, r Request, _ *Assignment) (*Transition, error) {
+	return s.transition(ctx, id, func(_ Tx, r Request) (*Transition, error) {
 		if !by.Has(WriteEntitlements) && r.Requestor.ID != by.ObjectID && r.Target.ID != by.ObjectID {
 			return nil, E(KindForbidden, "with only EntitlementMgmt-SubjectAccess.ReadWrite a user cancels only their own requests")
 		}
@@ -547,7 +543,7 @@ type ResumeCall struct {
 // exists (404), the body is valid (400), then the rules of Resume: the
 // callout instance (409, or a repeat), the stage (400), the state (400).
 func (s *Service) Resume(ctx context.Context, by Caller, call ResumeCall) error {
-	return s.transition(ctx, call.RequestID, func(tx Tx, r Request, a *Assignment) (*Transition, error) {
+	return s.transition(ctx, call.RequestID, func(tx Tx, r Request) (*Transition, error) {
 		if call.AssignmentID != "" && r.AssignmentID != call.AssignmentID {
 			return nil, NotFoundf("assignment %q has no request %q", call.AssignmentID, call.RequestID)
 		}
@@ -555,6 +551,10 @@ func (s *Service) Resume(ctx context.Context, by Caller, call ResumeCall) error 
 			return nil, call.BodyErr
 		}
 		if err := call.Callback.Validate(); err != nil {
+			return nil, err
+		}
+		a, err := assignmentOf(tx, r)
+		if err != nil {
 			return nil, err
 		}
 		res, err := Resume(r, a, call.Callback, s.env(callerSubject(by)))
@@ -570,9 +570,13 @@ func (s *Service) Resume(ctx context.Context, by Caller, call ResumeCall) error 
 
 // Reprocess runs a failed request's failed step again. bodyErr is as for CancelRequest.
 func (s *Service) Reprocess(ctx context.Context, by Caller, requestID string, bodyErr error) error {
-	return s.transition(ctx, requestID, func(_ Tx, r Request, a *Assignment) (*Transition, error) {
+	return s.transition(ctx, requestID, func(tx Tx, r Request) (*Transition, error) {
 		if bodyErr != nil {
 			return nil, bodyErr
+		}
+		a, err := assignmentOf(tx, r)
+		if err != nil {
+			return nil, err
 		}
 		t, err := Reprocess(r, a, s.env(callerSubject(by)))
 		return &t, err

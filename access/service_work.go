@@ -77,7 +77,7 @@ func (s *Service) runTimer(tx Tx, w Work) (queued bool, err error) {
 	}
 	switch w.Kind {
 	case WorkStart:
-		queued, err = s.transitionIn(tx, w.RequestID, func(_ Tx, r Request, _ *Assignment) (*Transition, error) {
+		queued, err = s.transitionIn(tx, w.RequestID, func(_ Tx, r Request) (*Transition, error) {
 			if r.State != StateScheduled || r.Step != StepSchedule {
 				return nil, nil // canceled meanwhile
 			}
@@ -85,7 +85,7 @@ func (s *Service) runTimer(tx Tx, w Work) (queued bool, err error) {
 			return &t, nil
 		})
 	case WorkCallbackTimeout:
-		queued, err = s.transitionIn(tx, w.RequestID, func(_ Tx, r Request, _ *Assignment) (*Transition, error) {
+		queued, err = s.transitionIn(tx, w.RequestID, func(_ Tx, r Request) (*Transition, error) {
 			return callbackDeadline(r, w, env), nil
 		})
 	case WorkExpire:
@@ -442,13 +442,20 @@ func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {
 	if w.RequestID == "" {
 		return s.finishAssignmentCallout(tx, w, res)
 	}
-	r, err := tx.Request(w.RequestID)
+	_, err := s.transitionIn(tx, w.RequestID, func(_ Tx, r Request) (*Transition, error) {
+		return calloutOutcome(r, w, res, s.env(systemActor)), nil
+	})
 	if IsNotFound(err) {
-		return nil
+		return nil // the request was deleted meanwhile
 	}
-	if err != nil {
-		return err
-	}
+	return err
+}
+
+// calloutOutcome records how a request's callout went: a failed
+// launch-and-wait callout fails the request; once a callback has arrived,
+// a late failure changes nothing. Nil when there is nothing to record.
+func calloutOutcome(r Request, w Work, res CalloutResult, env Env) *Transition {
+	r.Callouts = slices.Clone(r.Callouts)
 	inst, i, found := r.Callout(w.InstanceID)
 	if !found {
 		b, _ := r.Policy.Binding(w.Stage)
@@ -459,7 +466,6 @@ func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {
 	if res.CorrelationID != "" {
 		r.Callouts[i].ExternalCorrelationID = res.CorrelationID
 	}
-	env := s.env(systemActor)
 	switch {
 	case inst.Status != CalloutSent:
 		// answered, timed out or failed already: a late outcome changes nothing
@@ -469,19 +475,20 @@ func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {
 		// launch and continue: the instance stays calloutSent
 	default:
 		r.Callouts[i].Status = CalloutFailedState
-		if err := tx.AddHistory(HistoryEntry{ID: env.NewID(), RequestID: r.ID, At: env.Now, ActorName: systemActor.DisplayName,
-			Action: "calloutFailed", Stage: w.Stage, Detail: res.Error, State: r.State, Status: r.Status}); err != nil {
-			return err
-		}
+		failed := HistoryEntry{ID: env.NewID(), RequestID: r.ID, At: env.Now, ActorName: systemActor.DisplayName,
+			Action: "calloutFailed", Stage: w.Stage, Detail: res.Error, State: r.State, Status: r.Status}
 		stage, _ := stageOf(r.Step)
 		if inst.Waits && r.Status == StatusWaitingForCallback && stage == w.Stage && !r.State.IsFinal() {
-			return s.saveTransition(tx, FailStage(r, w.Stage, StatusCalloutFailed, env))
+			t := FailStage(r, w.Stage, StatusCalloutFailed, env)
+			t.History = append([]HistoryEntry{failed}, t.History...)
+			return &t
 		}
+		return &Transition{Request: r, History: []HistoryEntry{failed}}
 	}
 	if found && r.Callouts[i] == before {
 		return nil // a launch-and-continue callout that went well: nothing to record
 	}
-	return tx.PutRequest(r)
+	return &Transition{Request: r}
 }
 
 func (s *Service) finishAssignmentCallout(tx Tx, w Work, res CalloutResult) error {
