@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The callout body (DESIGN.md §1.3; spec/graph-reference.md §11.4) and the
+// The callout body (docs/design.md, "The callout, in brief") and the
 // token a callout carries. Bodies are compared as decoded JSON, key by key.
 
 var (

@@ -274,7 +274,7 @@ func TestClientConfiguration(t *testing.T) {
 		})
 	}
 	if access.DefaultCalloutTimeout != time.Second {
-		t.Errorf("DefaultCalloutTimeout = %v, want 1s (DESIGN §1.3)", access.DefaultCalloutTimeout)
+		t.Errorf("DefaultCalloutTimeout = %v, want 1s, Graph's documented default", access.DefaultCalloutTimeout)
 	}
 }
 

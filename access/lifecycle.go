@@ -195,7 +195,8 @@ func (t *Transition) callOut(b StageBinding, env Env) {
 	}
 }
 
-// waitAt pauses the request for a callback, in the state DESIGN.md §1.4 gives.
+// waitAt pauses the request for a callback, in the state docs/design.md gives
+// ("States, statuses and waits").
 func (t *Transition) waitAt(stage Stage, env Env) {
 	state := t.Request.State
 	switch stage {
@@ -316,7 +317,7 @@ func CheckDelete(r Request, assignmentExists bool) error {
 }
 
 // FailStage ends a request whose callout failed or whose callback timed out
-// or reported failure, in the state DESIGN.md §1.4 gives for the stage.
+// or reported failure, in the state docs/design.md gives for the stage.
 func FailStage(r Request, stage Stage, status string, env Env) Transition {
 	t := Transition{Request: r, DropRequestTimers: true}
 	state := StateDeliveryFailed

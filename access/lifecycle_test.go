@@ -12,7 +12,7 @@ import (
 )
 
 // Scenario tables for the pure request state machine of lifecycle.go
-// (DESIGN.md §1.3, §1.4, §2). No IO: requests are built by hand, the time is
+// (docs/design.md, "The request state machine"). No IO: requests are built by hand, the time is
 // fixed and ids come from a counter.
 
 var (

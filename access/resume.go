@@ -102,7 +102,7 @@ type ResumeResult struct {
 	Repeat     bool
 }
 
-// Resume applies a callback to a request, with the checks of DESIGN.md §1.2
+// Resume applies a callback to a request, with the checks of docs/design.md ("The resume action")
 // in their order after the body's own validity: the instance is resolved
 // (409, or a repeat), the named stage matches (400), the state is allowed at
 // that stage (400); then it is accepted.

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// Scenario tables for resume.go (DESIGN.md §1.2, §1.4): Callback.Validate,
+// Scenario tables for resume.go (docs/design.md, "The resume action"): Callback.Validate,
 // Callback.Outcome, Resume and Reprocess. No IO: requests are built by hand
 // and brought to a wait by Submit (and Continue), the engine's part is done
 // by hand (the callout instance is appended as BeginCallout / FinishCallout
@@ -46,9 +46,9 @@ type rsSetup struct {
 	name      string
 	stage     Stage
 	approval  bool         // the policy requires approval
-	waitState RequestState // DESIGN.md §1.4: the state while waiting
+	waitState RequestState // the state while waiting
 	step      Step
-	failState RequestState // DESIGN.md §1.4: the state a failed stage ends in
+	failState RequestState // the state a failed stage ends in
 	update    bool         // an adminUpdate of asg-1 rather than an adminAdd
 }
 
@@ -345,7 +345,7 @@ func rsTyped(dataType string, w rsWaiting, edit func(*Callback)) Callback {
 	return cb
 }
 
-// rsReq is the request callback data of DESIGN.md §1.2, changed by edit.
+// rsReq is the request callback data of docs/design.md's resume example, changed by edit.
 func rsReq(w rsWaiting, edit func(*Callback)) Callback { return rsTyped(CallbackDataRequest, w, edit) }
 
 // rsTask is identityGovernance.customTaskExtensionCallbackData.
@@ -551,7 +551,7 @@ func rsClone(r Request) Request {
 }
 
 // A callback is a transition like any other: it must not change the
-// request its caller holds (DESIGN.md §2: pure functions).
+// request its caller holds (transitions are pure functions).
 func TestResumeLeavesTheCallersRequestAlone(t *testing.T) {
 	for _, s := range rsSetups {
 		t.Run(s.name, func(t *testing.T) {

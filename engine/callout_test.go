@@ -588,7 +588,7 @@ func TestLaunchAndWaitCalloutFails(t *testing.T) {
 }
 
 // Once the callback has arrived, a failed attempt of that callout is
-// ignored and no retry is sent (DESIGN §1.2).
+// ignored and no retry is sent.
 func TestNoRetryAfterCallbackReceived(t *testing.T) {
 	h := newHarness(t)
 	var mu sync.Mutex
@@ -656,7 +656,7 @@ func TestPreExpirationCallout(t *testing.T) {
 	h, r, c := preExpirationCallout(t)
 	pl := c.Payload
 	wantMembers(t, "payload", pl, map[string]any{"Stage": "assignmentOneDayBeforeExpiration"})
-	// DESIGN §1.3: pre-expiration stages send no CallbackUriPath, Answers,
+	// Pre-expiration stages send no CallbackUriPath, Answers,
 	// RequestType or CallbackConfiguration.
 	for _, k := range []string{"CallbackUriPath", "Answers", "RequestType", "CallbackConfiguration"} {
 		if v, ok := pl[k]; ok {
@@ -732,7 +732,7 @@ func (s *flakySigner) Sign(claims map[string]any) (string, error) {
 
 // Failing to sign the token is accessd's own failure, not the extension's:
 // the engine retries the work with backoff instead of failing the callout
-// (DESIGN §1.3: engine-level backoff applies to accessd's own failures).
+// (engine-level backoff applies to accessd's own failures).
 func TestSigningFailureIsRetriedNotAFailedCallout(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Signer = &flakySigner{inner: c.Signer, fails: 1} })
 	x := h.extension("/signfail", waiting("PT5M"))

@@ -13,7 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Tests of the Graph conventions every route shares (DESIGN.md §3): the
+// Tests of the Graph conventions every route shares (docs/decisions.md, "API conventions"): the
 // error envelope and its statuses, request ids, bodies, OData options, the
 // public documents, and that no input makes the server fail with a 500.
 

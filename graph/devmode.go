@@ -9,7 +9,7 @@ import (
 	"github.com/accessd/accessd/access"
 )
 
-// The /_accessd/* routes of --dev mode (DESIGN.md §7): a virtual clock,
+// The /_accessd/* routes of --dev mode (README.md, the --dev walkthrough): a virtual clock,
 // the callout attempts for inspection, and a reset. They exist only when
 // Config.Dev is set; otherwise they are unknown paths (404).
 

@@ -11,7 +11,7 @@ import (
 	"github.com/accessd/accessd/access"
 )
 
-// Tests of the resume and reprocess actions (DESIGN.md §1.1, §1.2, §1.4)
+// Tests of the resume and reprocess actions (docs/design.md, "The resume action")
 // through the real server, store and tokens. The engine does not run here:
 // its part is done by hand through the service the harness exposes, as the
 // engine would do it. ClaimWork and BeginCallout record the callout
@@ -185,7 +185,7 @@ func (z *rzAPI) history(t *testing.T, id string) []map[string]any {
 
 func rzResume(id string) string { return emV1 + "/assignmentRequests/" + id + "/resume" }
 
-// rzBody is the resume body of DESIGN.md §1.2 for an instance, with edits to data.
+// rzBody is the resume body of docs/design.md for an instance, with edits to data.
 func rzBody(w rzWaiting, kv ...any) map[string]any {
 	data := map[string]any{
 		"@odata.type":                        "#microsoft.graph.accessPackageAssignmentRequestCallbackData",
@@ -353,7 +353,7 @@ func TestResumeBodies(t *testing.T) {
   }
 }`
 		}, "delivered", "Delivered", nil},
-		{"DESIGN.md §1.2's deny example", func(w rzWaiting) any {
+		{"the documented deny example", func(w rzWaiting) any {
 			return `{
   "source": "Contoso.SodCheckProcess",
   "type": "microsoft.graph.accessPackageCustomExtensionStage.assignmentRequestCreated",

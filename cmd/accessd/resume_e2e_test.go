@@ -26,7 +26,7 @@ import (
 // The resume end-to-end tests run `accessd serve --dev` as a real process,
 // let it call extensions on real ports (an in-test server, and the example
 // extension of examples/extension built and run as a process) and answer
-// them through every resume route of DESIGN.md §1.1.
+// them through every resume route (docs/design.md, "The resume action").
 
 const rsEMPath = "/identityGovernance/entitlementManagement"
 
