@@ -141,6 +141,13 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 			t.Errorf("user %s has %d assignments, want 1", u, len(as))
 		}
 	}
+	// An instance is recorded on the request when its callout is claimed, a
+	// moment before it is sent: wait for the extension to have seen them all.
+	waitFor(t, "every callout instance to reach the extension", func() bool {
+		ext.mu.Lock()
+		defer ext.mu.Unlock()
+		return len(ext.sends) >= 2*n
+	})
 	ext.mu.Lock()
 	instances, resent := len(ext.sends), 0
 	for _, c := range ext.sends {
