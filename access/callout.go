@@ -150,7 +150,7 @@ func (c CalloutContext) Payload() CalloutPayload {
 		}
 		p.Answers = &answers
 		p.CallbackConfiguration = json.RawMessage("null")
-		if b, ok := r.Policy.Binding(c.Work.Stage); ok && b.Waits {
+		if b, ok := r.Policy.BindingOf(c.Work.Stage, c.Work.ExtensionID); ok && b.Waits {
 			p.CallbackConfiguration = &payloadCallbackConfig{DurationBeforeTimeout: b.CallbackTimeout.String()}
 		}
 		if c.Assignment == nil || c.Assignment.ID == "" {

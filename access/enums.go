@@ -24,10 +24,14 @@ const (
 	StageRequestRemoved           Stage = "assignmentRequestRemoved"
 	StageFourteenDaysBeforeExpiry Stage = "assignmentFourteenDaysBeforeExpiration"
 	StageOneDayBeforeExpiry       Stage = "assignmentOneDayBeforeExpiration"
+	// StageDeterminingApproval is where a dynamic approval stage calls its
+	// extension to learn the stage's approvers. Entra's documentation names
+	// it though Graph's enumeration lacks it; no policy binds it directly.
+	StageDeterminingApproval Stage = "assignmentRequestDeterminingApprovalRequirements"
 )
 
 var stages = []Stage{StageRequestCreated, StageRequestApproved, StageRequestGranted, StageRequestRemoved,
-	StageFourteenDaysBeforeExpiry, StageOneDayBeforeExpiry}
+	StageFourteenDaysBeforeExpiry, StageOneDayBeforeExpiry, StageDeterminingApproval}
 
 func ParseStage(s string) (Stage, bool) { return parseMember(stages, s) }
 

@@ -223,7 +223,11 @@ func TestStages(t *testing.T) {
 	if got, _ := access.ParseStage("AssignmentRequestGranted"); got != access.StageRequestGranted {
 		t.Errorf("ParseStage gives %q, want the canonical spelling", got)
 	}
-	for _, in := range []string{"", "unknownFutureValue", "assignmentRequestDeterminingApprovalRequirements"} {
+	// A callback names the stage a dynamic approval stage calls its extension at.
+	if got, ok := access.ParseStage("AssignmentRequestDeterminingApprovalRequirements"); !ok || got != access.StageDeterminingApproval {
+		t.Errorf("ParseStage of the approval-determining stage = %q, %t", got, ok)
+	}
+	for _, in := range []string{"", "unknownFutureValue", "assignmentRequestDetermining"} {
 		if s, ok := access.ParseStage(in); ok {
 			t.Errorf("ParseStage(%q) = %q, want refusal", in, s)
 		}

@@ -47,11 +47,14 @@ func nextStep(t RequestType, s Step) Step {
 	return StepDone
 }
 
-// stageOf is the extension stage a step calls out at, if any.
+// stageOf is the extension stage a step calls out at, if any; at the
+// approval step, a dynamic stage calls its extension to determine approvers.
 func stageOf(s Step) (Stage, bool) {
 	switch s {
 	case StepCreated:
 		return StageRequestCreated, true
+	case StepApproval:
+		return StageDeterminingApproval, true
 	case StepApproved:
 		return StageRequestApproved, true
 	case StepGranted:
@@ -68,6 +71,9 @@ type Env struct {
 	Now   time.Time
 	NewID func() string
 	Actor Subject
+	// Directory resolves approvers when an approval stage starts; nil
+	// resolves every subject set to nobody.
+	Directory Directory
 }
 
 // Transition is everything one step of the lifecycle changes.
@@ -75,7 +81,8 @@ type Transition struct {
 	Request    Request
 	Assignment *Assignment // created or changed; nil when untouched
 	Work       []Work      // to add
-	// DropRequestTimers removes the request's pending start and callback-timeout work.
+	// DropRequestTimers removes the request's pending timers: its start,
+	// callback deadline and approval escalation and deadline.
 	DropRequestTimers bool
 	// DropAssignmentTimers removes the assignment's pending expiry and pre-expiration work.
 	DropAssignmentTimers bool
@@ -156,7 +163,7 @@ func (t Transition) proceed(a *Assignment, env Env) Transition {
 			}
 		case StepApproval:
 			if r.Policy.ApprovalRequired {
-				t.set(env, StatePendingApproval, StatusPendingApproval)
+				t.beginApproval(env)
 				return t
 			}
 		case StepSchedule:
@@ -191,7 +198,7 @@ func (t *Transition) callOut(b StageBinding, env Env) {
 	t.record(env, "calloutQueued", b.Stage, "")
 	if b.Waits {
 		t.Work = append(t.Work, Work{ID: env.NewID(), Kind: WorkCallbackTimeout, RequestID: r.ID, Stage: b.Stage,
-			InstanceID: w.InstanceID, DueAt: b.CallbackTimeout.AddTo(env.Now)})
+			InstanceID: w.InstanceID, ExtensionID: b.ExtensionID, DueAt: b.CallbackTimeout.AddTo(env.Now)})
 	}
 }
 
@@ -200,6 +207,8 @@ func (t *Transition) callOut(b StageBinding, env Env) {
 func (t *Transition) waitAt(stage Stage, env Env) {
 	state := t.Request.State
 	switch stage {
+	case StageDeterminingApproval:
+		state = StatePendingApproval
 	case StageRequestApproved:
 		state = StateSubmitted
 		if t.Request.Policy.ApprovalRequired {

@@ -170,7 +170,7 @@ func lcCallout(stage Stage, asg string, state RequestState, status string) lcWor
 }
 
 func lcTimeout(stage Stage, due time.Time) lcWork {
-	return lcWork{Kind: WorkCallbackTimeout, Stage: stage, Due: due, Req: "req-1"}
+	return lcWork{Kind: WorkCallbackTimeout, Stage: stage, Due: due, Req: "req-1", Ext: lcExtID(stage)}
 }
 
 func lcExpire(asg string, due time.Time) lcWork { return lcWork{Kind: WorkExpire, Asg: asg, Due: due} }

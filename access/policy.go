@@ -137,8 +137,12 @@ const MaxApprovalStages = 3
 // DefaultAutomaticDenial applies when a stage names no durationBeforeAutomaticDenial.
 var DefaultAutomaticDenial = Duration{Days: 14}
 
-// ApprovalStage is one stage of approval (accessPackageApprovalStage).
+// ApprovalStage is one stage of approval (accessPackageApprovalStage), or,
+// with Type DynamicApprovalStage, a stage whose approvers and settings the
+// custom extension CustomExtensionID determines when a request reaches it.
 type ApprovalStage struct {
+	Type                            string             `json:"Type"` // "" or DynamicApprovalStage
+	CustomExtensionID               string             `json:"CustomExtensionID"`
 	DurationBeforeAutomaticDenial   Duration           `json:"DurationBeforeAutomaticDenial"`
 	IsApproverJustificationRequired bool               `json:"IsApproverJustificationRequired"`
 	IsEscalationEnabled             bool               `json:"IsEscalationEnabled"`
@@ -155,6 +159,28 @@ type ExtensionBinding struct {
 	ID                string `json:"ID"`
 	Stage             Stage  `json:"Stage"`
 	CustomExtensionID string `json:"CustomExtensionID"`
+}
+
+// ExtensionReference is one place where a policy names a custom extension:
+// a stage it is bound to, or an approval stage it determines.
+type ExtensionReference struct {
+	Place       string // a Stage, or "approvalStage<n>"
+	ExtensionID string
+}
+
+// ExtensionReferences lists every place the policy names an extension, so
+// that an extension still in use cannot be deleted.
+func (p AssignmentPolicy) ExtensionReferences() []ExtensionReference {
+	var refs []ExtensionReference
+	for _, b := range p.ExtensionBindings {
+		refs = append(refs, ExtensionReference{Place: string(b.Stage), ExtensionID: b.CustomExtensionID})
+	}
+	for i, st := range p.RequestApprovalSettings.Stages {
+		if st.Type == DynamicApprovalStage {
+			refs = append(refs, ExtensionReference{Place: "approvalStage" + strconv.Itoa(i+1), ExtensionID: st.CustomExtensionID})
+		}
+	}
+	return refs
 }
 
 // MaxExtensionsPerPolicy is the documented service limit.
@@ -203,13 +229,7 @@ func (p *AssignmentPolicy) Normalize() {
 		p.Expiration.Type = ExpirationNotSpecified
 	}
 	for i := range p.RequestApprovalSettings.Stages {
-		st := &p.RequestApprovalSettings.Stages[i]
-		if st.DurationBeforeAutomaticDenial.IsZero() {
-			st.DurationBeforeAutomaticDenial = DefaultAutomaticDenial
-		}
-		if st.ApproverInformationVisibility == "" {
-			st.ApproverInformationVisibility = "default"
-		}
+		p.RequestApprovalSettings.Stages[i].Normalize()
 	}
 	for i := range p.Questions {
 		if p.Questions[i].Type == "" {
@@ -263,27 +283,64 @@ func (s ApprovalSettings) validate() error {
 		return Invalidf("requestApprovalSettings.stages must have 1 to %d stages when approval is required, not %d", MaxApprovalStages, n)
 	}
 	for i, st := range s.Stages {
-		path := "requestApprovalSettings.stages[" + strconv.Itoa(i) + "]"
-		if len(st.PrimaryApprovers) == 0 {
-			return Invalidf("%s.primaryApprovers must name at least one approver", path)
+		if err := st.Validate("requestApprovalSettings.stages[" + strconv.Itoa(i) + "]"); err != nil {
+			return err
 		}
-		if d := st.DurationBeforeAutomaticDenial.Approx(); d < 24*time.Hour || d > 14*24*time.Hour {
-			return Invalidf("%s.durationBeforeAutomaticDenial must be between P1D and P14D, not %s", path, st.DurationBeforeAutomaticDenial)
+	}
+	return nil
+}
+
+// Normalize fills the defaults a client may leave out.
+func (st *ApprovalStage) Normalize() {
+	if st.Type == "" && st.DurationBeforeAutomaticDenial.IsZero() {
+		st.DurationBeforeAutomaticDenial = DefaultAutomaticDenial
+	}
+	if st.ApproverInformationVisibility == "" {
+		st.ApproverInformationVisibility = "default"
+	}
+}
+
+// Validate checks one stage; path names it in messages. A dynamic stage
+// names only its extension: the extension sends the rest when a request
+// reaches it.
+func (st ApprovalStage) Validate(path string) error {
+	switch st.Type {
+	case "":
+	case DynamicApprovalStage:
+		if strings.TrimSpace(st.CustomExtensionID) == "" {
+			return Invalidf("%s.customExtension.id is required for an %s", path, DynamicApprovalStage)
 		}
-		if st.IsEscalationEnabled {
-			if len(st.EscalationApprovers) == 0 {
-				return Invalidf("%s.escalationApprovers must name at least one approver when escalation is enabled", path)
-			}
-			if e := st.DurationBeforeEscalation.Approx(); e <= 0 || e >= st.DurationBeforeAutomaticDenial.Approx() {
-				return Invalidf("%s.durationBeforeEscalation must be positive and shorter than durationBeforeAutomaticDenial", path)
-			}
+		if len(st.PrimaryApprovers)+len(st.FallbackPrimaryApprovers)+len(st.EscalationApprovers)+len(st.FallbackEscalationApprovers) > 0 || st.IsEscalationEnabled {
+			return Invalidf("%s: an %s takes its approvers from its custom extension; name none", path, DynamicApprovalStage)
 		}
-		for name, sets := range map[string][]SubjectSet{"primaryApprovers": st.PrimaryApprovers,
-			"fallbackPrimaryApprovers": st.FallbackPrimaryApprovers, "escalationApprovers": st.EscalationApprovers,
-			"fallbackEscalationApprovers": st.FallbackEscalationApprovers} {
-			if err := validateSubjectSets(path+"."+name, sets); err != nil {
-				return err
-			}
+		return nil
+	default:
+		return Invalidf("%s.@odata.type %q is not an approval stage accessd supports", path, st.Type)
+	}
+	if st.CustomExtensionID != "" {
+		return Invalidf("%s.customExtension belongs only to an %s", path, DynamicApprovalStage)
+	}
+	if len(st.PrimaryApprovers) == 0 {
+		return Invalidf("%s.primaryApprovers must name at least one approver", path)
+	}
+	if d := st.DurationBeforeAutomaticDenial.Approx(); d < 24*time.Hour || d > 14*24*time.Hour {
+		return Invalidf("%s.durationBeforeAutomaticDenial must be between P1D and P14D, not %s", path, st.DurationBeforeAutomaticDenial)
+	}
+	if st.IsEscalationEnabled {
+		if len(st.EscalationApprovers) == 0 {
+			return Invalidf("%s.escalationApprovers must name at least one approver when escalation is enabled", path)
+		}
+		if e := st.DurationBeforeEscalation.Approx(); e <= 0 || e >= st.DurationBeforeAutomaticDenial.Approx() {
+			return Invalidf("%s.durationBeforeEscalation must be positive and shorter than durationBeforeAutomaticDenial", path)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		sets []SubjectSet
+	}{{"primaryApprovers", st.PrimaryApprovers}, {"fallbackPrimaryApprovers", st.FallbackPrimaryApprovers},
+		{"escalationApprovers", st.EscalationApprovers}, {"fallbackEscalationApprovers", st.FallbackEscalationApprovers}} {
+		if err := validateSubjectSets(path+"."+l.name, l.sets); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -311,6 +368,9 @@ func validateBindingShape(bs []ExtensionBinding) error {
 		if b.CustomExtensionID == "" {
 			return Invalidf("%s.customExtension.id is required", path)
 		}
+		if b.Stage == StageDeterminingApproval {
+			return Invalidf("%s.stage: %s is not bound here; name the extension on an %s in requestApprovalSettings.stages", path, b.Stage, DynamicApprovalStage)
+		}
 		if seen[b.Stage] {
 			return Invalidf("%s: stage %s is bound twice; a policy binds one extension per stage", path, b.Stage)
 		}
@@ -337,6 +397,21 @@ func (p AssignmentPolicy) ValidateBindings(extensions map[string]CustomExtension
 				return Invalidf("%s: %s serves only the pre-expiration stages, not %s", path, x.Type, b.Stage)
 			}
 			return Invalidf("%s: %s serves only the request stages, not %s", path, x.Type, b.Stage)
+		}
+	}
+	for i, st := range p.RequestApprovalSettings.Stages {
+		if st.Type != DynamicApprovalStage {
+			continue
+		}
+		path := "requestApprovalSettings.stages[" + strconv.Itoa(i) + "].customExtension"
+		x, ok := extensions[st.CustomExtensionID]
+		switch {
+		case !ok:
+			return Invalidf("%s: no custom extension with id %q", path, st.CustomExtensionID)
+		case x.CatalogID != p.CatalogID:
+			return Invalidf("%s: extension %q belongs to another catalog than the access package", path, x.ID)
+		case x.Type != RequestWorkflowExtension || x.Callback == nil:
+			return Invalidf("%s: extension %q must be an %s with a callbackConfiguration: the request waits for the approvers it determines", path, x.ID, RequestWorkflowExtension)
 		}
 	}
 	return nil

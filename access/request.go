@@ -151,6 +151,18 @@ type StageBinding struct {
 	CallbackTimeout Duration `json:"CallbackTimeout"`
 }
 
+// BindingOf finds how an extension serves a stage on this request: a
+// dynamic approval stage's extension is found by the stage and its id,
+// since several such stages may call different extensions.
+func (p PolicySnapshot) BindingOf(s Stage, extensionID string) (StageBinding, bool) {
+	for _, b := range p.Bindings {
+		if b.Stage == s && (s != StageDeterminingApproval || b.ExtensionID == extensionID) {
+			return b, true
+		}
+	}
+	return StageBinding{}, false
+}
+
 // Binding finds the extension bound to a stage, if any.
 func (p PolicySnapshot) Binding(s Stage) (StageBinding, bool) {
 	for _, b := range p.Bindings {
@@ -203,6 +215,7 @@ type Request struct {
 	AssignmentID      string            `json:"AssignmentID"` // the assignment made, changed or removed
 	Policy            PolicySnapshot    `json:"Policy"`
 	Callouts          []CalloutInstance `json:"Callouts"`
+	Approval          []ApprovalStep    `json:"Approval"` // its approval stages, once approval began
 	Step              Step              `json:"Step"` // where in its lifecycle the request is; see lifecycle.go
 }
 

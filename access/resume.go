@@ -39,6 +39,9 @@ type Callback struct {
 	Detail          string
 	State           string // data.state as sent
 	OperationStatus string // data.operationStatus as sent
+	// ApprovalStage is data.approvalStage: the approvers and settings an
+	// extension determined for a dynamic approval stage.
+	ApprovalStage *ApprovalStage
 }
 
 // Validate checks the body's values (400): its data type, state and
@@ -63,6 +66,16 @@ func (cb *Callback) Validate() error {
 	}
 	if cb.OperationStatus != "" && !strings.EqualFold(cb.OperationStatus, "completed") && !strings.EqualFold(cb.OperationStatus, "failed") {
 		return Invalidf("property 'data.operationStatus': %q is not completed or failed", cb.OperationStatus)
+	}
+	if st := cb.ApprovalStage; st != nil {
+		if st.Type != "" {
+			return Invalidf("property 'data.approvalStage': an extension determines an accessPackageApprovalStage, not another %s", st.Type)
+		}
+		determined := *st
+		determined.Normalize()
+		if err := determined.Validate("data.approvalStage"); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -151,6 +164,9 @@ func Resume(r Request, a *Assignment, cb Callback, env Env) (ResumeResult, error
 	if (outcome == OutcomeDenied || outcome == OutcomeCanceled) && inst.Stage != StageRequestCreated && inst.Stage != StageRequestApproved {
 		return ResumeResult{}, Invalidf("data.state %s is allowed only at assignmentRequestCreated and assignmentRequestApproved, not at %s", strings.ToLower(cb.State), inst.Stage)
 	}
+	if outcome == OutcomeContinue && inst.Stage == StageDeterminingApproval && cb.ApprovalStage == nil {
+		return ResumeResult{}, Invalidf("a callback at %s must carry data.approvalStage (data of type %s): the approvers of the stage", inst.Stage, CallbackDataApprovalStage)
+	}
 
 	r.Callouts = slices.Clone(r.Callouts) // the caller's request stays as it was
 	r.Callouts[idx].Status, r.Callouts[idx].Outcome = CallbackReceived, outcome
@@ -159,16 +175,20 @@ func Resume(r Request, a *Assignment, cb Callback, env Env) (ResumeResult, error
 	}
 	entry := callbackEntry(r, r.Callouts[idx], cb, outcome, env, "callbackReceived")
 	var t Transition
-	switch outcome {
-	case OutcomeContinue:
+	switch {
+	case outcome == OutcomeContinue && inst.Stage == StageDeterminingApproval:
+		t = Transition{Request: r}
+		t.Request.Status = StatusPendingApproval
+		t.determineApproval(*cb.ApprovalStage, env)
+	case outcome == OutcomeContinue:
 		t = Continue(r, a, env)
-	case OutcomeDenied:
+	case outcome == OutcomeDenied:
 		t = Transition{Request: r}
 		t.set(env, StateDenied, StatusDenied)
-	case OutcomeCanceled:
+	case outcome == OutcomeCanceled:
 		t = Transition{Request: r}
 		t.set(env, StateCanceled, StatusCanceled)
-	case OutcomeFailed:
+	case outcome == OutcomeFailed:
 		t = FailStage(r, inst.Stage, StatusCustomExtensionFailed, env)
 	}
 	t.DropRequestTimers = true // the deadline of this callback; a next wait queues its own in the same transaction

@@ -157,8 +157,8 @@ func (s *Service) putPolicy(tx Tx, p *AssignmentPolicy) error {
 	}
 	p.CatalogID = pkg.CatalogID
 	extensions := map[string]CustomExtension{}
-	for _, b := range p.ExtensionBindings {
-		x, err := tx.CustomExtension(b.CustomExtensionID)
+	for _, ref := range p.ExtensionReferences() {
+		x, err := tx.CustomExtension(ref.ExtensionID)
 		if IsNotFound(err) {
 			continue // ValidateBindings names the missing one
 		}

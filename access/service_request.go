@@ -57,7 +57,12 @@ func (s *Service) SubmitRequest(ctx context.Context, by Caller, in RequestInput)
 		if err != nil {
 			return err
 		}
-		t = Submit(r, a, s.env(r.Requestor))
+		env, dir := s.env(r.Requestor), &storeDirectory{tx: tx}
+		env.Directory = dir
+		t = Submit(r, a, env)
+		if dir.err != nil {
+			return dir.err
+		}
 		return s.saveTransition(tx, t)
 	})
 	if err != nil {
@@ -376,6 +381,26 @@ func snapshotOf(tx Tx, p AssignmentPolicy, approvalRequired bool) (PolicySnapsho
 		}
 		snap.Bindings = append(snap.Bindings, sb)
 	}
+	if !approvalRequired {
+		return snap, nil
+	}
+	for _, st := range p.RequestApprovalSettings.Stages {
+		if st.Type != DynamicApprovalStage {
+			continue
+		}
+		if _, found := snap.BindingOf(StageDeterminingApproval, st.CustomExtensionID); found {
+			continue
+		}
+		x, err := tx.CustomExtension(st.CustomExtensionID)
+		if err != nil {
+			return snap, err
+		}
+		sb := StageBinding{Stage: StageDeterminingApproval, ExtensionID: x.ID, Waits: true, CallbackTimeout: DefaultApprovalCallbackTimeout}
+		if x.Callback != nil {
+			sb.CallbackTimeout = x.Callback.TimeoutDuration
+		}
+		snap.Bindings = append(snap.Bindings, sb)
+	}
 	return snap, nil
 }
 
@@ -384,7 +409,7 @@ func snapshotOf(tx Tx, p AssignmentPolicy, approvalRequired bool) (PolicySnapsho
 func (s *Service) saveTransition(tx Tx, t Transition) error {
 	r := t.Request
 	if t.DropRequestTimers {
-		if err := tx.DropWork(r.ID, "", WorkStart, WorkCallbackTimeout); err != nil {
+		if err := tx.DropWork(r.ID, "", requestTimers...); err != nil {
 			return err
 		}
 	}
@@ -414,19 +439,20 @@ func (s *Service) saveTransition(tx Tx, t Transition) error {
 	return nil
 }
 
-// decide is one use case's rule for a request: given the request, the
-// transition to store, or nil when nothing changes. It reads what else it
-// needs through tx (the assignment, with assignmentOf), and may write what is
-// not a transition (a history line of its own).
-type decide func(tx Tx, r Request) (*Transition, error)
+// decide is one use case's rule for a request: given the request and the
+// environment of its transition, the transition to store, or nil when
+// nothing changes. It reads what else it needs through tx (the assignment,
+// with assignmentOf), and may write what is not a transition (a history line
+// of its own).
+type decide func(tx Tx, r Request, env Env) (*Transition, error)
 
 // transition runs one change of a request in one transaction: load it,
 // decide, store. An unknown request is not found.
-func (s *Service) transition(ctx context.Context, requestID string, fn decide) error {
+func (s *Service) transition(ctx context.Context, requestID string, actor Subject, fn decide) error {
 	queued := false
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
-		queued, err = s.transitionIn(tx, requestID, fn)
+		queued, err = s.transitionIn(tx, requestID, s.env(actor), fn)
 		return err
 	})
 	if err == nil && queued {
@@ -435,14 +461,20 @@ func (s *Service) transition(ctx context.Context, requestID string, fn decide) e
 	return err
 }
 
-// transitionIn is transition inside a transaction the caller runs; queued
-// says whether the stored transition added work.
-func (s *Service) transitionIn(tx Tx, requestID string, fn decide) (queued bool, err error) {
+// transitionIn is transition inside a transaction the caller runs, in env
+// (whose directory it sets); queued says whether the stored transition
+// added work.
+func (s *Service) transitionIn(tx Tx, requestID string, env Env, fn decide) (queued bool, err error) {
 	r, err := tx.Request(requestID)
 	if err != nil {
 		return false, err
 	}
-	t, err := fn(tx, r)
+	dir := &storeDirectory{tx: tx}
+	env.Directory = dir
+	t, err := fn(tx, r, env)
+	if err == nil {
+		err = dir.err
+	}
 	if err != nil || t == nil {
 		return false, err
 	}
@@ -492,14 +524,14 @@ func (s *Service) CancelRequest(ctx context.Context, by Caller, id string, bodyE
 	if by.IsApp {
 		return E(KindForbidden, "cancel needs a signed-in user; application tokens cannot cancel requests")
 	}
-	return s.transition(ctx, id, func(_ Tx, r Request) (*Transition, error) {
+	return s.transition(ctx, id, callerSubject(by), func(_ Tx, r Request, env Env) (*Transition, error) {
 		if !by.Has(WriteEntitlements) && r.Requestor.ID != by.ObjectID && r.Target.ID != by.ObjectID {
 			return nil, E(KindForbidden, "with only EntitlementMgmt-SubjectAccess.ReadWrite a user cancels only their own requests")
 		}
 		if bodyErr != nil {
 			return nil, bodyErr
 		}
-		t, err := Cancel(r, s.env(callerSubject(by)))
+		t, err := Cancel(r, env)
 		return &t, err
 	})
 }
@@ -543,7 +575,7 @@ type ResumeCall struct {
 // exists (404), the body is valid (400), then the rules of Resume: the
 // callout instance (409, or a repeat), the stage (400), the state (400).
 func (s *Service) Resume(ctx context.Context, by Caller, call ResumeCall) error {
-	return s.transition(ctx, call.RequestID, func(tx Tx, r Request) (*Transition, error) {
+	return s.transition(ctx, call.RequestID, callerSubject(by), func(tx Tx, r Request, env Env) (*Transition, error) {
 		if call.AssignmentID != "" && r.AssignmentID != call.AssignmentID {
 			return nil, NotFoundf("assignment %q has no request %q", call.AssignmentID, call.RequestID)
 		}
@@ -557,7 +589,7 @@ func (s *Service) Resume(ctx context.Context, by Caller, call ResumeCall) error 
 		if err != nil {
 			return nil, err
 		}
-		res, err := Resume(r, a, call.Callback, s.env(callerSubject(by)))
+		res, err := Resume(r, a, call.Callback, env)
 		if err != nil {
 			return nil, err
 		}
@@ -570,7 +602,7 @@ func (s *Service) Resume(ctx context.Context, by Caller, call ResumeCall) error 
 
 // Reprocess runs a failed request's failed step again. bodyErr is as for CancelRequest.
 func (s *Service) Reprocess(ctx context.Context, by Caller, requestID string, bodyErr error) error {
-	return s.transition(ctx, requestID, func(tx Tx, r Request) (*Transition, error) {
+	return s.transition(ctx, requestID, callerSubject(by), func(tx Tx, r Request, env Env) (*Transition, error) {
 		if bodyErr != nil {
 			return nil, bodyErr
 		}
@@ -578,7 +610,7 @@ func (s *Service) Reprocess(ctx context.Context, by Caller, requestID string, bo
 		if err != nil {
 			return nil, err
 		}
-		t, err := Reprocess(r, a, s.env(callerSubject(by)))
+		t, err := Reprocess(r, a, env)
 		return &t, err
 	})
 }

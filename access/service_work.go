@@ -77,7 +77,7 @@ func (s *Service) runTimer(tx Tx, w Work) (queued bool, err error) {
 	}
 	switch w.Kind {
 	case WorkStart:
-		queued, err = s.transitionIn(tx, w.RequestID, func(_ Tx, r Request) (*Transition, error) {
+		queued, err = s.transitionIn(tx, w.RequestID, env, func(_ Tx, r Request, env Env) (*Transition, error) {
 			if r.State != StateScheduled || r.Step != StepSchedule {
 				return nil, nil // canceled meanwhile
 			}
@@ -85,8 +85,16 @@ func (s *Service) runTimer(tx Tx, w Work) (queued bool, err error) {
 			return &t, nil
 		})
 	case WorkCallbackTimeout:
-		queued, err = s.transitionIn(tx, w.RequestID, func(_ Tx, r Request) (*Transition, error) {
+		queued, err = s.transitionIn(tx, w.RequestID, env, func(_ Tx, r Request, env Env) (*Transition, error) {
 			return callbackDeadline(r, w, env), nil
+		})
+	case WorkApprovalEscalation:
+		queued, err = s.transitionIn(tx, w.RequestID, env, func(_ Tx, r Request, env Env) (*Transition, error) {
+			return EscalateApproval(r, w.ApprovalStepID, env), nil
+		})
+	case WorkApprovalDeadline:
+		queued, err = s.transitionIn(tx, w.RequestID, env, func(_ Tx, r Request, env Env) (*Transition, error) {
+			return ApprovalDeadline(r, w.ApprovalStepID, env), nil
 		})
 	case WorkExpire:
 		queued, err = s.expireTimer(tx, w, env)
@@ -148,7 +156,7 @@ func callbackDeadline(r Request, w Work, env Env) *Transition {
 	if !ok { // the callout was never even sent: record the instance as it ends
 		r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, Stage: w.Stage, Waits: true})
 		i = len(r.Callouts) - 1
-		if b, found := r.Policy.Binding(w.Stage); found {
+		if b, found := r.Policy.BindingOf(w.Stage, w.ExtensionID); found {
 			r.Callouts[i].CustomExtensionID = b.ExtensionID
 		}
 	}
@@ -297,7 +305,7 @@ func (s *Service) beginCallout(tx Tx, w Work) (CalloutPlan, error) {
 				return tx.DeleteWork(w.ID)
 			}
 			if !found {
-				b, _ := r.Policy.Binding(w.Stage)
+				b, _ := r.Policy.BindingOf(w.Stage, w.ExtensionID)
 				r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, Stage: w.Stage,
 					Status: CalloutSent, Waits: b.Waits})
 				env := s.env(systemActor)
@@ -442,8 +450,8 @@ func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {
 	if w.RequestID == "" {
 		return s.finishAssignmentCallout(tx, w, res)
 	}
-	_, err := s.transitionIn(tx, w.RequestID, func(_ Tx, r Request) (*Transition, error) {
-		return calloutOutcome(r, w, res, s.env(systemActor)), nil
+	_, err := s.transitionIn(tx, w.RequestID, s.env(systemActor), func(_ Tx, r Request, env Env) (*Transition, error) {
+		return calloutOutcome(r, w, res, env), nil
 	})
 	if IsNotFound(err) {
 		return nil // the request was deleted meanwhile
@@ -458,7 +466,7 @@ func calloutOutcome(r Request, w Work, res CalloutResult, env Env) *Transition {
 	r.Callouts = slices.Clone(r.Callouts)
 	inst, i, found := r.Callout(w.InstanceID)
 	if !found {
-		b, _ := r.Policy.Binding(w.Stage)
+		b, _ := r.Policy.BindingOf(w.Stage, w.ExtensionID)
 		r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: w.ExtensionID, Stage: w.Stage, Status: CalloutSent, Waits: b.Waits})
 		inst, i = r.Callouts[len(r.Callouts)-1], len(r.Callouts)-1
 	}

@@ -159,6 +159,11 @@ type RequestFilter struct {
 	PolicyID        string
 	AssignmentID    string
 	State           RequestState
+	// ApproverID limits the list to the requests this subject approves: those
+	// waiting for their decision now, or with AnyApprovalStage those with any
+	// started stage they approve (Request.Approvers).
+	ApproverID       string
+	AnyApprovalStage bool
 }
 
 // AssignmentFilter narrows a list of assignments; empty fields match everything.

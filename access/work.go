@@ -14,21 +14,31 @@ const (
 	WorkExpire WorkKind = "expire"
 	// WorkCallbackTimeout fails a request whose callback did not come in time.
 	WorkCallbackTimeout WorkKind = "callbackTimeout"
+	// WorkApprovalEscalation adds escalation approvers to a stage nobody decided.
+	WorkApprovalEscalation WorkKind = "approvalEscalation"
+	// WorkApprovalDeadline denies a request whose approval stage nobody decided in time.
+	WorkApprovalDeadline WorkKind = "approvalDeadline"
 )
+
+// requestTimers are the kinds of work that wait on a request's behalf and
+// end when the request moves on.
+var requestTimers = []WorkKind{WorkStart, WorkCallbackTimeout, WorkApprovalEscalation, WorkApprovalDeadline}
 
 // Work is a row of the work queue: something to do at or after DueAt,
 // stored in the same transaction as the change that causes it. The store
 // claims it with a lease, so a crashed worker's work is done again by another.
 type Work struct {
-	ID           string    `json:"ID"`
-	Kind         WorkKind  `json:"Kind"`
-	RequestID    string    `json:"RequestID"`    // the request it belongs to, if any
-	AssignmentID string    `json:"AssignmentID"` // the assignment it belongs to, if any
-	Stage        Stage     `json:"Stage"`        // for callouts and callback timeouts
-	InstanceID   string    `json:"InstanceID"`   // the callout instance, stable across re-sends
-	ExtensionID  string    `json:"ExtensionID"`  // for callouts
-	DueAt        time.Time `json:"DueAt"`
-	Attempt      int       `json:"Attempt"` // how often accessd itself failed doing it (not callout attempts)
+	ID           string   `json:"ID"`
+	Kind         WorkKind `json:"Kind"`
+	RequestID    string   `json:"RequestID"`    // the request it belongs to, if any
+	AssignmentID string   `json:"AssignmentID"` // the assignment it belongs to, if any
+	Stage        Stage    `json:"Stage"`        // for callouts and callback timeouts
+	InstanceID   string   `json:"InstanceID"`   // the callout instance, stable across re-sends
+	// ApprovalStepID is the approval stage an escalation or deadline belongs to.
+	ApprovalStepID string    `json:"ApprovalStepID"`
+	ExtensionID    string    `json:"ExtensionID"` // for callouts
+	DueAt          time.Time `json:"DueAt"`
+	Attempt        int       `json:"Attempt"` // how often accessd itself failed doing it (not callout attempts)
 
 	// The request's state and status when the stage was reached, which the
 	// callout payload reports even if the request has moved on since.

@@ -455,7 +455,8 @@ func TestRequestUpdateAndRemove(t *testing.T) {
 
 func TestRequestCancel(t *testing.T) {
 	ra := newRQAPI(t)
-	pkg, pol, _ := ra.pkgPolicy(t, "Approved", rqApproval(ra.carol))
+	// The approver is none of the targets: nobody approves their own request.
+	pkg, pol, _ := ra.pkgPolicy(t, "Approved", rqApproval(ra.newUser(t, "erin@contoso.test").ID))
 	pending := func(t *testing.T, target string) string {
 		t.Helper()
 		got := ra.submit(t, ra.adminTok, rqAdd("adminAdd", pkg, pol, target))
@@ -897,7 +898,7 @@ func TestRequestHistory(t *testing.T) {
 				emSame(t, "canceled by", map[string]any{"id": ra.admin, "displayName": "admin@contoso.test"}, e["actor"])
 			}
 		}
-		emSame(t, "actions", []string{"submitted", "transition", "canceled", "transition"}, actions)
+		emSame(t, "actions", []string{"submitted", "transition", "approvalStageStarted", "canceled", "transition"}, actions)
 	})
 	t.Run("paged", func(t *testing.T) {
 		var ids []string

@@ -132,9 +132,11 @@ func (t *tx) PutAssignmentPolicy(p access.AssignmentPolicy) error {
 	if _, err := t.exec("DELETE FROM policy_extension_bindings WHERE policy_id = ?", p.ID); err != nil {
 		return err
 	}
-	for _, b := range p.ExtensionBindings {
+	// stage holds where the policy names the extension: a stage, or a
+	// dynamic approval stage ("approvalStage2").
+	for _, ref := range p.ExtensionReferences() {
 		if _, err := t.exec("INSERT INTO policy_extension_bindings (policy_id, stage, extension_id) VALUES (?, ?, ?)",
-			p.ID, string(b.Stage), b.CustomExtensionID); err != nil {
+			p.ID, ref.Place, ref.ExtensionID); err != nil {
 			return err
 		}
 	}

@@ -57,6 +57,8 @@ func storedDocs() []storedDoc {
 	expiration := access.Expiration{Type: access.ExpirationAfterDuration, EndDateTime: at(90 * 24 * time.Hour),
 		Duration: access.MustDuration("P1Y2M3DT4H5M6.5S")}
 	approvalStage := access.ApprovalStage{
+		Type:                            access.DynamicApprovalStage,
+		CustomExtensionID:               "extension-1",
 		DurationBeforeAutomaticDenial:   access.MustDuration("P14D"),
 		IsApproverJustificationRequired: true,
 		IsEscalationEnabled:             true,
@@ -172,7 +174,11 @@ func storedDocs() []storedDoc {
 			Bindings: []access.StageBinding{{Stage: access.StageRequestCreated, ExtensionID: "extension-1",
 				Waits: true, CallbackTimeout: access.MustDuration("PT1H")}}},
 		Callouts: []access.CalloutInstance{callout("request")},
-		Step:     access.StepCreated,
+		Approval: []access.ApprovalStep{{ID: "approval-stage-1", Status: access.ApprovalCompleted, Settings: approvalStage,
+			Approvers: []access.Subject{subject("approver")}, Escalated: true, StartedDateTime: at(time.Hour),
+			ReviewResult: access.ReviewApproved, ReviewedBy: subject("approver"), ReviewedDateTime: at(2 * time.Hour),
+			Justification: "fine by me"}},
+		Step: access.StepCreated,
 	}
 	assignment := access.Assignment{
 		ID:              "assignment-1",
@@ -192,7 +198,7 @@ func storedDocs() []storedDoc {
 		Type: "accessPackageAssignmentRequestCallbackData", Detail: "looked fine", Outcome: "continue",
 		State: access.StateSubmitted, Status: access.StatusAccepted}
 	work := access.Work{ID: "work-1", Kind: access.WorkCallout, RequestID: "request-1", AssignmentID: "assignment-1",
-		Stage: access.StageRequestCreated, InstanceID: "request-instance", ExtensionID: "extension-1",
+		Stage: access.StageRequestCreated, InstanceID: "request-instance", ApprovalStepID: "approval-stage-1", ExtensionID: "extension-1",
 		DueAt: *at(time.Minute), Attempt: 2, RequestState: access.StateSubmitted, RequestStatus: access.StatusAccepted}
 	attempt := access.CalloutAttempt{ID: "attempt-1", ExtensionID: "extension-1", RequestID: "request-1",
 		AssignmentID: "assignment-1", InstanceID: "request-instance", Stage: access.StageRequestCreated,

@@ -34,6 +34,13 @@ func requestConds(f access.RequestFilter) conds {
 	c.eq("policy_id", f.PolicyID)
 	c.eq("assignment_id", f.AssignmentID)
 	c.eq("state", string(f.State))
+	if f.ApproverID != "" {
+		pending := "AND pending = 1"
+		if f.AnyApprovalStage {
+			pending = ""
+		}
+		c.add("id IN (SELECT request_id FROM request_approvers WHERE approver_id = ? "+pending+")", f.ApproverID)
+	}
 	return c
 }
 
@@ -43,6 +50,7 @@ type storedRequest struct {
 	open         bool
 	assignmentID string
 	refs         string // refsKey: the request's extension reference rows
+	approvers    string // approversKey: its approver rows
 }
 
 // noteStored remembers the request's row as this transaction last saw it.
@@ -50,7 +58,13 @@ func (t *tx) noteStored(r access.Request) {
 	if t.stored == nil {
 		t.stored = map[string]storedRequest{}
 	}
-	t.stored[r.ID] = storedRequest{open: !r.State.IsFinal(), assignmentID: r.AssignmentID, refs: refsKey(r)}
+	t.stored[r.ID] = storedRequest{open: !r.State.IsFinal(), assignmentID: r.AssignmentID, refs: refsKey(r), approvers: approversKey(r)}
+}
+
+// approversKey names the set of approver rows a request should have.
+func approversKey(r access.Request) string {
+	all, pending := r.Approvers()
+	return strings.Join(all, " ") + "|" + strings.Join(pending, " ")
 }
 
 // refsKey names the set of reference rows a request should have.
@@ -87,6 +101,11 @@ func (t *tx) PutRequest(r access.Request) error {
 	}
 	if !known || was.refs != refsKey(r) {
 		if err := t.putRequestRefs(r, open); err != nil {
+			return err
+		}
+	}
+	if (!known && len(r.Approval) > 0) || (known && was.approvers != approversKey(r)) {
+		if err := t.putRequestApprovers(r); err != nil {
 			return err
 		}
 	}
@@ -130,6 +149,21 @@ func (t *tx) putRequestRefs(r access.Request, open bool) error {
 	return nil
 }
 
+// putRequestApprovers rewrites the request's approver rows (Request.Approvers).
+func (t *tx) putRequestApprovers(r access.Request) error {
+	if _, err := t.exec("DELETE FROM request_approvers WHERE request_id = ?", r.ID); err != nil {
+		return err
+	}
+	all, pending := r.Approvers()
+	for _, id := range all {
+		if _, err := t.exec("INSERT INTO request_approvers (request_id, approver_id, pending) VALUES (?, ?, ?)",
+			r.ID, id, sqlBool(slices.Contains(pending, id))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // boundExtensions lists each extension a snapshot binds once, however many stages it serves.
 func boundExtensions(p access.PolicySnapshot) []string {
 	var ids []string
@@ -155,6 +189,9 @@ func sqlBool(b bool) int {
 func (t *tx) DeleteRequest(id string) error {
 	delete(t.stored, id)
 	if _, err := t.exec("DELETE FROM request_extension_refs WHERE request_id = ?", id); err != nil {
+		return err
+	}
+	if _, err := t.exec("DELETE FROM request_approvers WHERE request_id = ?", id); err != nil {
 		return err
 	}
 	if _, err := t.exec("DELETE FROM history WHERE request_id = ?", id); err != nil {

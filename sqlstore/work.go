@@ -169,7 +169,7 @@ func (t *tx) CalloutAttempts(p access.Page) ([]access.CalloutAttempt, error) {
 // resetTables is every table ResetData empties: all but signing_keys,
 // settings and goose's own, each before any table its foreign keys name.
 var resetTables = []string{
-	"request_extension_refs", "requests", "history", "work", "callout_attempts", "assignments",
+	"request_extension_refs", "request_approvers", "requests", "history", "work", "callout_attempts", "assignments",
 	"policy_extension_bindings", "assignment_policies", "custom_extensions", "access_packages", "catalogs",
 	"group_relations", "groups", "users", "service_principals",
 }
