@@ -62,7 +62,9 @@ func (s ApprovalStep) IsApprover(id string) bool {
 }
 
 // Ended is true once the stage was decided or expired.
-func (s ApprovalStep) Ended() bool { return s.Status == ApprovalCompleted || s.Status == ApprovalExpired }
+func (s ApprovalStep) Ended() bool {
+	return s.Status == ApprovalCompleted || s.Status == ApprovalExpired
+}
 
 // ApprovalStepByID finds one of the request's approval stages.
 func (r Request) ApprovalStepByID(id string) (ApprovalStep, int, bool) {

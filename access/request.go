@@ -216,7 +216,7 @@ type Request struct {
 	Policy            PolicySnapshot    `json:"Policy"`
 	Callouts          []CalloutInstance `json:"Callouts"`
 	Approval          []ApprovalStep    `json:"Approval"` // its approval stages, once approval began
-	Step              Step              `json:"Step"` // where in its lifecycle the request is; see lifecycle.go
+	Step              Step              `json:"Step"`     // where in its lifecycle the request is; see lifecycle.go
 }
 
 // Callout finds one of the request's callout instances.
