@@ -54,6 +54,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"RequestRoundTrip", testRequestRoundTrip},
 		{"RequestFilters", testRequestFilters},
 		{"OpenRequestsReferencing", testOpenRequestsReferencing},
+		{"RequestApprovers", testRequestApprovers},
 		{"AssignmentFilters", testAssignmentFilters},
 		{"History", testHistory},
 		{"WorkClaim", testWorkClaim},

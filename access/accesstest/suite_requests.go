@@ -156,6 +156,73 @@ func testRequestFilters(t *testing.T, s access.Store) {
 	diff(t, "page after an absent id", ids(got), []string{"req-10", "req-11"})
 }
 
+// testRequestApprovers checks the approver filter: a request is found by the
+// approvers of its stage waiting for a decision now, and with
+// AnyApprovalStage by the approvers of any stage that started, kept in step
+// with every put, in one transaction or several.
+func testRequestApprovers(t *testing.T, s access.Store) {
+	pkg := NewAccessPackage("pkg-1", "cat-1")
+	approver := func(id string) access.Subject { return access.Subject{ID: id, Kind: access.SubjectUser, DisplayName: id} }
+	r1 := NewRequest("req-1", NewPolicy("pol-1", pkg), "u-1")
+	r1.State, r1.Status = access.StatePendingApproval, access.StatusPendingApproval
+	r1.Approval = []access.ApprovalStep{
+		{ID: "st-1", Status: access.ApprovalCompleted, ReviewResult: access.ReviewApproved, Approvers: []access.Subject{approver("ann")}},
+		{ID: "st-2", Status: access.ApprovalInProgress, ReviewResult: access.ReviewNotReviewed, Approvers: []access.Subject{approver("ben"), approver("cat")}},
+	}
+	r2 := NewRequest("req-2", NewPolicy("pol-1", pkg), "u-2")
+	r2.State, r2.Status = access.StatePendingApproval, access.StatusPendingApproval
+	r2.Approval = []access.ApprovalStep{{ID: "st-3", Status: access.ApprovalInProgress, Approvers: []access.Subject{approver("ben")}}}
+	plain := NewRequest("req-3", NewPolicy("pol-1", pkg), "u-3")
+	update(t, s, func(tx access.Tx) error {
+		return errors.Join(tx.PutRequest(r1), tx.PutRequest(r2), tx.PutRequest(plain))
+	})
+	approves := func(what, who string, any bool, want []string) {
+		t.Helper()
+		f := access.RequestFilter{ApproverID: who, AnyApprovalStage: any}
+		diff(t, what+": "+who+" approves", ids(read(t, s, func(tx access.Tx) ([]access.Request, error) {
+			return tx.Requests(f, access.Page{Limit: 10})
+		})), want)
+		open := 0
+		for _, id := range want {
+			if id != "req-1" || what == "at first" { // req-1 is denied after the first checks
+				open++
+			}
+		}
+		diff(t, what+": "+who+" counts open", read(t, s, func(tx access.Tx) (int, error) { return tx.CountOpenRequests(f) }), open)
+	}
+	approves("at first", "ann", false, nil)
+	approves("at first", "ann", true, []string{"req-1"})
+	approves("at first", "ben", false, []string{"req-1", "req-2"})
+	approves("at first", "cat", false, []string{"req-1"})
+	approves("at first", "nobody", true, nil)
+
+	// Read and written again in one transaction, as the service does.
+	update(t, s, func(tx access.Tx) error {
+		r, err := tx.Request("req-1")
+		if err != nil {
+			return err
+		}
+		r.Approval = append([]access.ApprovalStep(nil), r.Approval...)
+		r.Approval[1].Status, r.Approval[1].ReviewResult = access.ApprovalCompleted, access.ReviewDenied
+		r.State, r.Status = access.StateDenied, access.StatusDenied
+		return tx.PutRequest(r)
+	})
+	approves("after a denial", "ben", false, []string{"req-2"})
+	approves("after a denial", "cat", false, nil)
+	approves("after a denial", "cat", true, []string{"req-1"})
+
+	// Escalated: a new approver joins the pending stage.
+	r2.Approval = []access.ApprovalStep{{ID: "st-3", Status: access.ApprovalInProgress, Escalated: true,
+		Approvers: []access.Subject{approver("ben"), approver("dan")}}}
+	update(t, s, func(tx access.Tx) error { return tx.PutRequest(r2) })
+	approves("after escalation", "dan", false, []string{"req-2"})
+
+	// Deleted, the request is nobody's to approve.
+	update(t, s, func(tx access.Tx) error { return tx.DeleteRequest("req-2") })
+	approves("after delete", "dan", true, nil)
+	approves("after delete", "ben", true, []string{"req-1"})
+}
+
 func testOpenRequestsReferencing(t *testing.T, s access.Store) {
 	pkg := NewAccessPackage("pkg-1", "cat-1")
 	r1 := NewRequest("req-1", NewFullPolicy("pol-1", pkg, "u-approver", "ext-1"), "u-1") // ext-1 at two stages: counts once
