@@ -162,7 +162,9 @@ func testRequestFilters(t *testing.T, s access.Store) {
 // with every put, in one transaction or several.
 func testRequestApprovers(t *testing.T, s access.Store) {
 	pkg := NewAccessPackage("pkg-1", "cat-1")
-	approver := func(id string) access.Subject { return access.Subject{ID: id, Kind: access.SubjectUser, DisplayName: id} }
+	approver := func(id string) access.Subject {
+		return access.Subject{ID: id, Kind: access.SubjectUser, DisplayName: id}
+	}
 	r1 := NewRequest("req-1", NewPolicy("pol-1", pkg), "u-1")
 	r1.State, r1.Status = access.StatePendingApproval, access.StatusPendingApproval
 	r1.Approval = []access.ApprovalStep{
