@@ -133,3 +133,47 @@ func TestApprovalDecisionDropsTheStagesTimers(t *testing.T) {
 		t.Errorf("work still due: %d, %v", n, err)
 	}
 }
+
+// A dynamic approval stage: the engine calls the extension at
+// assignmentRequestDeterminingApprovalRequirements with a payload that says
+// how long accessd waits, and the approvers the extension's resume names
+// then decide the stage.
+func TestApprovalDeterminedByAnExtensionEndToEnd(t *testing.T) {
+	h := newHarness(t)
+	approver := h.user()
+	x := h.extension("/approvers", waiting("PT10M"))
+	p := h.policy(nil, func(p *access.AssignmentPolicy) {
+		p.RequestApprovalSettings = access.ApprovalSettings{IsApprovalRequiredForAdd: true, Stages: []access.ApprovalStage{
+			{Type: access.DynamicApprovalStage, CustomExtensionID: x.ID}}}
+	})
+	h.run()
+	r := h.submit(p, nil)
+	call := h.waitCalls("/approvers", 1)[0]
+	wantMembers(t, "payload", call.Payload, map[string]any{"Stage": "assignmentRequestDeterminingApprovalRequirements",
+		"AccessPackageAssignmentRequestId": r.ID, "State": "pendingApproval", "Status": "PendingApproval"})
+	wantMembers(t, "CallbackConfiguration", obj(t, call.Payload, "CallbackConfiguration"), map[string]any{"DurationBeforeTimeout": "PT10M"})
+	inst, _ := call.Payload["CustomExtensionStageInstanceId"].(string)
+	h.waitRequest(r.ID, "waiting for the approvers", instanceIs(access.WaitingForCallback))
+
+	determined := access.ApprovalStage{DurationBeforeAutomaticDenial: access.MustDuration("P2D"),
+		PrimaryApprovers: []access.SubjectSet{{Type: "singleUser", UserID: approver.ID}}}
+	err := h.svc.Resume(h.ctx, admin, access.ResumeCall{RequestID: r.ID, Callback: access.Callback{HasData: true,
+		DataType: access.CallbackDataApprovalStage, InstanceID: inst, ApprovalStage: &determined}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.svc.Request(h.ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != access.StatePendingApproval || got.Status != access.StatusPendingApproval || got.Approval[0].Status != access.ApprovalInProgress ||
+		len(got.Approval[0].Approvers) != 1 || got.Approval[0].Approvers[0].ID != approver.ID {
+		t.Fatalf("after the extension's callback: %s/%s, stage %+v", got.State, got.Status, got.Approval[0])
+	}
+	by := access.Caller{ObjectID: approver.ID, UPN: approver.UserPrincipalName, Scopes: access.WriteEntitlements}
+	if err := h.svc.DecideApproval(h.ctx, by, access.ApprovalDecision{RequestID: r.ID, StageID: got.Approval[0].ID,
+		Decision: access.Decision{Approve: true}}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitRequest(r.ID, "delivered", func(r access.Request) bool { return r.State == access.StateDelivered })
+}
