@@ -73,9 +73,9 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	}
 	token := mintToken(t, bin, dsn, "--public-url", public, "--app", "replicas",
 		"--roles", "EntitlementManagement.ReadWrite.All,Directory.ReadWrite.All")
-	// Each replica is called at its own address, not at the public URL.
-	// Every list here fits on one page, whose nextLink would name the
-	// public URL, which the client refuses to send the token to.
+	// Each replica is called at its own address. Every list here fits on
+	// one page: a second page's nextLink would name the public URL, where
+	// the client does not send the token.
 	apiOf := map[*server]*client.Client{}
 	for _, r := range replicas {
 		apiOf[r] = apiClient(t, r.url, token)
