@@ -34,6 +34,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/client"
 )
 
 // ErrUsage means the arguments were wrong and the flag package has already
@@ -195,9 +198,8 @@ type runner struct {
 	sc       *scenario
 	progress io.Writer // what the run is doing, for people: stderr
 
-	url, v1 string // the server's base URL and its v1.0 entitlement-management root
+	url     string // the server's base URL
 	token   string
-	client  *http.Client
 	child   *child // nil with --url
 	dev     bool   // the child was started with --dev (the scenario needs it)
 	pid     int    // the server's process id, 0 when unknown
@@ -207,6 +209,11 @@ type runner struct {
 	dir     string // temporary directory: the SQLite database unless --database, the server log
 	runID   string // names this run's users and objects
 	accessd string // the accessd binary the child server and its token come from
+
+	// Every call goes through httpClient, whose pool keeps an idle
+	// connection for each lifecycle in flight (http.DefaultClient keeps two).
+	httpClient *http.Client
+	api        *client.Client
 
 	ext       *http.Server
 	extURL    string
@@ -251,7 +258,7 @@ func Run(ctx context.Context, accessd string, args []string, stdout, stderr io.W
 	tr.MaxIdleConns = 0 // no limit
 	tr.MaxIdleConnsPerHost = 4096
 	tr.ForceAttemptHTTP2 = false
-	b.client = &http.Client{Transport: tr, Timeout: 2 * time.Minute} // POST /_accessd/clock may take 30 s
+	b.httpClient = &http.Client{Transport: tr, Timeout: 2 * time.Minute} // POST /_accessd/clock may take 30 s
 
 	res, err := b.run(ctx)
 	if stopErr := b.stop(); stopErr != nil && err == nil {
@@ -322,8 +329,7 @@ func (b *runner) startTarget(ctx context.Context) error {
 		case b.engine == "sqlite":
 			b.dbFile = sqliteFile(b.cfg.Database)
 		}
-		b.v1 = b.url + "/v1.0/identityGovernance/entitlementManagement"
-		return b.checkToken(ctx)
+		return b.connect(ctx)
 	}
 
 	dir, err := os.MkdirTemp("", "accessd-bench-")
@@ -387,7 +393,6 @@ func (b *runner) startTarget(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	b.v1 = b.url + "/v1.0/identityGovernance/entitlementManagement"
 
 	// The token is minted once the server is up: `accessd token` names the
 	// issuer the server recorded when it started.
@@ -401,7 +406,7 @@ func (b *runner) startTarget(ctx context.Context) error {
 		return fmt.Errorf("accessd token: %v %s", err, bytes.TrimSpace(stderr))
 	}
 	b.token = strings.TrimSpace(string(out))
-	return b.checkToken(ctx)
+	return b.connect(ctx)
 }
 
 // serveArgs is the command line of the child server: the server's
@@ -417,13 +422,22 @@ func serveArgs(sc *scenario, cfg config, db string) []string {
 	return append(args, cfg.ServeFlags...)
 }
 
-func (b *runner) checkToken(ctx context.Context) error {
-	status, body, err := b.call(ctx, http.MethodGet, b.v1+"/catalogs?$top=1", nil)
+// connect makes the client of the server at b.url and checks the token
+// with one small read: a wrong URL or token fails here, not as thousands of
+// failed lifecycles.
+func (b *runner) connect(ctx context.Context) error {
+	var err error
+	b.api, err = client.New(client.Config{BaseURL: b.url, Token: b.token, HTTPClient: b.httpClient})
 	if err != nil {
-		return fmt.Errorf("reaching accessd at %s: %w", b.url, err)
+		return err
 	}
-	if status != http.StatusOK {
-		return fmt.Errorf("GET %s/catalogs with the token: HTTP %d %s", b.v1, status, bytes.TrimSpace(body))
+	err = b.api.Do(ctx, http.MethodGet, emPath+"/catalogs?$top=1", nil, nil)
+	var refused *client.Error
+	switch {
+	case errors.As(err, &refused):
+		return fmt.Errorf("calling accessd at %s with the token: %w", b.url, err)
+	case err != nil:
+		return fmt.Errorf("reaching accessd at %s: %w", b.url, err)
 	}
 	return nil
 }
@@ -432,10 +446,10 @@ func (b *runner) checkToken(ctx context.Context) error {
 // removes the temporary directory unless --keep.
 func (b *runner) stop() error {
 	var err error
-	if b.client != nil {
+	if b.httpClient != nil {
 		// The server's graceful stop waits up to 5 s for connections that
 		// were opened but never carried a request: close ours first.
-		b.client.CloseIdleConnections()
+		b.httpClient.CloseIdleConnections()
 	}
 	if c := b.child; c != nil {
 		if c.cmd.ProcessState == nil {
@@ -513,77 +527,40 @@ func randomHex(n int) string {
 
 // ---- talking to accessd ----
 
-// call sends one API call with the bench's token and reads the whole answer,
-// so that the connection goes back to the pool.
-func (b *runner) call(ctx context.Context, method, u string, body []byte) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	raw, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, raw, err
-}
-
-// create POSTs v as JSON and expects 201 with an id.
-func (b *runner) create(ctx context.Context, u string, v any) (string, error) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	status, raw, err := b.call(ctx, http.MethodPost, u, body)
-	if err != nil {
-		return "", fmt.Errorf("POST %s: %w", u, err)
-	}
-	var out struct {
-		ID string `json:"id"`
-	}
-	json.Unmarshal(raw, &out)
-	if status != http.StatusCreated || out.ID == "" {
-		return "", fmt.Errorf("POST %s: HTTP %d %s", u, status, bytes.TrimSpace(raw))
-	}
-	return out.ID, nil
-}
+// The routes the bench calls by path through the client's Do, where a
+// typed call would cost more: GetRequest has the server expand five
+// navigation properties, and SubmitRequest decodes the whole answer on a
+// machine the bench shares with the server. Both would change what is
+// measured, and runs before and after a change must compare.
+const (
+	emPath       = "/v1.0/identityGovernance/entitlementManagement"
+	requestsPath = emPath + "/assignmentRequests"
+)
 
 // errorKind names a failed call for the error counts: the HTTP status and
-// the Graph error code, or the transport error's kind.
-func errorKind(what string, status int, body []byte, err error) string {
-	if err != nil {
-		var ne net.Error
-		switch {
-		case errors.Is(err, context.Canceled):
-			return what + ": canceled"
-		case errors.As(err, &ne) && ne.Timeout():
-			return what + ": timeout"
-		case errors.Is(err, syscall.ECONNREFUSED):
-			return what + ": connection refused"
-		case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return what + ": connection reset"
-		}
-		return what + ": " + err.Error()
+// the Graph error code, or the transport error's kind or cause without the
+// URL, so that one failure seen on many requests counts as one kind.
+func errorKind(what string, err error) string {
+	var refused *client.Error
+	var timeout net.Error
+	var transport *url.Error
+	switch {
+	case errors.As(err, &refused) && refused.Code != "":
+		return fmt.Sprintf("%s: HTTP %d %s", what, refused.Status, refused.Code)
+	case errors.As(err, &refused):
+		return fmt.Sprintf("%s: HTTP %d", what, refused.Status)
+	case errors.Is(err, context.Canceled):
+		return what + ": canceled"
+	case errors.As(err, &timeout) && timeout.Timeout():
+		return what + ": timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return what + ": connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return what + ": connection reset"
+	case errors.As(err, &transport):
+		return what + ": " + transport.Err.Error()
 	}
-	var e struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	json.Unmarshal(body, &e)
-	if e.Error.Code != "" {
-		return fmt.Sprintf("%s: HTTP %d %s", what, status, e.Error.Code)
-	}
-	return fmt.Sprintf("%s: HTTP %d", what, status)
+	return what + ": " + err.Error()
 }
 
 // errorCounts counts errors by kind.
@@ -622,38 +599,43 @@ func (e *errorCounts) snapshot() (map[string]int, int) {
 
 func (b *runner) setupPolicy(ctx context.Context) error {
 	name := "bench " + b.runID
-	catalog, err := b.create(ctx, b.v1+"/catalogs", map[string]any{"displayName": name, "description": "accessd bench, scenario " + b.sc.name})
+	catalog, err := b.api.CreateCatalog(ctx, access.Catalog{DisplayName: name, Description: "accessd bench, scenario " + b.sc.name})
 	if err != nil {
-		return err
+		return fmt.Errorf("creating the catalog: %w", err)
 	}
+	calloutTimeoutMillis := 2000
 	var settings []any
 	for _, st := range b.sc.stages {
-		ext := map[string]any{
-			"@odata.type":                 "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
-			"displayName":                 name + " " + st.stage,
-			"endpointConfiguration":       map[string]any{"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": b.extURL + "/callout/" + st.stage},
-			"authenticationConfiguration": map[string]any{"@odata.type": "#microsoft.graph.azureAdPopTokenAuthentication"},
-			"clientConfiguration":         map[string]any{"@odata.type": "#microsoft.graph.customExtensionClientConfiguration", "timeoutInMilliseconds": 2000},
+		ext := access.CustomExtension{
+			Type:           access.RequestWorkflowExtension,
+			DisplayName:    name + " " + st.stage,
+			Endpoint:       access.Endpoint{Type: access.HTTPRequestEndpoint, TargetURL: b.extURL + "/callout/" + st.stage},
+			Authentication: access.Authentication{Type: access.PopTokenAuthentication},
+			Client:         &access.ClientConfiguration{TimeoutInMilliseconds: &calloutTimeoutMillis},
 		}
 		if st.wait {
-			ext["callbackConfiguration"] = map[string]any{"@odata.type": "#microsoft.graph.customExtensionCallbackConfiguration",
-				"durationBeforeTimeout": isoMinutes(b.cfg.CallbackTimeout)}
+			ext.Callback = &access.CallbackConfiguration{TimeoutDuration: access.Duration{Clock: b.cfg.CallbackTimeout}}
 		}
-		id, err := b.create(ctx, b.v1+"/catalogs/"+catalog+"/customWorkflowExtensions", ext)
+		created, err := b.api.CreateCustomExtension(ctx, catalog.ID, ext)
 		if err != nil {
-			return err
+			return fmt.Errorf("creating the %s extension: %w", st.stage, err)
 		}
-		settings = append(settings, map[string]any{"stage": st.stage, "customExtension": map[string]any{"id": id}})
+		settings = append(settings, map[string]any{"stage": st.stage, "customExtension": map[string]any{"id": created.ID}})
 	}
-	b.pkg, err = b.create(ctx, b.v1+"/accessPackages", map[string]any{"displayName": name, "catalog": map[string]any{"id": catalog}})
+	pkg, err := b.api.CreateAccessPackage(ctx, access.AccessPackage{DisplayName: name, CatalogID: catalog.ID})
 	if err != nil {
-		return err
+		return fmt.Errorf("creating the access package: %w", err)
 	}
-	b.policy, err = b.create(ctx, b.v1+"/assignmentPolicies", map[string]any{
+	b.pkg = pkg.ID
+	policy, err := b.api.CreateAssignmentPolicy(ctx, map[string]any{
 		"displayName": name, "accessPackage": map[string]any{"id": b.pkg}, "allowedTargetScope": "allMemberUsers",
 		"customExtensionStageSettings": settings,
 	})
-	return err
+	if err != nil {
+		return fmt.Errorf("creating the policy: %w", err)
+	}
+	b.policy = policy.ID
+	return nil
 }
 
 func isoMinutes(d time.Duration) string { return fmt.Sprintf("PT%dM", int(d/time.Minute)) }
@@ -683,17 +665,14 @@ func (b *runner) newUsers(ctx context.Context, n int) ([]*lifecycle, error) {
 				}
 				seq := b.userSeq.Add(1)
 				nick := fmt.Sprintf("bench-%s-%d", b.runID, seq)
-				id, err := b.create(ctx, b.url+"/v1.0/users", map[string]any{
-					"accountEnabled": true, "displayName": nick, "mailNickname": nick,
-					"userPrincipalName": nick + "@bench.test", "mail": nick + "@bench.test",
-					"passwordProfile": map[string]any{"password": "xWwvJ]6NMw+bWH-d"},
-				})
+				user, err := b.api.CreateUser(ctx, access.User{AccountEnabled: true, DisplayName: nick, MailNickname: nick,
+					UserPrincipalName: nick + "@bench.test", Mail: nick + "@bench.test"})
 				if err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("creating users: %w", err); cancel() })
 					return
 				}
-				lc := &lifecycle{target: id, done: make(chan struct{})}
-				b.targets.Store(id, lc)
+				lc := &lifecycle{target: user.ID, done: make(chan struct{})}
+				b.targets.Store(user.ID, lc)
 				out[i] = lc
 			}
 		}()

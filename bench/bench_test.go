@@ -2,15 +2,23 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/accessd/accessd/client"
 )
 
 // The bench tests run `accessd bench` through the built binary for about a
@@ -262,5 +270,75 @@ func TestBenchServeArgs(t *testing.T) {
 		if !slices.Equal(args, wantArgs) {
 			t.Errorf("scenario %q: args %q, want %q", sc.name, args, wantArgs)
 		}
+	}
+}
+
+// TestErrorKind sends calls through the client, as the bench does, to
+// servers that fail in each way the error counts tell apart.
+func TestErrorKind(t *testing.T) {
+	graphError := func(status int, code string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": "refused"}})
+		}
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedURL := "http://" + closed.Addr().String()
+	closed.Close()
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc // nil: nothing listens
+		timeout time.Duration    // of the HTTP client; 0 for none
+		cancel  bool             // the call's context is canceled before it starts
+		https   bool             // the call goes to the plain HTTP server over https
+		want    string
+	}{
+		{name: "a Graph error", handler: graphError(http.StatusConflict, "conflict"), want: "resume: HTTP 409 conflict"},
+		{name: "an error page", want: "resume: HTTP 502", handler: func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "<html>bad gateway</html>", http.StatusBadGateway)
+		}},
+		{name: "nothing listens", want: "resume: connection refused"},
+		{name: "no answer in time", timeout: 50 * time.Millisecond, want: "resume: timeout", handler: func(w http.ResponseWriter, r *http.Request) {
+			io.ReadAll(r.Body) // then the server sees the client hang up, and ends r's context
+			<-r.Context().Done()
+		}},
+		{name: "canceled", cancel: true, handler: graphError(http.StatusConflict, "conflict"), want: "resume: canceled"},
+		{name: "another failure names its cause, not the URL", https: true, handler: graphError(http.StatusConflict, "conflict"),
+			want: "resume: http: server gave HTTP response to HTTPS client"},
+		{name: "the connection dropped", want: "resume: connection reset", handler: func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := refusedURL
+			if tc.handler != nil {
+				srv := httptest.NewServer(tc.handler)
+				t.Cleanup(srv.Close)
+				base = srv.URL
+			}
+			if tc.https {
+				base = strings.Replace(base, "http://", "https://", 1)
+			}
+			api, err := client.New(client.Config{BaseURL: base, Token: "t", HTTPClient: &http.Client{Timeout: tc.timeout}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			if tc.cancel {
+				cancel()
+			}
+			defer cancel()
+			err = api.Do(ctx, http.MethodPost, requestsPath+"/0190/resume", []byte(`{}`), nil)
+			if got := errorKind("resume", err); got != tc.want {
+				t.Errorf("errorKind(%v) = %q, want %q", err, got, tc.want)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/client"
 )
 
 // A scenario is a row of scenarios: the extensions its policy binds,
@@ -218,23 +222,26 @@ func (b *runner) live(ctx context.Context, lc *lifecycle, scheduled time.Time) {
 		scheduled = now
 	}
 	lc.begin(scheduled, now, b.sc.events())
+	var created struct {
+		ID string `json:"id"`
+	}
 	createCtx, cancel := context.WithTimeout(ctx, b.cfg.LifecycleTimeout)
-	status, raw, err := b.call(createCtx, http.MethodPost, b.v1+"/assignmentRequests", body)
+	err := b.api.Do(createCtx, http.MethodPost, requestsPath, body, &created)
 	cancel()
 	now = time.Now()
 	lc.mu.Lock()
 	lc.created = now
 	lc.mu.Unlock()
-	if err != nil || status != http.StatusCreated {
-		b.failLifecycle(lc, errorKind("create", status, raw, err))
+	if err != nil {
+		b.failLifecycle(lc, errorKind("create", err))
 		return
 	}
-	var out struct {
-		ID string `json:"id"`
+	if created.ID == "" {
+		b.failLifecycle(lc, "create: no id in the answer")
+		return
 	}
-	json.Unmarshal(raw, &out)
 	lc.mu.Lock()
-	lc.requestID = out.ID
+	lc.requestID = created.ID
 	lc.mu.Unlock()
 	timer := time.NewTimer(b.cfg.LifecycleTimeout - time.Since(lc.start))
 	defer timer.Stop()
@@ -313,9 +320,8 @@ func (b *runner) serveCallout(w http.ResponseWriter, r *http.Request) {
 
 // resume continues the request: POST {url}/v1.0{CallbackUriPath}, 204.
 func (b *runner) resume(lc *lifecycle, c calloutBody) {
-	body := fmt.Appendf(nil, `{"source":"accessd-bench","type":"microsoft.graph.accessPackageCustomExtensionStage.%s",`+
-		`"data":{"@odata.type":"#microsoft.graph.accessPackageAssignmentRequestCallbackData","stage":%q,"customExtensionStageInstanceId":%q}}`,
-		c.Stage, c.Stage, c.InstanceID)
+	cb := access.Callback{Source: "accessd-bench", Type: "microsoft.graph.accessPackageCustomExtensionStage." + c.Stage,
+		HasData: true, DataType: access.CallbackDataRequest, Stage: c.Stage, InstanceID: c.InstanceID}
 	start := time.Now()
 	lc.mu.Lock()
 	first := lc.resumeStart.IsZero()
@@ -323,20 +329,19 @@ func (b *runner) resume(lc *lifecycle, c calloutBody) {
 		lc.resumeStart = start
 	}
 	lc.mu.Unlock()
-	status, raw, err := b.call(context.Background(), http.MethodPost, b.url+"/v1.0"+c.CallbackURIPath, body)
+	err := b.api.ResumeAt(context.Background(), c.CallbackURIPath, cb)
 	end := time.Now()
-	failed := err != nil || status != http.StatusNoContent
 	if !first { // the answer to a callout sent again: a repeat, which changes nothing
-		if failed {
-			b.errs.add(errorKind("repeated resume", status, raw, err))
+		if err != nil {
+			b.errs.add(errorKind("repeated resume", err))
 		}
 		return
 	}
 	lc.mu.Lock()
 	lc.resumeEnd = end
 	lc.mu.Unlock()
-	if failed {
-		b.failLifecycle(lc, errorKind("resume", status, raw, err))
+	if err != nil {
+		b.failLifecycle(lc, errorKind("resume", err))
 		return
 	}
 	lc.event()
@@ -573,19 +578,19 @@ func runWaiting(ctx context.Context, b *runner) (*result, error) {
 	// Every callout has arrived; the clock's answer says when the server
 	// has also recorded every answer to them.
 	b.logf("%d requests wait; letting the server settle", w.Waiting)
-	if _, err := b.settleClock(ctx, "PT0S"); err != nil {
+	if _, err := b.settleClock(ctx, access.Duration{}); err != nil {
 		return nil, err
 	}
 	if mem, ok := b.serverMemory(); ok {
 		w.ServerRSSMBWaiting, w.ServerPeakRSSMB = ptrFloat(mem.rssMB), ptrFloat(mem.hwmMB)
 	}
 
-	advance := isoMinutes(b.cfg.CallbackTimeout + time.Minute)
-	w.ClockAdvance = advance
-	b.logf("moving the clock %s, past every deadline", advance)
+	advance := b.cfg.CallbackTimeout + time.Minute
+	w.ClockAdvance = isoMinutes(advance)
+	b.logf("moving the clock %s, past every deadline", w.ClockAdvance)
 	cpu2 := b.cpuSnapshot()
 	start := time.Now()
-	posts, err := b.settleClock(ctx, advance)
+	posts, err := b.settleClock(ctx, access.Duration{Clock: advance})
 	if err != nil {
 		return nil, err
 	}
@@ -615,12 +620,11 @@ func runWaiting(ctx context.Context, b *runner) (*result, error) {
 	const sample = 20
 	for i := 0; i < len(done) && w.Verified < sample; i += max(1, len(done)/sample) {
 		w.Verified++
-		status, raw, err := b.call(ctx, http.MethodGet, b.v1+"/assignmentRequests/"+done[i].requestID, nil)
 		var r struct{ State, Status string }
-		json.Unmarshal(raw, &r)
+		err := b.api.Do(ctx, http.MethodGet, requestsPath+"/"+done[i].requestID, nil, &r)
 		switch {
-		case err != nil || status != http.StatusOK:
-			b.errs.add(errorKind("reading a request after the clock moved", status, raw, err))
+		case err != nil:
+			b.errs.add(errorKind("reading a request after the clock moved", err))
 		case r.State != "deliveryFailed" || r.Status != "CallbackTimedOut":
 			b.errs.add(fmt.Sprintf("after the clock moved a request is %s/%s, not deliveryFailed/CallbackTimedOut", r.State, r.Status))
 		default:
@@ -632,31 +636,28 @@ func runWaiting(ctx context.Context, b *runner) (*result, error) {
 	return res, nil
 }
 
-// settleClock POSTs /_accessd/clock with the advance, then {"advance":
-// "PT0S"} while the server answers 202 (work still pending after its 30 s
-// wait), until it answers 200: every piece of work that fell due has run.
-// It gives up after settleLimit.
-func (b *runner) settleClock(ctx context.Context, advance string) (posts int, err error) {
+// settleClock moves the virtual clock by advance, then by nothing while
+// the server says work is still pending after its 30 s wait (202), until
+// every piece of work that fell due has run (200). It gives up after
+// settleLimit.
+func (b *runner) settleClock(ctx context.Context, advance access.Duration) (posts int, err error) {
 	start := time.Now()
 	for {
 		if time.Since(start) > settleLimit {
 			return posts, fmt.Errorf("POST /_accessd/clock: work still pending after %s", settleLimit)
 		}
 		posts++
-		status, raw, err := b.call(ctx, http.MethodPost, b.url+"/_accessd/clock", fmt.Appendf(nil, `{"advance":%q}`, advance))
-		if err != nil {
-			return posts, fmt.Errorf("POST /_accessd/clock: %w", err)
-		}
-		switch status {
-		case http.StatusOK:
-			return posts, nil
-		case http.StatusAccepted:
-			b.logf("clock: still pending: %s", strings.TrimSpace(string(raw)))
-			advance = "PT0S"
-		case http.StatusNotFound:
+		clock, err := b.api.AdvanceClock(ctx, advance)
+		var refused *client.Error
+		switch {
+		case errors.As(err, &refused) && refused.Status == http.StatusNotFound:
 			return posts, fmt.Errorf("POST /_accessd/clock: 404: the %s scenario needs a server in --dev mode", b.sc.name)
-		default:
-			return posts, fmt.Errorf("POST /_accessd/clock: HTTP %d %s", status, strings.TrimSpace(string(raw)))
+		case err != nil:
+			return posts, err
+		case clock.Pending == 0:
+			return posts, nil
 		}
+		b.logf("clock: still pending: %d pieces of work", clock.Pending)
+		advance = access.Duration{}
 	}
 }

@@ -3,9 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
-	"github.com/accessd/accessd/sqlstore/storetest"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,11 +13,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/client"
+	"github.com/accessd/accessd/sqlstore/storetest"
 )
 
 // The end-to-end test builds the real binary, starts it on a free port with a
 // temporary database, mints a token with `accessd token` and drives the API
-// over HTTP, as a newcomer following the README would.
+// over HTTP through package client, as a newcomer following the README would.
 
 func buildBinary(t *testing.T) string {
 	t.Helper()
@@ -118,41 +121,87 @@ func mintToken(t *testing.T, bin, db string, args ...string) string {
 	return tok
 }
 
-// rawCall makes one API call and returns the status and the exact answer body.
-func rawCall(t *testing.T, method, url, token string, body any) (int, []byte) {
+// emPath is the root of the v1.0 entitlement-management routes.
+const emPath = "/v1.0/identityGovernance/entitlementManagement"
+
+// apiClient is a client of the server at baseURL that sends token, or no
+// Authorization header when token is "".
+func apiClient(t *testing.T, baseURL, token string) *client.Client {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
+	c, err := client.New(client.Config{BaseURL: baseURL, Token: token})
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("client.New: %v", err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
+	return c
 }
 
-// call is rawCall with the JSON answer decoded.
-func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
+// must stops the test when a call that the rest of it builds on failed.
+func must(t *testing.T, err error, what string) {
 	t.Helper()
-	code, raw := rawCall(t, method, url, token, body)
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: answer is not JSON: %q", method, url, raw)
-		}
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
-	return code, out
+}
+
+// raw sends one call and returns the answer exactly as the server sent it,
+// for a test that asserts on the status or the body. Only a call that got
+// no answer at all stops the test.
+func raw(t *testing.T, c *client.Client, method, path string, body any) client.Response {
+	t.Helper()
+	resp, err := c.Raw(context.Background(), method, path, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp
+}
+
+// createUser creates an enabled member user and returns its id.
+func createUser(t *testing.T, api *client.Client, displayName, upn string) string {
+	t.Helper()
+	u, err := api.CreateUser(t.Context(), access.User{AccountEnabled: true, DisplayName: displayName, UserPrincipalName: upn})
+	must(t, err, "create user "+upn)
+	return u.ID
+}
+
+// requestExtension is a request-workflow extension that calls targetURL
+// with a PoP token: launch and wait when callbackTimeout is an ISO 8601
+// duration, launch and continue when it is "".
+func requestExtension(name, targetURL, callbackTimeout string) access.CustomExtension {
+	x := access.CustomExtension{
+		Type:           access.RequestWorkflowExtension,
+		DisplayName:    name,
+		Endpoint:       access.Endpoint{Type: access.HTTPRequestEndpoint, TargetURL: targetURL},
+		Authentication: access.Authentication{Type: access.PopTokenAuthentication},
+	}
+	if callbackTimeout != "" {
+		x.Callback = &access.CallbackConfiguration{TimeoutDuration: access.MustDuration(callbackTimeout)}
+	}
+	return x
+}
+
+// submit asks, as an admin, for the package under the policy for the user;
+// it returns the request's id.
+func submit(t *testing.T, api *client.Client, userID, pkgID, policyID string) string {
+	t.Helper()
+	r, err := api.SubmitRequest(t.Context(), access.RequestInput{Type: access.RequestAdminAdd, TargetID: userID,
+		AccessPackageID: pkgID, PolicyID: policyID})
+	must(t, err, "submit a request for "+userID)
+	return r.ID
+}
+
+// boundPolicy is what TestEndToEnd reads of a policy with its stage
+// settings' extensions expanded, which client.GetAssignmentPolicy names
+// by id only.
+type boundPolicy struct {
+	DisplayName                  string `json:"displayName"`
+	CustomExtensionStageSettings []struct {
+		CustomExtension struct {
+			ID                    string `json:"id"`
+			CallbackConfiguration struct {
+				TimeoutDuration string `json:"timeoutDuration"`
+			} `json:"callbackConfiguration"`
+		} `json:"customExtension"`
+	} `json:"customExtensionStageSettings"`
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -162,67 +211,63 @@ func TestEndToEnd(t *testing.T) {
 	bin := buildBinary(t)
 	db := storetest.DSN(t, storetest.Backend())
 	srv := startServer(t, bin, "--database", db)
+	ctx := t.Context()
 
-	if code, _ := call(t, "GET", srv.url+"/healthz", "", nil); code != 200 {
-		t.Fatalf("healthz: %d", code)
+	anonymous := apiClient(t, srv.url, "")
+	if resp := raw(t, anonymous, "GET", "/healthz", nil); resp.Status != 200 {
+		t.Fatalf("healthz: %d", resp.Status)
 	}
-	if code, body := call(t, "GET", srv.url+"/v1.0/identityGovernance/entitlementManagement/catalogs", "", nil); code != 401 || body["error"] == nil {
-		t.Fatalf("no token: %d %v", code, body)
+	resp := raw(t, anonymous, "GET", emPath+"/catalogs", nil)
+	var refusal map[string]any
+	if err := json.Unmarshal(resp.Body, &refusal); resp.Status != 401 || err != nil || refusal["error"] == nil {
+		t.Fatalf("no token: %d %s", resp.Status, resp.Body)
 	}
 	token := mintToken(t, bin, db, "--app", "e2e", "--roles", "EntitlementManagement.ReadWrite.All")
-	api := srv.url + "/v1.0/identityGovernance/entitlementManagement"
+	api := apiClient(t, srv.url, token)
 
-	code, catalog := call(t, "POST", api+"/catalogs", token, map[string]any{"displayName": "Sales"})
-	if code != 201 {
-		t.Fatalf("create catalog: %d %v", code, catalog)
+	catalog, err := api.CreateCatalog(ctx, access.Catalog{DisplayName: "Sales"})
+	must(t, err, "create catalog")
+	// The README's body, sent as it is: durationBeforeTimeout and an
+	// @odata.type without '#' must be read, and come back as timeoutDuration.
+	var ext struct {
+		ID string `json:"id"`
 	}
-	catalogID := catalog["id"].(string)
-	code, ext := call(t, "POST", api+"/catalogs/"+catalogID+"/customWorkflowExtensions", token, map[string]any{
+	must(t, api.Do(ctx, "POST", emPath+"/catalogs/"+catalog.ID+"/customWorkflowExtensions", map[string]any{
 		"@odata.type":                 "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
 		"displayName":                 "SoD check",
 		"endpointConfiguration":       map[string]any{"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": "http://127.0.0.1:9/callout"},
 		"authenticationConfiguration": map[string]any{"@odata.type": "#microsoft.graph.azureAdPopTokenAuthentication"},
 		"callbackConfiguration":       map[string]any{"@odata.type": "microsoft.graph.customExtensionCallbackConfiguration", "durationBeforeTimeout": "PT1H"},
-	})
-	if code != 201 {
-		t.Fatalf("create extension: %d %v", code, ext)
-	}
-	code, pkg := call(t, "POST", api+"/accessPackages", token, map[string]any{"displayName": "Sales tools", "catalog": map[string]any{"id": catalogID}})
-	if code != 201 {
-		t.Fatalf("create package: %d %v", code, pkg)
-	}
-	code, policy := call(t, "POST", api+"/assignmentPolicies", token, map[string]any{
+	}, &ext), "create extension")
+	pkg, err := api.CreateAccessPackage(ctx, access.AccessPackage{DisplayName: "Sales tools", CatalogID: catalog.ID})
+	must(t, err, "create package")
+	policy, err := api.CreateAssignmentPolicy(ctx, map[string]any{
 		"displayName":        "Employees",
-		"accessPackage":      map[string]any{"id": pkg["id"]},
+		"accessPackage":      map[string]any{"id": pkg.ID},
 		"allowedTargetScope": "allMemberUsers",
 		"customExtensionStageSettings": []any{
-			map[string]any{"stage": "assignmentRequestCreated", "customExtension": map[string]any{"id": ext["id"]}},
+			map[string]any{"stage": "assignmentRequestCreated", "customExtension": map[string]any{"id": ext.ID}},
 		},
 	})
-	if code != 201 {
-		t.Fatalf("create policy: %d %v", code, policy)
-	}
-	policyURL := api + "/assignmentPolicies/" + policy["id"].(string) + "?$expand=customExtensionStageSettings($expand=customExtension)"
-	code, got := call(t, "GET", policyURL, token, nil)
-	if code != 200 {
-		t.Fatalf("get policy: %d %v", code, got)
-	}
-	settings := got["customExtensionStageSettings"].([]any)
+	must(t, err, "create policy")
+	policyPath := emPath + "/assignmentPolicies/" + policy.ID + "?$expand=customExtensionStageSettings($expand=customExtension)"
+	var got boundPolicy
+	must(t, api.Do(ctx, "GET", policyPath, nil, &got), "get policy")
+	settings := got.CustomExtensionStageSettings
 	if len(settings) != 1 {
-		t.Fatalf("stage settings: %v", settings)
+		t.Fatalf("stage settings: %+v", settings)
 	}
-	bound := settings[0].(map[string]any)["customExtension"].(map[string]any)
-	if bound["id"] != ext["id"] || bound["callbackConfiguration"].(map[string]any)["timeoutDuration"] != "PT1H" {
-		t.Fatalf("bound extension: %v", bound)
+	if bound := settings[0].CustomExtension; bound.ID != ext.ID || bound.CallbackConfiguration.TimeoutDuration != "PT1H" {
+		t.Fatalf("bound extension: %+v", bound)
 	}
 
 	// A clean stop, then a restart on the same database: the data and the
 	// signing key survive, so the token minted before still works.
 	srv.stop(t)
 	srv = startServer(t, bin, "--database", db, "--public-url", srv.url)
-	code, got = call(t, "GET", strings.Replace(policyURL, api, srv.url+"/v1.0/identityGovernance/entitlementManagement", 1), token, nil)
-	if code != 200 || got["displayName"] != "Employees" {
-		t.Fatalf("after restart: %d %v", code, got)
+	got = boundPolicy{}
+	if err := apiClient(t, srv.url, token).Do(ctx, "GET", policyPath, nil, &got); err != nil || got.DisplayName != "Employees" {
+		t.Fatalf("after restart: %v %+v", err, got)
 	}
 	srv.stop(t)
 }
@@ -247,8 +292,8 @@ func TestProfileAndTraceFiles(t *testing.T) {
 	dir := t.TempDir()
 	prof, tr := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "trace.out")
 	s := startServer(t, bin, "--database", filepath.Join(dir, "accessd.db"), "--cpuprofile", prof, "--trace", tr)
-	if code, _ := rawCall(t, http.MethodGet, s.url+"/healthz", "", nil); code != http.StatusOK {
-		t.Fatalf("healthz: %d", code)
+	if resp := raw(t, apiClient(t, s.url, ""), http.MethodGet, "/healthz", nil); resp.Status != http.StatusOK {
+		t.Fatalf("healthz: %d", resp.Status)
 	}
 	s.stop(t)
 	for _, f := range []struct {

@@ -6,11 +6,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/client"
 	"github.com/accessd/accessd/sqlstore/storetest"
 )
 
@@ -72,13 +73,20 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	}
 	token := mintToken(t, bin, dsn, "--public-url", public, "--app", "replicas",
 		"--roles", "EntitlementManagement.ReadWrite.All,Directory.ReadWrite.All")
+	// Each replica is called at its own address. Every list here fits on
+	// one page: a second page's nextLink would name the public URL, where
+	// the client does not send the token.
+	apiOf := map[*server]*client.Client{}
+	for _, r := range replicas {
+		apiOf[r] = apiClient(t, r.url, token)
+	}
 
 	ext := &recordingExtension{sends: map[string]int{}, stage: map[string]string{}, byReq: map[string][]string{}}
 	extSrv := httptest.NewServer(ext)
 	defer extSrv.Close()
 
 	const n = 24
-	w := buildReplicaWorld(t, replicas[0].url, token, extSrv.URL, n)
+	w := buildReplicaWorld(t, apiOf[replicas[0]], extSrv.URL, n)
 	live := func() []*server {
 		var out []*server
 		for _, r := range replicas {
@@ -88,20 +96,13 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 		}
 		return out
 	}
-	apiOf := func(s *server) string { return s.url + "/v1.0/identityGovernance/entitlementManagement" }
+	ctx := t.Context()
 
 	var ids []string
 	for i := range n {
 		alive := live()
 		s := alive[i%len(alive)]
-		code, got := call(t, "POST", apiOf(s)+"/assignmentRequests", token, map[string]any{
-			"requestType": "adminAdd",
-			"assignment":  map[string]any{"targetId": w.users[i], "accessPackageId": w.pkg, "assignmentPolicyId": w.policy},
-		})
-		if code != 201 {
-			t.Fatalf("submit through %s: %d %v", s.url, code, got)
-		}
-		ids = append(ids, got["id"].(string))
+		ids = append(ids, submit(t, apiOf[s], w.users[i], w.pkg, w.policy))
 		if i == n/2 {
 			replicas[2].kill(t) // mid-stream, with work leased
 		}
@@ -118,26 +119,25 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 		})
 		waitFor(t, id+" to accept its callback", func() bool {
 			s := live()[rand.IntN(len(live()))]
-			code, got := call(t, "POST", apiOf(s)+"/assignmentRequests/"+id+"/resume", token, map[string]any{
+			resp := raw(t, apiOf[s], "POST", emPath+"/assignmentRequests/"+id+"/resume", map[string]any{
 				"data": map[string]any{"customExtensionStageInstanceId": inst, "stage": "assignmentRequestCreated"}})
-			if code != 204 && code != 409 {
-				t.Fatalf("resume %s: %d %v", id, code, got)
+			if resp.Status != 204 && resp.Status != 409 {
+				t.Fatalf("resume %s: %d %s", id, resp.Status, resp.Body)
 			}
-			return code == 204
+			return resp.Status == 204
 		})
 	}
 	for _, id := range ids {
 		waitFor(t, id+" delivered with both callouts recorded", func() bool {
 			s := live()[rand.IntN(len(live()))]
-			_, r := call(t, "GET", apiOf(s)+"/assignmentRequests/"+id, token, nil)
-			inst, _ := r["customExtensionCalloutInstances"].([]any)
-			return r["state"] == "delivered" && len(inst) == 2
+			r, err := apiOf[s].GetRequest(ctx, id)
+			must(t, err, "get request "+id+" through "+s.url)
+			return r.State == "delivered" && len(r.Callouts) == 2
 		})
 	}
-	api := apiOf(live()[0])
+	api := apiOf[live()[0]]
 	for _, u := range w.users {
-		as := list(t, api+"/assignments?$filter="+url.QueryEscape("target/objectId eq '"+u+"'"), token)
-		if len(as) != 1 {
+		if as := assignmentsOf(t, api, u); len(as) != 1 {
 			t.Errorf("user %s has %d assignments, want 1", u, len(as))
 		}
 	}
@@ -162,11 +162,11 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	t.Logf("%d of %d instances were sent more than once (a replica died holding them)", resent, instances)
 	for _, id := range ids {
 		seen := map[string]bool{}
-		for _, h := range list(t, api+"/assignmentRequests/"+id+"/history", token) {
-			if h["action"] != "transition" {
+		for _, h := range history(t, api, id) {
+			if h.Action != "transition" {
 				continue
 			}
-			key := fmt.Sprint(h["state"], "/", h["status"])
+			key := fmt.Sprint(h.State, "/", h.Status)
 			if seen[key] {
 				t.Errorf("request %s went to %s twice", id, key)
 			}
@@ -183,43 +183,32 @@ type replicaWorld struct {
 	pkg, policy string
 }
 
-func buildReplicaWorld(t *testing.T, base, token, extURL string, users int) replicaWorld {
+func buildReplicaWorld(t *testing.T, api *client.Client, extURL string, users int) replicaWorld {
 	t.Helper()
-	api := base + "/v1.0/identityGovernance/entitlementManagement"
-	create := func(path string, body map[string]any) string {
-		t.Helper()
-		code, got := call(t, "POST", path, token, body)
-		if code != 201 {
-			t.Fatalf("POST %s: %d %v", path, code, got)
-		}
-		return got["id"].(string)
-	}
+	ctx := t.Context()
 	var w replicaWorld
 	for i := range users {
-		w.users = append(w.users, create(base+"/v1.0/users", map[string]any{
-			"displayName": fmt.Sprintf("Replica user %d", i), "userPrincipalName": fmt.Sprintf("r%d@contoso.test", i)}))
+		w.users = append(w.users, createUser(t, api, fmt.Sprintf("Replica user %d", i), fmt.Sprintf("r%d@contoso.test", i)))
 	}
-	catalog := create(api+"/catalogs", map[string]any{"displayName": "Replicas"})
-	extension := func(name string, wait bool) string {
-		body := map[string]any{
-			"@odata.type":                 "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
-			"displayName":                 name,
-			"endpointConfiguration":       map[string]any{"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": extURL + "/" + name},
-			"authenticationConfiguration": map[string]any{"@odata.type": "#microsoft.graph.azureAdPopTokenAuthentication"},
-		}
-		if wait {
-			body["callbackConfiguration"] = map[string]any{"timeoutDuration": "PT1H"}
-		}
-		return create(api+"/catalogs/"+catalog+"/customWorkflowExtensions", body)
+	catalog, err := api.CreateCatalog(ctx, access.Catalog{DisplayName: "Replicas"})
+	must(t, err, "create catalog")
+	extension := func(name, callbackTimeout string) string {
+		created, err := api.CreateCustomExtension(ctx, catalog.ID, requestExtension(name, extURL+"/"+name, callbackTimeout))
+		must(t, err, "create extension "+name)
+		return created.ID
 	}
-	waiting, granted := extension("created", true), extension("granted", false)
-	w.pkg = create(api+"/accessPackages", map[string]any{"displayName": "Replicated", "catalog": map[string]any{"id": catalog}})
-	w.policy = create(api+"/assignmentPolicies", map[string]any{
+	waiting, granted := extension("created", "PT1H"), extension("granted", "")
+	pkg, err := api.CreateAccessPackage(ctx, access.AccessPackage{DisplayName: "Replicated", CatalogID: catalog.ID})
+	must(t, err, "create package")
+	w.pkg = pkg.ID
+	policy, err := api.CreateAssignmentPolicy(ctx, map[string]any{
 		"displayName": "Replicated", "accessPackage": map[string]any{"id": w.pkg}, "allowedTargetScope": "allMemberUsers",
 		"customExtensionStageSettings": []any{
 			map[string]any{"stage": "assignmentRequestCreated", "customExtension": map[string]any{"id": waiting}},
 			map[string]any{"stage": "assignmentRequestGranted", "customExtension": map[string]any{"id": granted}},
 		},
 	})
+	must(t, err, "create policy")
+	w.policy = policy.ID
 	return w
 }

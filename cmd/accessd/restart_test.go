@@ -3,15 +3,17 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/accessd/accessd/sqlstore/storetest"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/client"
+	"github.com/accessd/accessd/sqlstore/storetest"
 )
 
 // The restart tests stop accessd while callouts are in flight and timers are
@@ -82,93 +84,72 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // restartWorld is the objects every restart test uses.
 type restartWorld struct {
-	api, token           string
+	api                  *client.Client
 	continuePolicy       string // launch-and-continue extension at created; expires after P1D
 	waitPolicy           string // launch-and-wait extension at created (PT5M)
 	continuePkg, waitPkg string
 	users                []string
 }
 
-func buildRestartWorld(t *testing.T, url, token, slowURL, waitURL string, users int) restartWorld {
+func buildRestartWorld(t *testing.T, api *client.Client, slowURL, waitURL string, users int) restartWorld {
 	t.Helper()
-	w := restartWorld{api: url + "/v1.0/identityGovernance/entitlementManagement", token: token}
-	mustCreate := func(path string, body map[string]any) string {
-		t.Helper()
-		code, got := call(t, "POST", path, token, body)
-		if code != 201 {
-			t.Fatalf("POST %s: %d %v", path, code, got)
-		}
-		return got["id"].(string)
-	}
+	ctx := t.Context()
+	w := restartWorld{api: api}
 	for i := range users {
-		w.users = append(w.users, mustCreate(url+"/v1.0/users", map[string]any{
-			"displayName": fmt.Sprintf("User %d", i), "userPrincipalName": fmt.Sprintf("user%d@contoso.test", i)}))
+		w.users = append(w.users, createUser(t, api, fmt.Sprintf("User %d", i), fmt.Sprintf("user%d@contoso.test", i)))
 	}
-	catalog := mustCreate(w.api+"/catalogs", map[string]any{"displayName": "Restart"})
-	ext := func(name, target string, wait bool) string {
-		body := map[string]any{
-			"@odata.type":                 "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
-			"displayName":                 name,
-			"endpointConfiguration":       map[string]any{"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": target},
-			"authenticationConfiguration": map[string]any{"@odata.type": "#microsoft.graph.azureAdPopTokenAuthentication"},
-			"clientConfiguration":         map[string]any{"timeoutInMilliseconds": 2000, "maximumRetries": 0},
-		}
-		if wait {
-			body["callbackConfiguration"] = map[string]any{"timeoutDuration": "PT5M"}
-		}
-		return mustCreate(w.api+"/catalogs/"+catalog+"/customWorkflowExtensions", body)
+	catalog, err := api.CreateCatalog(ctx, access.Catalog{DisplayName: "Restart"})
+	must(t, err, "create catalog")
+	timeoutMillis, noRetries := 2000, 0
+	ext := func(name, target, callbackTimeout string) string {
+		x := requestExtension(name, target, callbackTimeout)
+		x.Client = &access.ClientConfiguration{TimeoutInMilliseconds: &timeoutMillis, MaximumRetries: &noRetries}
+		created, err := api.CreateCustomExtension(ctx, catalog.ID, x)
+		must(t, err, "create extension "+name)
+		return created.ID
 	}
-	slow, waiting := ext("slow", slowURL, false), ext("wait", waitURL, true)
-	w.continuePkg = mustCreate(w.api+"/accessPackages", map[string]any{"displayName": "Continue", "catalog": map[string]any{"id": catalog}})
-	w.waitPkg = mustCreate(w.api+"/accessPackages", map[string]any{"displayName": "Wait", "catalog": map[string]any{"id": catalog}})
+	slow, waiting := ext("slow", slowURL, ""), ext("wait", waitURL, "PT5M")
+	pkg := func(name string) string {
+		p, err := api.CreateAccessPackage(ctx, access.AccessPackage{DisplayName: name, CatalogID: catalog.ID})
+		must(t, err, "create package "+name)
+		return p.ID
+	}
+	w.continuePkg, w.waitPkg = pkg("Continue"), pkg("Wait")
 	policy := func(pkg, extID string, expiry map[string]any) string {
-		return mustCreate(w.api+"/assignmentPolicies", map[string]any{
+		p, err := api.CreateAssignmentPolicy(ctx, map[string]any{
 			"displayName": "P", "accessPackage": map[string]any{"id": pkg}, "allowedTargetScope": "allMemberUsers",
 			"expiration":                   expiry,
 			"customExtensionStageSettings": []any{map[string]any{"stage": "assignmentRequestCreated", "customExtension": map[string]any{"id": extID}}},
 		})
+		must(t, err, "create policy")
+		return p.ID
 	}
 	w.continuePolicy = policy(w.continuePkg, slow, map[string]any{"type": "afterDuration", "duration": "P1D"})
 	w.waitPolicy = policy(w.waitPkg, waiting, map[string]any{"type": "noExpiration"})
 	return w
 }
 
-func (w restartWorld) submit(t *testing.T, user, pkg, policy string) string {
+func (w restartWorld) request(t *testing.T, id string) access.Request {
 	t.Helper()
-	code, got := call(t, "POST", w.api+"/assignmentRequests", w.token, map[string]any{
-		"requestType": "adminAdd",
-		"assignment":  map[string]any{"targetId": user, "accessPackageId": pkg, "assignmentPolicyId": policy},
-	})
-	if code != 201 {
-		t.Fatalf("submit: %d %v", code, got)
-	}
-	return got["id"].(string)
+	r, err := w.api.GetRequest(t.Context(), id)
+	must(t, err, "get request "+id)
+	return r
 }
 
-func (w restartWorld) request(t *testing.T, api, id string) map[string]any {
+// assignmentsOf lists a user's assignments.
+func assignmentsOf(t *testing.T, api *client.Client, userID string) []access.Assignment {
 	t.Helper()
-	code, got := call(t, "GET", api+"/assignmentRequests/"+id, w.token, nil)
-	if code != 200 {
-		t.Fatalf("GET request %s: %d %v", id, code, got)
-	}
-	return got
+	as, err := api.ListAssignments(t.Context(), "target/objectId eq '"+userID+"'")
+	must(t, err, "list the assignments of "+userID)
+	return as
 }
 
-// list reads every item of a collection, following @odata.nextLink.
-func list(t *testing.T, url, token string) []map[string]any {
+// history lists a request's history.
+func history(t *testing.T, api *client.Client, requestID string) []access.HistoryEntry {
 	t.Helper()
-	var items []map[string]any
-	for url != "" {
-		code, got := call(t, "GET", url, token, nil)
-		if code != 200 {
-			t.Fatalf("GET %s: %d %v", url, code, got)
-		}
-		for _, v := range got["value"].([]any) {
-			items = append(items, v.(map[string]any))
-		}
-		url, _ = got["@odata.nextLink"].(string)
-	}
-	return items
+	h, err := api.RequestHistory(t.Context(), requestID)
+	must(t, err, "get the history of "+requestID)
+	return h
 }
 
 func TestRestartLosesNothingAndRepeatsNothing(t *testing.T) {
@@ -197,14 +178,15 @@ func testRestart(t *testing.T, bin, stop string) {
 	srv := startServerAt(t, bin, addr, args...)
 	token := mintToken(t, bin, db, "--app", "restart", "--roles", "EntitlementManagement.ReadWrite.All,Directory.ReadWrite.All")
 	const continuing, waiting = 6, 4
-	w := buildRestartWorld(t, srv.url, token, slowSrv.URL, waitSrv.URL, continuing+waiting)
+	// Every server of this test listens on addr, so one client serves them all.
+	w := buildRestartWorld(t, apiClient(t, srv.url, token), slowSrv.URL, waitSrv.URL, continuing+waiting)
 
 	var continued, waits []string
 	for i := range continuing {
-		continued = append(continued, w.submit(t, w.users[i], w.continuePkg, w.continuePolicy))
+		continued = append(continued, submit(t, w.api, w.users[i], w.continuePkg, w.continuePolicy))
 	}
 	for i := range waiting {
-		waits = append(waits, w.submit(t, w.users[continuing+i], w.waitPkg, w.waitPolicy))
+		waits = append(waits, submit(t, w.api, w.users[continuing+i], w.waitPkg, w.waitPolicy))
 	}
 	// Stop while the slow extension holds callouts (their work is leased) and
 	// the expiry and callback-deadline timers are pending.
@@ -220,9 +202,8 @@ func testRestart(t *testing.T, bin, stop string) {
 	// callout instance reached the extension (at least once).
 	for _, id := range continued {
 		waitFor(t, "request "+id+" delivered with its callout recorded", func() bool {
-			r := w.request(t, w.api, id)
-			inst, _ := r["customExtensionCalloutInstances"].([]any)
-			return r["state"] == "delivered" && len(inst) == 1
+			r := w.request(t, id)
+			return r.State == "delivered" && len(r.Callouts) == 1
 		})
 	}
 	waitFor(t, "every callout instance sent", func() bool { return len(slow.received()) == continuing })
@@ -232,8 +213,7 @@ func testRestart(t *testing.T, bin, stop string) {
 		}
 	}
 	for _, u := range w.users[:continuing] {
-		as := list(t, w.api+"/assignments?$filter="+url.QueryEscape("target/objectId eq '"+u+"'"), token)
-		if len(as) != 1 {
+		if as := assignmentsOf(t, w.api, u); len(as) != 1 {
 			t.Errorf("user %s has %d assignments, want 1", u, len(as))
 		}
 	}
@@ -241,21 +221,18 @@ func testRestart(t *testing.T, bin, stop string) {
 	// Waiting requests survived: two are resumed now, two time out once.
 	waitFor(t, "every waiting callout sent", func() bool { return len(waiter.received()) == waiting })
 	for _, id := range waits[:2] {
-		code, _ := call(t, "POST", w.api+"/assignmentRequests/"+id+"/resume", token, map[string]any{})
-		if code != 204 {
-			t.Fatalf("resume %s after restart: %d", id, code)
+		if resp := raw(t, w.api, "POST", emPath+"/assignmentRequests/"+id+"/resume", map[string]any{}); resp.Status != 204 {
+			t.Fatalf("resume %s after restart: %d %s", id, resp.Status, resp.Body)
 		}
-		if r := w.request(t, w.api, id); r["state"] != "delivered" {
-			t.Errorf("resumed request %s is %v, want delivered", id, r["state"])
+		if r := w.request(t, id); r.State != "delivered" {
+			t.Errorf("resumed request %s is %v, want delivered", id, r.State)
 		}
 	}
-	if code, got := call(t, "POST", srv.url+"/_accessd/clock", token, map[string]any{"advance": "PT6M"}); code != 200 {
-		t.Fatalf("clock: %d %v", code, got)
-	}
+	advanceClock(t, w.api, "PT6M")
 	for _, id := range waits[2:] {
-		r := w.request(t, w.api, id)
-		if r["state"] != "deliveryFailed" || r["status"] != "CallbackTimedOut" {
-			t.Errorf("request %s after its deadline: %v/%v, want deliveryFailed/CallbackTimedOut", id, r["state"], r["status"])
+		r := w.request(t, id)
+		if r.State != "deliveryFailed" || r.Status != "CallbackTimedOut" {
+			t.Errorf("request %s after its deadline: %v/%v, want deliveryFailed/CallbackTimedOut", id, r.State, r.Status)
 		}
 	}
 
@@ -263,34 +240,33 @@ func testRestart(t *testing.T, bin, stop string) {
 	// the end of the continue assignments: one systemRemove each.
 	srv.kill(t)
 	srv = startServerAt(t, bin, addr, args...)
-	if code, got := call(t, "POST", srv.url+"/_accessd/clock", token, map[string]any{"advance": "P1D"}); code != 200 {
-		t.Fatalf("clock: %d %v", code, got)
-	}
+	advanceClock(t, w.api, "P1D")
+	requests, err := w.api.ListRequests(t.Context(), "")
+	must(t, err, "list requests")
 	removals := map[string]int{}
-	for _, r := range list(t, w.api+"/assignmentRequests", token) {
-		if r["requestType"] == "systemRemove" {
-			if r["state"] != "delivered" {
-				t.Errorf("systemRemove %v is %v, want delivered", r["id"], r["state"])
+	for _, r := range requests {
+		if r.Type == access.RequestSystemRemove {
+			if r.State != "delivered" {
+				t.Errorf("systemRemove %v is %v, want delivered", r.ID, r.State)
 			}
-			removals[r["id"].(string)]++
+			removals[r.ID]++
 		}
 	}
 	if len(removals) != continuing {
 		t.Errorf("%d systemRemove requests, want one per expiring assignment (%d)", len(removals), continuing)
 	}
 	for _, u := range w.users[:continuing] {
-		as := list(t, w.api+"/assignments?$filter="+url.QueryEscape("target/objectId eq '"+u+"'"), token)
-		if len(as) != 1 || as[0]["state"] != "expired" {
-			t.Errorf("user %s assignments after expiry: %v", u, as)
+		if as := assignmentsOf(t, w.api, u); len(as) != 1 || as[0].State != "expired" {
+			t.Errorf("user %s assignments after expiry: %+v", u, as)
 		}
 	}
 
 	// No transition happened twice: every history has each state once.
 	for _, id := range append(continued, waits...) {
 		seen := map[string]int{}
-		for _, h := range list(t, w.api+"/assignmentRequests/"+id+"/history", token) {
-			if h["action"] == "transition" {
-				key := fmt.Sprint(h["state"], "/", h["status"])
+		for _, h := range history(t, w.api, id) {
+			if h.Action == "transition" {
+				key := fmt.Sprint(h.State, "/", h.Status)
 				seen[key]++
 				if seen[key] > 1 {
 					t.Errorf("request %s went to %s twice", id, key)
@@ -299,6 +275,17 @@ func testRestart(t *testing.T, bin, stop string) {
 		}
 	}
 	srv.stop(t)
+}
+
+// advanceClock moves the virtual clock and checks that accessd ran all the
+// work that fell due before answering: Pending is above 0 exactly when it
+// answers 202 rather than 200.
+func advanceClock(t *testing.T, api *client.Client, by string) {
+	t.Helper()
+	clock, err := api.AdvanceClock(t.Context(), access.MustDuration(by))
+	if err != nil || clock.Pending != 0 {
+		t.Fatalf("advance the clock by %s: %v, %d pieces of work still pending", by, err, clock.Pending)
+	}
 }
 
 // startServerAt starts accessd on a fixed address, so that its public URL

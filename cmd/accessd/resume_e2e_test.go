@@ -2,12 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/accessd/accessd/sqlstore/storetest"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/client"
+	"github.com/accessd/accessd/sqlstore/storetest"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -28,7 +30,12 @@ import (
 // extension of examples/extension built and run as a process) and answer
 // them through every resume route (docs/design.md, "The resume action").
 
+// rsEMPath is the entitlement-management root under a version, as a
+// callout's CallbackUriPath starts.
 const rsEMPath = "/identityGovernance/entitlementManagement"
+
+// rsBetaPath is the root of the beta entitlement-management routes.
+const rsBetaPath = "/beta" + rsEMPath
 
 // rsWaitDeadline bounds every wait for something accessd does in the
 // background; the waits poll and never assert on how long a step took.
@@ -61,11 +68,12 @@ func rsResumeBody(stage, instanceID, detail, state string) map[string]any {
 
 // ---- the accessd side ----
 
-// rsWorld is a running `accessd serve --dev` and an app token for it.
+// rsWorld is a running `accessd serve --dev`, an app token for it and a
+// client that sends the token.
 type rsWorld struct {
-	srv      *server
-	token    string
-	v1, beta string
+	srv   *server
+	token string
+	api   *client.Client
 }
 
 func rsStartWorld(t *testing.T) *rsWorld {
@@ -74,41 +82,43 @@ func rsStartWorld(t *testing.T) *rsWorld {
 	db := storetest.DSN(t, storetest.Backend())
 	srv := startServer(t, bin, "--database", db, "--dev")
 	token := mintToken(t, bin, db, "--app", "resume-e2e", "--roles", "EntitlementManagement.ReadWrite.All,Directory.ReadWrite.All")
-	return &rsWorld{srv: srv, token: token, v1: srv.url + "/v1.0" + rsEMPath, beta: srv.url + "/beta" + rsEMPath}
+	return &rsWorld{srv: srv, token: token, api: apiClient(t, srv.url, token)}
 }
 
-// create POSTs body and expects 201; it returns the new object's id.
-func (w *rsWorld) create(t *testing.T, url string, body any) string {
+// must is must with the server's log, which says why accessd refused.
+func (w *rsWorld) must(t *testing.T, err error, what string) {
 	t.Helper()
-	code, got := call(t, "POST", url, w.token, body)
-	id, _ := got["id"].(string)
-	if code != 201 || id == "" {
-		t.Fatalf("POST %s: %d %v\n%s", url, code, got, w.srv.stderr)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", what, err, w.srv.stderr)
 	}
-	return id
+}
+
+func (w *rsWorld) catalog(t *testing.T, name string) string {
+	t.Helper()
+	c, err := w.api.CreateCatalog(t.Context(), access.Catalog{DisplayName: name})
+	w.must(t, err, "create catalog "+name)
+	return c.ID
 }
 
 func (w *rsWorld) user(t *testing.T, upn string) string {
 	t.Helper()
 	name, _, _ := strings.Cut(upn, "@")
-	return w.create(t, w.srv.url+"/v1.0/users", map[string]any{
-		"accountEnabled": true, "displayName": name, "mailNickname": name, "userPrincipalName": upn, "mail": upn,
-		"passwordProfile": map[string]any{"password": "xWwvJ]6NMw+bWH-d"},
-	})
+	u, err := w.api.CreateUser(t.Context(), access.User{AccountEnabled: true, DisplayName: name, MailNickname: name,
+		UserPrincipalName: upn, Mail: upn})
+	w.must(t, err, "create user "+upn)
+	return u.ID
 }
 
 // waitingExtension creates a launch-and-wait request-workflow extension
 // calling targetURL with a PoP token, waiting PT5M for the callback.
 func (w *rsWorld) waitingExtension(t *testing.T, catalog, name, targetURL string) string {
 	t.Helper()
-	return w.create(t, w.v1+"/catalogs/"+catalog+"/customWorkflowExtensions", map[string]any{
-		"@odata.type":                 "#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension",
-		"displayName":                 name,
-		"endpointConfiguration":       map[string]any{"@odata.type": "#microsoft.graph.httpRequestEndpoint", "targetUrl": targetURL},
-		"authenticationConfiguration": map[string]any{"@odata.type": "#microsoft.graph.azureAdPopTokenAuthentication"},
-		"clientConfiguration":         map[string]any{"@odata.type": "#microsoft.graph.customExtensionClientConfiguration", "timeoutInMilliseconds": 2000},
-		"callbackConfiguration":       map[string]any{"@odata.type": "#microsoft.graph.customExtensionCallbackConfiguration", "durationBeforeTimeout": "PT5M"},
-	})
+	timeoutMillis := 2000
+	x := requestExtension(name, targetURL, "PT5M")
+	x.Client = &access.ClientConfiguration{TimeoutInMilliseconds: &timeoutMillis}
+	created, err := w.api.CreateCustomExtension(t.Context(), catalog, x)
+	w.must(t, err, "create extension "+name)
+	return created.ID
 }
 
 // rsBound is an access package whose policy binds an extension to one stage.
@@ -116,99 +126,99 @@ type rsBound struct{ pkg, policy, stage string }
 
 func (w *rsWorld) boundPackage(t *testing.T, catalog, name, extension, stage string) rsBound {
 	t.Helper()
-	pkg := w.create(t, w.v1+"/accessPackages", map[string]any{"displayName": name, "catalog": map[string]any{"id": catalog}})
-	policy := w.create(t, w.v1+"/assignmentPolicies", map[string]any{
-		"displayName": name + " policy", "accessPackage": map[string]any{"id": pkg}, "allowedTargetScope": "allMemberUsers",
+	pkg, err := w.api.CreateAccessPackage(t.Context(), access.AccessPackage{DisplayName: name, CatalogID: catalog})
+	w.must(t, err, "create package "+name)
+	policy, err := w.api.CreateAssignmentPolicy(t.Context(), map[string]any{
+		"displayName": name + " policy", "accessPackage": map[string]any{"id": pkg.ID}, "allowedTargetScope": "allMemberUsers",
 		"customExtensionStageSettings": []any{map[string]any{"stage": stage, "customExtension": map[string]any{"id": extension}}},
 	})
-	return rsBound{pkg: pkg, policy: policy, stage: stage}
+	w.must(t, err, "create policy "+name)
+	return rsBound{pkg: pkg.ID, policy: policy.ID, stage: stage}
 }
 
 // submit asks for b's package for a new user named upn; it returns the request id.
 func (w *rsWorld) submit(t *testing.T, b rsBound, upn string) string {
 	t.Helper()
-	target := w.user(t, upn)
-	return w.create(t, w.v1+"/assignmentRequests", map[string]any{"requestType": "adminAdd",
-		"assignment": map[string]any{"targetId": target, "assignmentPolicyId": b.policy, "accessPackageId": b.pkg}})
+	return submit(t, w.api, w.user(t, upn), b.pkg, b.policy)
 }
 
-// request GETs a request in v1.0 with its assignment expanded.
-func (w *rsWorld) request(t *testing.T, id string) map[string]any {
+func (w *rsWorld) request(t *testing.T, id string) access.Request {
 	t.Helper()
-	code, got := call(t, "GET", w.v1+"/assignmentRequests/"+id+"?$expand=assignment", w.token, nil)
-	if code != 200 {
-		t.Fatalf("GET request %s: %d %v", id, code, got)
-	}
-	return got
+	r, err := w.api.GetRequest(t.Context(), id)
+	w.must(t, err, "get request "+id)
+	return r
+}
+
+func (w *rsWorld) assignment(t *testing.T, id string) access.Assignment {
+	t.Helper()
+	a, err := w.api.GetAssignment(t.Context(), id)
+	w.must(t, err, "get assignment "+id)
+	return a
 }
 
 // waitRequest polls the request until ok says yes, and returns that answer.
-func (w *rsWorld) waitRequest(t *testing.T, id, what string, ok func(map[string]any) bool) map[string]any {
+func (w *rsWorld) waitRequest(t *testing.T, id, what string, ok func(access.Request) bool) access.Request {
 	t.Helper()
-	var got map[string]any
-	rsWaitFor(t, fmt.Sprintf("request %s to be %s (last seen %v)", id, what, &got), func() bool {
-		got = w.request(t, id)
-		return ok(got)
-	})
-	return got
+	deadline := time.Now().Add(rsWaitDeadline)
+	for {
+		got := w.request(t, id)
+		if ok(got) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for request %s to be %s; last seen %+v", id, what, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
-func rsStateIs(state string) func(map[string]any) bool {
-	return func(r map[string]any) bool { return r["state"] == state }
+func rsStateIs(state string) func(access.Request) bool {
+	return func(r access.Request) bool { return string(r.State) == state }
 }
 
 // rsWaitingOn says whether a request waits for the callback of one callout
 // instance. The instance is recorded when the callout is claimed for sending
 // and becomes waitingForCallback once the extension has answered.
-func rsWaitingOn(instanceID string) func(map[string]any) bool {
-	return func(r map[string]any) bool {
-		_, byID := rsInstances(r)
-		return r["status"] == "WaitingForCallback" && byID[instanceID]["status"] == "waitingForCallback"
+func rsWaitingOn(instanceID string) func(access.Request) bool {
+	return func(r access.Request) bool {
+		inst, _ := rsInstance(r, instanceID)
+		return r.Status == "WaitingForCallback" && inst.Status == "waitingForCallback"
 	}
 }
 
-// rsInstances are a request's customExtensionCalloutInstances by id, in order.
-func rsInstances(r map[string]any) (ids []string, byID map[string]map[string]any) {
-	byID = map[string]map[string]any{}
-	list, _ := r["customExtensionCalloutInstances"].([]any)
-	for _, x := range list {
-		inst, _ := x.(map[string]any)
-		id, _ := inst["id"].(string)
-		ids = append(ids, id)
-		byID[id] = inst
+// rsInstance is the request's callout instance with that id.
+func rsInstance(r access.Request, id string) (access.CalloutInstance, bool) {
+	for _, inst := range r.Callouts {
+		if inst.ID == id {
+			return inst, true
+		}
 	}
-	return ids, byID
+	return access.CalloutInstance{}, false
 }
 
-func rsWantInstance(t *testing.T, r map[string]any, id, status, detail string) {
+func rsWantInstance(t *testing.T, r access.Request, id, status, detail string) {
 	t.Helper()
-	_, byID := rsInstances(r)
-	inst, ok := byID[id]
+	inst, ok := rsInstance(r, id)
 	if !ok {
-		t.Fatalf("request has no callout instance %s: %v", id, r["customExtensionCalloutInstances"])
+		t.Fatalf("request has no callout instance %s: %+v", id, r.Callouts)
 	}
-	if inst["status"] != status || (detail != "" && inst["detail"] != detail) {
-		t.Errorf("instance %s: status %v detail %v, want %s %q", id, inst["status"], inst["detail"], status, detail)
+	if string(inst.Status) != status || (detail != "" && inst.Detail != detail) {
+		t.Errorf("instance %s: status %v detail %v, want %s %q", id, inst.Status, inst.Detail, status, detail)
 	}
 }
 
 // rsWantHistory checks that the request's history records the callback.
 func rsWantHistory(t *testing.T, w *rsWorld, id, stage, detail, outcome string) {
 	t.Helper()
-	code, got := call(t, "GET", w.v1+"/assignmentRequests/"+id+"/history", w.token, nil)
-	if code != 200 {
-		t.Fatalf("GET history: %d %v", code, got)
-	}
-	entries, _ := got["value"].([]any)
-	for _, e := range entries {
-		h, _ := e.(map[string]any)
-		actor, _ := h["actor"].(map[string]any)
-		if h["source"] == "accessd-e2e" && h["type"] == "microsoft.graph.accessPackageCustomExtensionStage."+stage &&
-			h["stage"] == stage && h["detail"] == detail && h["outcome"] == outcome && actor["id"] != nil {
+	entries, err := w.api.RequestHistory(t.Context(), id)
+	w.must(t, err, "get history of "+id)
+	for _, h := range entries {
+		if h.Source == "accessd-e2e" && h.Type == "microsoft.graph.accessPackageCustomExtensionStage."+stage &&
+			string(h.Stage) == stage && h.Detail == detail && h.Outcome == outcome && h.ActorID != "" {
 			return
 		}
 	}
-	t.Errorf("history of %s has no %s callback at %s with detail %q and its caller: %v", id, outcome, stage, detail, entries)
+	t.Errorf("history of %s has no %s callback at %s with detail %q and its caller: %+v", id, outcome, stage, detail, entries)
 }
 
 // ---- the in-test extension ----
@@ -234,7 +244,8 @@ type rsCallout struct {
 // answers 202; before answering it runs beforeAnswer, if set.
 type rsExtension struct {
 	*httptest.Server
-	issuer string
+	issuer  string
+	accessd *client.Client // without a token: the JWKS is public
 
 	mu           sync.Mutex
 	keys         map[string]*rsa.PublicKey
@@ -244,7 +255,7 @@ type rsExtension struct {
 }
 
 func rsNewExtension(t *testing.T, accessdURL string) *rsExtension {
-	x := &rsExtension{issuer: accessdURL}
+	x := &rsExtension{issuer: accessdURL, accessd: apiClient(t, accessdURL, "")}
 	x.Server = httptest.NewServer(http.HandlerFunc(x.serve))
 	t.Cleanup(x.Close)
 	return x
@@ -310,15 +321,17 @@ func (x *rsExtension) key(kid string) (*rsa.PublicKey, error) {
 	if k, ok := x.keys[kid]; ok {
 		return k, nil
 	}
-	resp, err := http.Get(x.issuer + "/.well-known/jwks.json")
+	resp, err := x.accessd.Raw(context.Background(), http.MethodGet, "/.well-known/jwks.json", nil)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	if resp.Status != http.StatusOK {
+		return nil, fmt.Errorf("jwks: %d %s", resp.Status, resp.Body)
+	}
 	var jwks struct {
 		Keys []struct{ Kty, Kid, Alg, N, E string } `json:"keys"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil {
+	if err := json.Unmarshal(resp.Body, &jwks); err != nil {
 		return nil, fmt.Errorf("jwks: %v", err)
 	}
 	x.keys = map[string]*rsa.PublicKey{}
@@ -388,22 +401,22 @@ func TestResumeEndToEnd(t *testing.T) {
 	}
 	w := rsStartWorld(t)
 	ext := rsNewExtension(t, w.srv.url)
-	catalog := w.create(t, w.v1+"/catalogs", map[string]any{"displayName": "Resume e2e"})
+	catalog := w.catalog(t, "Resume e2e")
 	extID := w.waitingExtension(t, catalog, "Checker", ext.URL+"/callout")
 	created := w.boundPackage(t, catalog, "Checked at creation", extID, "assignmentRequestCreated")
 	granted := w.boundPackage(t, catalog, "Checked when granted", extID, "assignmentRequestGranted")
 
 	routes := []struct {
 		name    string
-		url     func(requestID, assignmentID string) string
+		path    func(requestID, assignmentID string) string
 		granted bool
 	}{
-		{"v1.0 assignmentRequests", func(r, _ string) string { return w.v1 + "/assignmentRequests/" + r + "/resume" }, false},
-		{"v1.0 accessPackageAssignmentRequests", func(r, _ string) string { return w.v1 + "/accessPackageAssignmentRequests/" + r + "/resume" }, false},
-		{"beta assignmentRequests", func(r, _ string) string { return w.beta + "/assignmentRequests/" + r + "/resume" }, false},
-		{"beta accessPackageAssignmentRequests", func(r, _ string) string { return w.beta + "/accessPackageAssignmentRequests/" + r + "/resume" }, false},
+		{"v1.0 assignmentRequests", func(r, _ string) string { return emPath + "/assignmentRequests/" + r + "/resume" }, false},
+		{"v1.0 accessPackageAssignmentRequests", func(r, _ string) string { return emPath + "/accessPackageAssignmentRequests/" + r + "/resume" }, false},
+		{"beta assignmentRequests", func(r, _ string) string { return rsBetaPath + "/assignmentRequests/" + r + "/resume" }, false},
+		{"beta accessPackageAssignmentRequests", func(r, _ string) string { return rsBetaPath + "/accessPackageAssignmentRequests/" + r + "/resume" }, false},
 		{"beta accessPackageAssignments/accessPackageAssignmentRequests", func(r, a string) string {
-			return w.beta + "/accessPackageAssignments/" + a + "/accessPackageAssignmentRequests/" + r + "/resume"
+			return rsBetaPath + "/accessPackageAssignments/" + a + "/accessPackageAssignmentRequests/" + r + "/resume"
 		}, true},
 	}
 	otherAssignment := "" // of a request delivered earlier: not the one a later request waits under
@@ -420,35 +433,39 @@ func TestResumeEndToEnd(t *testing.T) {
 			got := w.waitRequest(t, id, "waiting for its callback", rsWaitingOn(c.InstanceID))
 			assignmentID := ""
 			if rt.granted {
-				a, _ := got["assignment"].(map[string]any)
-				assignmentID, _ = a["id"].(string)
-				if got["state"] != "delivering" || assignmentID == "" || a["state"] != "delivered" {
-					t.Fatalf("waiting at the granted stage: state %v, assignment %v", got["state"], got["assignment"])
+				assignmentID = got.AssignmentID
+				if got.State != "delivering" || assignmentID == "" {
+					t.Fatalf("waiting at the granted stage: state %v, assignment %q", got.State, assignmentID)
+				}
+				if a := w.assignment(t, assignmentID); a.State != "delivered" {
+					t.Fatalf("waiting at the granted stage: assignment %+v", a)
 				}
 				for _, other := range []string{otherAssignment, "00000000-0000-0000-0000-000000000000"} {
-					if code, raw := rawCall(t, "POST", rt.url(id, other), w.token, rsResumeBody(c.Stage, c.InstanceID, "", "")); code != 404 {
-						t.Errorf("resume under assignment %q, not the request's: %d %s, want 404", other, code, raw)
+					if resp := raw(t, w.api, "POST", rt.path(id, other), rsResumeBody(c.Stage, c.InstanceID, "", "")); resp.Status != 404 {
+						t.Errorf("resume under assignment %q, not the request's: %d %s, want 404", other, resp.Status, resp.Body)
 					}
 				}
-			} else if got["state"] != "submitted" {
-				t.Fatalf("waiting at the created stage: state %v", got["state"])
+			} else if got.State != "submitted" {
+				t.Fatalf("waiting at the created stage: state %v", got.State)
 			}
 
 			detail := "Checked via " + rt.name
-			code, raw := rawCall(t, "POST", rt.url(id, assignmentID), w.token, rsResumeBody(c.Stage, c.InstanceID, detail, ""))
-			if code != 204 || len(raw) != 0 {
-				t.Fatalf("resume: %d %q, want 204 with an empty body", code, raw)
+			resp := raw(t, w.api, "POST", rt.path(id, assignmentID), rsResumeBody(c.Stage, c.InstanceID, detail, ""))
+			if resp.Status != 204 || len(resp.Body) != 0 {
+				t.Fatalf("resume: %d %q, want 204 with an empty body", resp.Status, resp.Body)
 			}
 			got = w.waitRequest(t, id, "delivered", rsStateIs("delivered"))
-			if got["status"] != "Delivered" {
-				t.Errorf("status %v, want Delivered", got["status"])
+			if got.Status != "Delivered" {
+				t.Errorf("status %v, want Delivered", got.Status)
 			}
 			rsWantInstance(t, got, c.InstanceID, "callbackReceived", detail)
 			rsWantHistory(t, w, id, c.Stage, detail, "continue")
-			if a, _ := got["assignment"].(map[string]any); a["state"] != "delivered" {
-				t.Errorf("assignment of the delivered request: %v", got["assignment"])
+			if got.AssignmentID == "" {
+				t.Errorf("the delivered request has no assignment")
+			} else if a := w.assignment(t, got.AssignmentID); a.State != "delivered" {
+				t.Errorf("assignment of the delivered request: %+v", a)
 			} else if otherAssignment == "" {
-				otherAssignment, _ = a["id"].(string)
+				otherAssignment = a.ID
 			}
 			if n := len(ext.calloutsFor(id)); n != 1 {
 				t.Errorf("%d callouts received, want 1", n)
@@ -460,8 +477,7 @@ func TestResumeEndToEnd(t *testing.T) {
 	t.Run("resume sent before the extension answers 202", func(t *testing.T) {
 		const upn = "early@contoso.test"
 		type early struct {
-			code int
-			body []byte
+			resp client.Response
 			err  error
 		}
 		done := make(chan early, 1)
@@ -469,17 +485,10 @@ func TestResumeEndToEnd(t *testing.T) {
 			if c.Assignment.Target.PrincipalName != upn {
 				return
 			}
-			body, _ := json.Marshal(rsResumeBody(c.Stage, c.InstanceID, "Answered at once", ""))
-			req, _ := http.NewRequest("POST", w.srv.url+"/v1.0"+c.CallbackURIPath, bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+w.token)
-			req.Header.Set("Content-Type", "application/json")
+			// Not raw: this runs in the extension's handler, where the test may not stop.
 			var e early
-			resp, err := http.DefaultClient.Do(req)
-			if e.err = err; err == nil {
-				e.code = resp.StatusCode
-				e.body, _ = io.ReadAll(resp.Body)
-				resp.Body.Close()
-			}
+			e.resp, e.err = w.api.Raw(context.Background(), "POST", "/v1.0"+c.CallbackURIPath,
+				rsResumeBody(c.Stage, c.InstanceID, "Answered at once", ""))
 			select {
 			case done <- e: // the first only: a retried callout must not block the handler
 			default:
@@ -493,11 +502,11 @@ func TestResumeEndToEnd(t *testing.T) {
 		case <-time.After(rsWaitDeadline):
 			t.Fatal("the extension never received the callout")
 		}
-		if e.err != nil || e.code != 204 || len(e.body) != 0 {
-			t.Fatalf("resume before 202: %d %q %v, want 204", e.code, e.body, e.err)
+		if e.err != nil || e.resp.Status != 204 || len(e.resp.Body) != 0 {
+			t.Fatalf("resume before 202: %d %q %v, want 204", e.resp.Status, e.resp.Body, e.err)
 		}
 		// Once accessd has recorded the attempt, the 202 has been handled too.
-		var attempts []any
+		var attempts []access.CalloutAttempt
 		rsWaitFor(t, "the callout attempt to be recorded", func() bool {
 			attempts = rsCalloutAttempts(t, w, id)
 			return len(attempts) > 0
@@ -507,8 +516,8 @@ func TestResumeEndToEnd(t *testing.T) {
 		if len(c) != 1 || len(attempts) != 1 {
 			t.Fatalf("%d callouts received, %d attempts recorded; want 1 and 1", len(c), len(attempts))
 		}
-		if a := attempts[0].(map[string]any); a["responseStatus"] != float64(202) {
-			t.Errorf("recorded attempt: %v", a)
+		if a := attempts[0]; a.ResponseStatus != 202 {
+			t.Errorf("recorded attempt: %+v", a)
 		}
 		rsWantInstance(t, got, c[0].InstanceID, "callbackReceived", "Answered at once")
 		ext.wantNoProblems(t)
@@ -519,17 +528,17 @@ func TestResumeEndToEnd(t *testing.T) {
 		id := w.submit(t, created, upn)
 		c := ext.waitCallout(t, id)
 		rsWantCallout(t, c, id, "assignmentRequestCreated", upn)
-		code, raw := rawCall(t, "POST", w.v1+"/assignmentRequests/"+id+"/resume", w.token,
+		resp := raw(t, w.api, "POST", emPath+"/assignmentRequests/"+id+"/resume",
 			rsResumeBody(c.Stage, c.InstanceID, "Separation of duties", "denied"))
-		if code != 204 || len(raw) != 0 {
-			t.Fatalf("deny: %d %q, want 204", code, raw)
+		if resp.Status != 204 || len(resp.Body) != 0 {
+			t.Fatalf("deny: %d %q, want 204", resp.Status, resp.Body)
 		}
 		got := w.waitRequest(t, id, "denied", rsStateIs("denied"))
-		if got["status"] != "Denied" {
-			t.Errorf("status %v, want Denied", got["status"])
+		if got.Status != "Denied" {
+			t.Errorf("status %v, want Denied", got.Status)
 		}
-		if got["assignment"] != nil {
-			t.Errorf("a denied request has an assignment: %v", got["assignment"])
+		if got.AssignmentID != "" {
+			t.Errorf("a denied request has an assignment: %s", got.AssignmentID)
 		}
 		rsWantInstance(t, got, c.InstanceID, "callbackReceived", "Separation of duties")
 		rsWantHistory(t, w, id, c.Stage, "Separation of duties", "denied")
@@ -538,16 +547,13 @@ func TestResumeEndToEnd(t *testing.T) {
 }
 
 // rsCalloutAttempts lists the attempts --dev mode recorded for a request.
-func rsCalloutAttempts(t *testing.T, w *rsWorld, requestID string) []any {
+func rsCalloutAttempts(t *testing.T, w *rsWorld, requestID string) []access.CalloutAttempt {
 	t.Helper()
-	code, got := call(t, "GET", w.srv.url+"/_accessd/callouts", w.token, nil)
-	if code != 200 {
-		t.Fatalf("GET /_accessd/callouts: %d %v", code, got)
-	}
-	var out []any
-	all, _ := got["value"].([]any)
+	all, err := w.api.ListCalloutAttempts(t.Context())
+	w.must(t, err, "list callout attempts")
+	var out []access.CalloutAttempt
 	for _, a := range all {
-		if a.(map[string]any)["requestId"] == requestID {
+		if a.RequestID == requestID {
 			out = append(out, a)
 		}
 	}
@@ -652,18 +658,20 @@ func TestExampleExtensionEndToEnd(t *testing.T) {
 	w := rsStartWorld(t)
 	addr, log := rsStartExample(t, "-accessd", w.srv.url, "-token", w.token,
 		"-deny-upn-suffix", "@contractor.test", "-ignore-upn-suffix", "@slow.test")
-	catalog := w.create(t, w.v1+"/catalogs", map[string]any{"displayName": "Example e2e"})
+	catalog := w.catalog(t, "Example e2e")
 	extID := w.waitingExtension(t, catalog, "Example extension", "http://"+addr+"/callout")
 	b := w.boundPackage(t, catalog, "Checked by the example", extID, "assignmentRequestCreated")
 
 	t.Run("refuses callouts without accessd's callout token", func(t *testing.T) {
+		// The client calls the extension here, as accessd would, with
+		// no token and then with the wrong one.
 		body := map[string]any{"Stage": "assignmentRequestCreated"}
-		if code, raw := rawCall(t, "POST", "http://"+addr+"/callout", "", body); code != 401 {
-			t.Errorf("no token: %d %s, want 401", code, raw)
+		if resp := raw(t, apiClient(t, "http://"+addr, ""), "POST", "/callout", body); resp.Status != 401 {
+			t.Errorf("no token: %d %s, want 401", resp.Status, resp.Body)
 		}
 		// An API token is signed by accessd too, but is not entitlement management's.
-		if code, raw := rawCall(t, "POST", "http://"+addr+"/callout", w.token, body); code != 401 {
-			t.Errorf("API token: %d %s, want 401", code, raw)
+		if resp := raw(t, apiClient(t, "http://"+addr, w.token), "POST", "/callout", body); resp.Status != 401 {
+			t.Errorf("API token: %d %s, want 401", resp.Status, resp.Body)
 		}
 		rsWaitFor(t, "the example to log the refusal", func() bool { return strings.Contains(log.String(), "appid") })
 	})
@@ -682,8 +690,8 @@ func TestExampleExtensionEndToEnd(t *testing.T) {
 	t.Run("bob@contractor.test is denied", func(t *testing.T) {
 		id := w.submit(t, b, "bob@contractor.test")
 		got := w.waitRequest(t, id, "denied", rsStateIs("denied"))
-		if got["status"] != "Denied" {
-			t.Errorf("status %v, want Denied", got["status"])
+		if got.Status != "Denied" {
+			t.Errorf("status %v, want Denied", got.Status)
 		}
 		ids := rsLoggedInstances(log, id)
 		if len(ids) != 1 {
@@ -698,25 +706,26 @@ func TestExampleExtensionEndToEnd(t *testing.T) {
 		rsWaitFor(t, "the example to log carol's callout", func() bool { return len(rsLoggedInstances(log, id)) == 1 })
 		first := rsLoggedInstances(log, id)[0]
 		got := w.waitRequest(t, id, "waiting for its callback", rsWaitingOn(first))
-		if got["state"] != "submitted" {
-			t.Errorf("waiting: state %v, want submitted", got["state"])
+		if got.State != "submitted" {
+			t.Errorf("waiting: state %v, want submitted", got.State)
 		}
 		if !strings.Contains(log.String(), "instance="+first+" target=carol@slow.test action=ignore") {
 			t.Errorf("the example did not log ignoring carol:\n%s", log)
 		}
 
-		code, clock := call(t, "POST", w.srv.url+"/_accessd/clock", w.token, map[string]any{"advance": "PT6M"})
-		if code != 200 {
-			t.Fatalf("advance the clock: %d %v", code, clock)
+		// Pending is above 0 exactly when accessd answers 202 rather than 200.
+		clock, err := w.api.AdvanceClock(t.Context(), access.MustDuration("PT6M"))
+		if err != nil || clock.Pending != 0 {
+			t.Fatalf("advance the clock: %v, %d pieces of work still pending", err, clock.Pending)
 		}
 		got = w.waitRequest(t, id, "deliveryFailed", rsStateIs("deliveryFailed"))
-		if got["status"] != "CallbackTimedOut" {
-			t.Errorf("status %v, want CallbackTimedOut", got["status"])
+		if got.Status != "CallbackTimedOut" {
+			t.Errorf("status %v, want CallbackTimedOut", got.Status)
 		}
 		rsWantInstance(t, got, first, "callbackTimedOut", "")
 
-		if code, raw := rawCall(t, "POST", w.v1+"/assignmentRequests/"+id+"/reprocess", w.token, nil); code != 202 {
-			t.Fatalf("reprocess: %d %s, want 202", code, raw)
+		if resp := raw(t, w.api, "POST", emPath+"/assignmentRequests/"+id+"/reprocess", nil); resp.Status != 202 {
+			t.Fatalf("reprocess: %d %s, want 202", resp.Status, resp.Body)
 		}
 		rsWaitFor(t, "a second callout for carol at the example", func() bool { return len(rsLoggedInstances(log, id)) == 2 })
 		second := rsLoggedInstances(log, id)[1]
@@ -724,11 +733,11 @@ func TestExampleExtensionEndToEnd(t *testing.T) {
 			t.Fatalf("reprocess sent the old instance id %s again", first)
 		}
 		got = w.waitRequest(t, id, "waiting again", rsWaitingOn(second))
-		if got["state"] != "submitted" {
-			t.Errorf("waiting again: state %v, want submitted", got["state"])
+		if got.State != "submitted" {
+			t.Errorf("waiting again: state %v, want submitted", got.State)
 		}
-		if ids, _ := rsInstances(got); len(ids) != 2 {
-			t.Errorf("instances after reprocess: %v, want the old and the new", got["customExtensionCalloutInstances"])
+		if len(got.Callouts) != 2 {
+			t.Errorf("instances after reprocess: %+v, want the old and the new", got.Callouts)
 		}
 		rsWantInstance(t, got, first, "callbackTimedOut", "")
 	})
