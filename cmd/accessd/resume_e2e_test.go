@@ -646,8 +646,8 @@ func rsWantLoggedResume(t *testing.T, log *rsLog, requestID string) {
 	rsWaitFor(t, "the example to log its resume of "+requestID, func() bool {
 		return strings.Contains(log.String(), "resume request="+requestID+" ")
 	})
-	if !regexp.MustCompile(`resume request=` + requestID + ` .*status=204`).MatchString(log.String()) {
-		t.Errorf("the example's resume of %s did not get 204:\n%s", requestID, log)
+	if !regexp.MustCompile(`resume request=` + requestID + ` .*accepted`).MatchString(log.String()) {
+		t.Errorf("accessd did not accept the example's resume of %s:\n%s", requestID, log)
 	}
 }
 

@@ -130,8 +130,8 @@ func (x *extension) resume(c callout, deny bool) {
 		var refused *client.Error
 		switch {
 		case err == nil:
-			// The client returns nil only for a 2xx answer, and accessd answers an accepted resume with 204.
-			log.Printf("resume request=%s instance=%s denied=%t status=204", c.RequestID, c.InstanceID, deny)
+			// The client returns nil only for a 2xx answer: accessd accepted the callback.
+			log.Printf("resume request=%s instance=%s denied=%t accepted", c.RequestID, c.InstanceID, deny)
 			return
 		case errors.As(err, &refused):
 			log.Printf("resume request=%s instance=%s denied=%t status=%d %s: %s",
