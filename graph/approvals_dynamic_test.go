@@ -69,3 +69,74 @@ func TestApprovalDynamicStagePolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestApprovalDynamicStageResume(t *testing.T) {
+	z := newRZAPI(t)
+	carolTok := z.userToken(t, z.carol, scopeWrite)
+	pkg, pol, _ := z.pkgPolicy(t, "Dynamic", apStages(apDynamicStage(z.ext)))
+	const determining = "assignmentRequestDeterminingApprovalRequirements"
+	got := z.submit(t, z.tok, rqAdd("adminAdd", pkg, pol, z.target(t)))
+	if got["state"] != "pendingApproval" || got["status"] != "WaitingForCallback" {
+		t.Fatalf("request at a dynamic stage: %v/%v, want pendingApproval/WaitingForCallback", got["state"], got["status"])
+	}
+	id := emID(t, got)
+	z.runCallouts(t)
+	insts := z.instances(t, id)
+	if len(insts) != 1 || insts[0]["status"] != "calloutSent" || insts[0]["customExtensionId"] != z.ext {
+		t.Fatalf("instances once the callout went out: %v", insts)
+	}
+	w := rzWaiting{id: id, inst: emID(t, insts[0]), stage: determining}
+	const stageData = "#microsoft.graph.assignmentRequestApprovalStageCallbackData"
+
+	for _, tc := range []struct {
+		name          string
+		approvalStage any // nil: none sent
+		says          []string
+	}{
+		{"no approvalStage", nil, []string{"data.approvalStage"}},
+		{"not an object", "P3D", []string{"data.approvalStage", "object"}},
+		{"a subject set without its type", map[string]any{"primaryApprovers": []any{map[string]any{"userId": z.carol}}},
+			[]string{"data.approvalStage.primaryApprovers[0].@odata.type"}},
+		{"an unknown property", map[string]any{"approvers": []any{rqSingleUser(z.carol)}}, []string{"data.approvalStage.approvers"}},
+		{"a property of the wrong type", map[string]any{"isEscalationEnabled": "yes", "primaryApprovers": []any{rqSingleUser(z.carol)}},
+			[]string{"data.approvalStage.isEscalationEnabled"}},
+		{"a bad duration", map[string]any{"durationBeforeAutomaticDenial": "soon", "primaryApprovers": []any{rqSingleUser(z.carol)}},
+			[]string{"data.approvalStage.durationBeforeAutomaticDenial"}},
+		{"no approvers", map[string]any{"durationBeforeAutomaticDenial": "P3D"}, []string{"data.approvalStage.primaryApprovers"}},
+		{"another dynamic stage", apDynamicStage(z.ext), []string{"data.approvalStage"}},
+		{"an extension of its own", map[string]any{"primaryApprovers": []any{rqSingleUser(z.carol)}, "customExtension": map[string]any{"id": z.ext}},
+			[]string{"data.approvalStage.customExtension"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := rzBody(w, "@odata.type", stageData)
+			if tc.approvalStage != nil {
+				body = rzBody(w, "@odata.type", stageData, "approvalStage", tc.approvalStage)
+			}
+			resp, _ := z.do(t, "POST", rzResume(w.id), z.tok, body)
+			wantMessage(t, wantError(t, resp, http.StatusBadRequest, "invalidRequest"), tc.says...)
+		})
+	}
+	z.wantRequest(t, w.id, "pendingApproval", "WaitingForCallback")
+	z.wantInstance(t, w.id, w.inst, "calloutSent", nil)
+	resp, _ := z.do(t, "POST", rzResume("0190a0a0-0000-7000-8000-000000000000"), z.tok, rzBody(w, "approvalStage", "P3D"))
+	wantError(t, resp, http.StatusNotFound, "itemNotFound")
+
+	// Names in any case, as everywhere in a body.
+	determined := map[string]any{"@odata.type": "#microsoft.graph.accessPackageApprovalStage", "DurationBeforeAutomaticDenial": "P3D",
+		"IsApproverJustificationRequired": true, "PrimaryApprovers": []any{map[string]any{"@odata.type": "#microsoft.graph.singleUser", "UserId": z.carol}}}
+	z.noContent(t, "POST", rzResume(w.id), z.tok, rzBody(w, "@odata.type", stageData, "ApprovalStage", determined))
+
+	z.wantRequest(t, w.id, "pendingApproval", "PendingApproval")
+	z.wantInstance(t, w.id, w.inst, "callbackReceived", "Checked by the SoD service")
+	ap := &apAPI{rqAPI: z.rqAPI, carolTok: carolTok}
+	emSame(t, "carol's approvals", []string{w.id}, ap.toDecide(t, carolTok, emV1+"/accessPackageAssignmentApprovals"+apOnApprover))
+	stage := ap.stages(t, carolTok, w.id)[0]
+	if stage["status"] != "InProgress" || stage["assignedToMe"] != true || stage["reviewResult"] != "NotReviewed" {
+		t.Errorf("the determined stage: %v", stage)
+	}
+	// The extension asked for a justification.
+	msg := wantError(t, ap.decide(t, carolTok, w.id, emID(t, stage), apDecision("Approve", "")), http.StatusBadRequest, "invalidRequest")
+	wantMessage(t, msg, "justification is required")
+	wantStatus(t, ap.decide(t, carolTok, w.id, emID(t, stage), apDecision("Approve", "As the extension said")), http.StatusNoContent)
+	z.wantRequest(t, w.id, "delivered", "Delivered")
+}
