@@ -98,8 +98,8 @@ func waitsForDecisionOf(r access.Request, step access.ApprovalStep, caller acces
 	return r.State == access.StatePendingApproval && step.Status == access.ApprovalInProgress && step.IsApprover(caller.ObjectID)
 }
 
-// approvalOut writes an approval with the stages or steps $expand names.
-func (s *Server) approvalOut(r *http.Request, as approvalSet, req access.Request, expand expandSet) (approvalOut, error) {
+// approvalToWire writes an approval with the stages or steps $expand names.
+func (s *Server) approvalToWire(r *http.Request, as approvalSet, req access.Request, expand expandSet) (approvalOut, error) {
 	out := approvalOut{ID: req.ID}
 	if !expand.has(as.children) {
 		return out, nil
@@ -135,7 +135,7 @@ func (s *Server) getApproval(as approvalSet) handler {
 		if err != nil {
 			return err
 		}
-		out, err := s.approvalOut(r, as, req, q.expand)
+		out, err := s.approvalToWire(r, as, req, q.expand)
 		if err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ func (s *Server) listApprovalsToDecide(w http.ResponseWriter, r *http.Request, a
 	}
 	out := make([]any, len(items))
 	for i, req := range items {
-		if out[i], err = s.approvalOut(r, as, req, q.expand); err != nil {
+		if out[i], err = s.approvalToWire(r, as, req, q.expand); err != nil {
 			return err
 		}
 	}

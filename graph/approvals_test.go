@@ -87,6 +87,13 @@ func (ap *apAPI) decide(t *testing.T, tok, id, stageID string, body any) *http.R
 	return resp
 }
 
+// callAs sends a call with tok, for answers that only wantError reads.
+func (ap *apAPI) callAs(t *testing.T, method, path, tok string, body any) *http.Response {
+	t.Helper()
+	resp, _ := ap.do(t, method, path, tok, body)
+	return resp
+}
+
 func apDecision(result, justification string) map[string]any {
 	return map[string]any{"reviewResult": result, "justification": justification}
 }
@@ -213,7 +220,7 @@ func TestApprovalTwoStagesInSeries(t *testing.T) {
 
 	// Stage 2 has not started: dave, who will approve it, neither sees the
 	// approval nor may decide yet; carol is no approver of stage 2.
-	wantError(t, ap.do2(t, "GET", apApproval("v1.0", id), ap.daveTok, nil), http.StatusNotFound, "itemNotFound")
+	wantError(t, ap.callAs(t, "GET", apApproval("v1.0", id), ap.daveTok, nil), http.StatusNotFound, "itemNotFound")
 	msg := wantError(t, ap.decide(t, ap.daveTok, id, second, apDecision("Approve", "")), http.StatusConflict, "conflict")
 	wantMessage(t, msg, "has not started yet")
 	wantError(t, ap.decide(t, ap.carolTok, id, second, apDecision("Approve", "")), http.StatusForbidden, "accessDenied")
@@ -252,13 +259,6 @@ func TestApprovalTwoStagesInSeries(t *testing.T) {
 	}
 	msg = wantError(t, ap.decide(t, ap.daveTok, id, second, apDecision("Approve", "")), http.StatusConflict, "conflict")
 	wantMessage(t, msg, "already decided")
-}
-
-// do2 is do for a call whose answer only wantError reads.
-func (ap *apAPI) do2(t *testing.T, method, path, tok string, body any) *http.Response {
-	t.Helper()
-	resp, _ := ap.do(t, method, path, tok, body)
-	return resp
 }
 
 // ---------------------------------------------------------------- who sees, who decides
@@ -300,7 +300,7 @@ func TestApprovalVisibilityAndPermissions(t *testing.T) {
 		{"no body", "PATCH", apApproval("v1.0", id) + "/stages/" + stageID, ap.carolTok, nil, 400, "invalidRequest", "body"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			msg := wantError(t, ap.do2(t, tc.method, tc.path, tc.tok, tc.body), tc.status, tc.code)
+			msg := wantError(t, ap.callAs(t, tc.method, tc.path, tc.tok, tc.body), tc.status, tc.code)
 			wantMessage(t, msg, tc.says)
 		})
 	}
@@ -353,7 +353,7 @@ func TestApprovalLeavesOutRequestorAndTarget(t *testing.T) {
 		emSame(t, "history", []string{"submitted", "transition", "approvalStageWithoutApprovers", "transition"}, actions)
 		wantMessage(t, entries[2]["detail"].(string), "no approver other than the requestor and the target")
 		// Nobody approves it, so nobody sees its approval, the target neither.
-		wantError(t, ap.do2(t, "GET", apApproval("v1.0", id), ap.targetTok, nil), http.StatusNotFound, "itemNotFound")
+		wantError(t, ap.callAs(t, "GET", apApproval("v1.0", id), ap.targetTok, nil), http.StatusNotFound, "itemNotFound")
 	})
 
 	t.Run("only the requestor approves: denied at once", func(t *testing.T) {
@@ -366,7 +366,7 @@ func TestApprovalLeavesOutRequestorAndTarget(t *testing.T) {
 	t.Run("the requestor among others: the others approve", func(t *testing.T) {
 		id := emID(t, ap.pending(t, "Shared approval", apStage(ap.admin, ap.carol)))
 		stageID := emID(t, ap.stages(t, ap.carolTok, id)[0])
-		wantError(t, ap.do2(t, "GET", apApproval("v1.0", id), ap.requestorTok, nil), http.StatusNotFound, "itemNotFound")
+		wantError(t, ap.callAs(t, "GET", apApproval("v1.0", id), ap.requestorTok, nil), http.StatusNotFound, "itemNotFound")
 		wantError(t, ap.decide(t, ap.requestorTok, id, stageID, apDecision("Approve", "")), http.StatusForbidden, "accessDenied")
 		emSame(t, "the requestor's approvals", []string{}, ap.toDecide(t, ap.requestorTok, emV1+"/accessPackageAssignmentApprovals"+apOnApprover))
 		wantStatus(t, ap.decide(t, ap.carolTok, id, stageID, apDecision("Approve", "")), http.StatusNoContent)
@@ -455,11 +455,11 @@ func TestApprovalFilterByCurrentUser(t *testing.T) {
 		{"$filter is not read here", emV1 + "/assignmentRequests" + apOnApprover + "?$filter=" + url.QueryEscape("state eq 'denied'"), 400, "$filter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			msg := wantError(t, ap.do2(t, "GET", tc.path, ap.carolTok, nil), tc.status, "invalidRequest")
+			msg := wantError(t, ap.callAs(t, "GET", tc.path, ap.carolTok, nil), tc.status, "invalidRequest")
 			wantMessage(t, msg, tc.says)
 		})
 	}
-	wantError(t, ap.do2(t, "GET", emV1+"/accessPackageAssignmentApprovals"+apOnApprover, ap.aliceTok, nil), http.StatusForbidden, "accessDenied")
+	wantError(t, ap.callAs(t, "GET", emV1+"/accessPackageAssignmentApprovals"+apOnApprover, ap.aliceTok, nil), http.StatusForbidden, "accessDenied")
 }
 
 func stringSet(keys []string) map[string]any {
@@ -502,5 +502,5 @@ func TestApprovalBetaStepsShowTheSameValues(t *testing.T) {
 		t.Errorf("denied beta step: %v", step)
 	}
 	// v1.0's stage path is not beta's.
-	wantError(t, ap.do2(t, "GET", apApproval("beta", id)+"/stages", ap.daveTok, nil), http.StatusNotFound, "itemNotFound")
+	wantError(t, ap.callAs(t, "GET", apApproval("beta", id)+"/stages", ap.daveTok, nil), http.StatusNotFound, "itemNotFound")
 }
