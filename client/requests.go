@@ -307,12 +307,64 @@ type resumeBody struct {
 }
 
 type callbackData struct {
-	ODataType       string `json:"@odata.type,omitempty"`
-	Stage           string `json:"stage,omitempty"`
-	InstanceID      string `json:"customExtensionStageInstanceId,omitempty"`
-	Detail          string `json:"customExtensionStageInstanceDetail,omitempty"`
-	State           string `json:"state,omitempty"`
-	OperationStatus string `json:"operationStatus,omitempty"`
+	ODataType       string             `json:"@odata.type,omitempty"`
+	Stage           string             `json:"stage,omitempty"`
+	InstanceID      string             `json:"customExtensionStageInstanceId,omitempty"`
+	Detail          string             `json:"customExtensionStageInstanceDetail,omitempty"`
+	State           string             `json:"state,omitempty"`
+	OperationStatus string             `json:"operationStatus,omitempty"`
+	ApprovalStage   *approvalStageBody `json:"approvalStage,omitempty"`
+}
+
+// approvalStageBody is an accessPackageApprovalStage as the extension of a
+// dynamic approval stage sends it: only what is set is written.
+type approvalStageBody struct {
+	DurationBeforeAutomaticDenial   string           `json:"durationBeforeAutomaticDenial,omitempty"`
+	IsApproverJustificationRequired bool             `json:"isApproverJustificationRequired"`
+	IsEscalationEnabled             bool             `json:"isEscalationEnabled"`
+	DurationBeforeEscalation        string           `json:"durationBeforeEscalation,omitempty"`
+	PrimaryApprovers                []subjectSetBody `json:"primaryApprovers,omitempty"`
+	FallbackPrimaryApprovers        []subjectSetBody `json:"fallbackPrimaryApprovers,omitempty"`
+	EscalationApprovers             []subjectSetBody `json:"escalationApprovers,omitempty"`
+	FallbackEscalationApprovers     []subjectSetBody `json:"fallbackEscalationApprovers,omitempty"`
+	ApproverInformationVisibility   string           `json:"approverInformationVisibility,omitempty"`
+}
+
+// subjectSetBody is a subjectSet subtype with its own properties only, as
+// accessd refuses a property of another subtype.
+type subjectSetBody struct {
+	ODataType               string `json:"@odata.type"`
+	UserID                  string `json:"userId,omitempty"`
+	GroupID                 string `json:"groupId,omitempty"`
+	ServicePrincipalID      string `json:"servicePrincipalId,omitempty"`
+	ConnectedOrganizationID string `json:"connectedOrganizationId,omitempty"`
+	ManagerLevel            int    `json:"managerLevel,omitempty"`
+	MembershipRule          string `json:"membershipRule,omitempty"`
+	Description             string `json:"description,omitempty"`
+}
+
+func subjectSetsOut(in []access.SubjectSet) []subjectSetBody {
+	var out []subjectSetBody
+	for _, s := range in {
+		out = append(out, subjectSetBody{ODataType: graphType(s.Type), UserID: s.UserID, GroupID: s.GroupID,
+			ServicePrincipalID: s.ServicePrincipalID, ConnectedOrganizationID: s.ConnectedOrganizationID,
+			ManagerLevel: s.ManagerLevel, MembershipRule: s.MembershipRule, Description: s.Description})
+	}
+	return out
+}
+
+func approvalStageOut(st access.ApprovalStage) *approvalStageBody {
+	b := &approvalStageBody{IsApproverJustificationRequired: st.IsApproverJustificationRequired, IsEscalationEnabled: st.IsEscalationEnabled,
+		PrimaryApprovers: subjectSetsOut(st.PrimaryApprovers), FallbackPrimaryApprovers: subjectSetsOut(st.FallbackPrimaryApprovers),
+		EscalationApprovers: subjectSetsOut(st.EscalationApprovers), FallbackEscalationApprovers: subjectSetsOut(st.FallbackEscalationApprovers),
+		ApproverInformationVisibility: string(st.ApproverInformationVisibility)}
+	if !st.DurationBeforeAutomaticDenial.IsZero() {
+		b.DurationBeforeAutomaticDenial = st.DurationBeforeAutomaticDenial.String()
+	}
+	if !st.DurationBeforeEscalation.IsZero() {
+		b.DurationBeforeEscalation = st.DurationBeforeEscalation.String()
+	}
+	return b
 }
 
 func resumeOut(cb access.Callback) resumeBody {
@@ -322,6 +374,9 @@ func resumeOut(cb access.Callback) resumeBody {
 		if cb.DataType != "" {
 			b.Data.ODataType = graphType(cb.DataType)
 		}
+		if cb.ApprovalStage != nil {
+			b.Data.ApprovalStage = approvalStageOut(*cb.ApprovalStage)
+		}
 	}
 	return b
 }
@@ -329,6 +384,9 @@ func resumeOut(cb access.Callback) resumeBody {
 // Resume answers a launch-and-wait callout of a request, as an extension
 // does: cb.DataType is a type name without "#microsoft.graph." (such as
 // access.CallbackDataRequest), and only the fields that are set are sent.
+// At a dynamic approval stage, cb.ApprovalStage is the stage the extension
+// determined (sent as data.approvalStage, with DataType
+// access.CallbackDataApprovalStage).
 func (c *Client) Resume(ctx context.Context, requestID string, cb access.Callback) error {
 	path, err := route("/identityGovernance/entitlementManagement/assignmentRequests/%s/resume", requestID)
 	if err != nil {

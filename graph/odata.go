@@ -284,3 +284,24 @@ func selectProperties(obj []byte, sel []string, lenient bool) ([]byte, error) {
 	}
 	return marshal(out)
 }
+
+// currentUserFilter reads a path segment that calls the function
+// filterByCurrentUser, such as filterByCurrentUser(on='approver'), with or
+// without the microsoft.graph. namespace. The function shares its place in
+// the path with an object's id: called is false for any other segment. A
+// call that does not pass one quoted on value is 400.
+func currentUserFilter(segment string) (on string, called bool, err error) {
+	name, args, hasArgs := strings.Cut(segment, "(")
+	if !strings.EqualFold(typeName(name), "filterByCurrentUser") {
+		return "", false, nil
+	}
+	bad := access.Invalidf("%s: filterByCurrentUser takes one parameter, as in filterByCurrentUser(on='approver')", segment)
+	inner, closed := strings.CutSuffix(args, ")")
+	param, value, hasValue := strings.Cut(inner, "=")
+	value = strings.TrimSpace(value)
+	if !hasArgs || !closed || !hasValue || !strings.EqualFold(strings.TrimSpace(param), "on") ||
+		len(value) < 2 || value[0] != '\'' || value[len(value)-1] != '\'' {
+		return "", true, bad
+	}
+	return strings.ReplaceAll(value[1:len(value)-1], "''", "'"), true, nil
+}

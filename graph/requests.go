@@ -147,13 +147,22 @@ func (s *Server) listRequests(rs requestSet) handler {
 	}
 }
 
+// getRequest answers GET of one request, and the filterByCurrentUser
+// function that shares its place in the path.
 func (s *Server) getRequest(rs requestSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if on, called, err := currentUserFilter(id); called {
+			if err != nil {
+				return err
+			}
+			return s.listRequestsToDecide(w, r, rs, on)
+		}
 		q, err := parseQuery(r, rs.expandable()...)
 		if err != nil {
 			return err
 		}
-		req, err := s.svc.Request(r.Context(), r.PathValue("id"))
+		req, err := s.svc.Request(r.Context(), id)
 		if err != nil {
 			return err
 		}
@@ -163,6 +172,30 @@ func (s *Server) getRequest(rs requestSet) handler {
 		}
 		return writeEntity(w, http.StatusOK, s.emContext(rs.version(), rs.name, true), out, q.selectSet)
 	}
+}
+
+// listRequestsToDecide is filterByCurrentUser(on='approver'): the requests
+// waiting for the caller's decision now, in the set's shape.
+func (s *Server) listRequestsToDecide(w http.ResponseWriter, r *http.Request, rs requestSet, on string) error {
+	if err := onlyApprover(rs.name, on); err != nil {
+		return err
+	}
+	q, err := parseQuery(r, rs.expandable()...)
+	if err != nil {
+		return err
+	}
+	items, more, err := s.svc.ApprovalsToDecide(r.Context(), callerOf(r), q.page())
+	if err != nil {
+		return err
+	}
+	out := make([]any, len(items))
+	for i, req := range items {
+		if out[i], err = s.requestOut(r, rs, req, q.expand); err != nil {
+			return err
+		}
+	}
+	return s.writeList(w, r, contextURL(s.cfg.PublicURL, rs.version(), "Collection(microsoft.graph.accessPackageAssignmentRequest)", false), out,
+		lastID(items, func(x access.Request) string { return x.ID }), more, q.selectSet)
 }
 
 // submitRequest is POST: 201 with the request as its first transaction left it.

@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -34,7 +35,8 @@ func parseCallback(body []byte) (access.Callback, error) {
 		return cb, nil
 	}
 	var in resumeBody
-	if err := decodeJSON(body, &in); err != nil {
+	err := decodeJSON(body, &in)
+	if err != nil {
 		return cb, err
 	}
 	cb.Source, cb.Type = str(in.Source), str(in.Type)
@@ -42,7 +44,7 @@ func parseCallback(body []byte) (access.Callback, error) {
 		return cb, nil
 	}
 	var data map[string]json.RawMessage
-	if err := json.Unmarshal(in.Data, &data); err != nil {
+	if err = json.Unmarshal(in.Data, &data); err != nil {
 		return cb, access.Invalidf("property 'data' must be an object (customExtensionData)")
 	}
 	cb.HasData = true
@@ -50,6 +52,12 @@ func parseCallback(body []byte) (access.Callback, error) {
 	// extensions copy the callout's PascalCase names (State, Stage) back.
 	// decodeJSON has already refused a name given twice.
 	for sent, raw := range data {
+		if strings.EqualFold(sent, "approvalStage") && !isNull(raw) {
+			if cb.ApprovalStage, err = parseApprovalStageData(raw); err != nil {
+				return cb, err
+			}
+			continue
+		}
 		for name, field := range callbackDataFields {
 			if !strings.EqualFold(sent, name) || isNull(raw) {
 				continue
@@ -63,6 +71,42 @@ func parseCallback(body []byte) (access.Callback, error) {
 		cb.DataType = typeName(cb.DataType)
 	}
 	return cb, nil
+}
+
+// parseApprovalStageData reads data.approvalStage, the stage an extension
+// determined for a dynamic approval stage, with the policy's own stage
+// parser. Unlike the rest of data its properties are checked strictly: a
+// misspelt approver list must not silently leave the stage without one.
+func parseApprovalStageData(raw json.RawMessage) (*access.ApprovalStage, error) {
+	const path = "data.approvalStage"
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return nil, access.Invalidf("property '%s' must be an object (accessPackageApprovalStage)", path)
+	}
+	var in approvalStageWire
+	if err := decodeJSON(raw, &in); err != nil {
+		return nil, within(path, err)
+	}
+	st, err := in.toDomain(path)
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// within makes a 400 about a nested object's property name the property's
+// full path: 'primaryApprovers' becomes 'data.approvalStage.primaryApprovers'.
+func within(path string, err error) error {
+	var e *access.Error
+	if !errors.As(err, &e) || e.Kind != access.KindInvalid {
+		return err
+	}
+	nested := *e
+	if msg, ok := strings.CutPrefix(e.Message, "property '"); ok {
+		nested.Message = "property '" + path + "." + msg
+	} else {
+		nested.Message = "property '" + path + "': " + e.Message
+	}
+	return &nested
 }
 
 // resume is the resume action on every route that has it. The route has

@@ -74,6 +74,7 @@ func NewServer(cfg Config) *Server {
 	s.entitlementRoutesV1()
 	s.entitlementRoutesBeta()
 	s.requestRoutes()
+	s.approvalRoutes()
 	if cfg.Dev {
 		s.devRoutes()
 	}

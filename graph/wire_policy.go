@@ -54,8 +54,13 @@ type approvalSettingsWire struct {
 	Stages                           []approvalStageWire `json:"stages"`
 }
 
+// approvalStageWire is accessPackageApprovalStage, or its subtype
+// accessPackageDynamicApprovalStage, which names the custom extension that
+// determines the stage's approvers and settings when a request reaches it.
+// A plain stage is written without @odata.type, as before dynamic stages.
 type approvalStageWire struct {
 	ODataType                       string           `json:"@odata.type,omitempty"`
+	CustomExtension                 *extensionIDRef  `json:"customExtension,omitempty"`
 	DurationBeforeAutomaticDenial   *string          `json:"durationBeforeAutomaticDenial"`
 	IsApproverJustificationRequired *bool            `json:"isApproverJustificationRequired"`
 	IsEscalationEnabled             *bool            `json:"isEscalationEnabled"`
@@ -78,6 +83,13 @@ type subjectSetWire struct {
 	ManagerLevel            *int    `json:"managerLevel,omitempty"`
 	MembershipRule          *string `json:"membershipRule,omitempty"`
 	Description             *string `json:"description,omitempty"`
+}
+
+// extensionIDRef names a dynamic approval stage's extension by id; on
+// output the id alone is written, as v1.0 writes the navigation property.
+type extensionIDRef struct {
+	ODataType string  `json:"@odata.type,omitempty"`
+	ID        *string `json:"id"`
 }
 
 type stageSettingWire struct {
@@ -256,9 +268,22 @@ func (st approvalStageWire) toDomain(path string) (access.ApprovalStage, error) 
 	var out access.ApprovalStage
 	var err error
 	if st.ODataType != "" {
-		if t := typeName(st.ODataType); t != "accessPackageApprovalStage" {
-			return out, access.Invalidf("property '%s.@odata.type': %q is not supported; use accessPackageApprovalStage", path, st.ODataType)
+		switch t := typeName(st.ODataType); {
+		case strings.EqualFold(t, "accessPackageApprovalStage"):
+		case strings.EqualFold(t, access.DynamicApprovalStage):
+			out.Type = access.DynamicApprovalStage
+		default:
+			return out, access.Invalidf("property '%s.@odata.type': %q is not supported; use accessPackageApprovalStage or %s",
+				path, st.ODataType, access.DynamicApprovalStage)
 		}
+	}
+	if x := st.CustomExtension; x != nil {
+		if x.ODataType != "" {
+			if _, ok := access.ParseExtensionType(typeName(x.ODataType)); !ok {
+				return out, access.Invalidf("property '%s.customExtension.@odata.type': %q is not a custom extension type", path, x.ODataType)
+			}
+		}
+		out.CustomExtensionID = str(x.ID)
 	}
 	if out.DurationBeforeAutomaticDenial, err = duration(path+".durationBeforeAutomaticDenial", st.DurationBeforeAutomaticDenial); err != nil {
 		return out, err
@@ -407,19 +432,27 @@ func policyToV1(p access.AssignmentPolicy) policyV1 {
 		out.Expiration.EndDateTime = timeOut(*p.Expiration.EndDateTime)
 	}
 	for _, st := range p.RequestApprovalSettings.Stages {
-		st := st
-		vis := string(st.ApproverInformationVisibility)
-		out.RequestApprovalSettings.Stages = append(out.RequestApprovalSettings.Stages, approvalStageWire{
-			DurationBeforeAutomaticDenial:   durationOut(st.DurationBeforeAutomaticDenial),
-			IsApproverJustificationRequired: &st.IsApproverJustificationRequired,
-			IsEscalationEnabled:             &st.IsEscalationEnabled,
-			DurationBeforeEscalation:        durationOut(st.DurationBeforeEscalation),
-			PrimaryApprovers:                subjectSetsOut(st.PrimaryApprovers),
-			FallbackPrimaryApprovers:        subjectSetsOut(st.FallbackPrimaryApprovers),
-			EscalationApprovers:             subjectSetsOut(st.EscalationApprovers),
-			FallbackEscalationApprovers:     subjectSetsOut(st.FallbackEscalationApprovers),
-			ApproverInformationVisibility:   &vis,
-		})
+		out.RequestApprovalSettings.Stages = append(out.RequestApprovalSettings.Stages, approvalStageToWire(st))
+	}
+	return out
+}
+
+func approvalStageToWire(st access.ApprovalStage) approvalStageWire {
+	vis := string(st.ApproverInformationVisibility)
+	out := approvalStageWire{
+		DurationBeforeAutomaticDenial:   durationOut(st.DurationBeforeAutomaticDenial),
+		IsApproverJustificationRequired: &st.IsApproverJustificationRequired,
+		IsEscalationEnabled:             &st.IsEscalationEnabled,
+		DurationBeforeEscalation:        durationOut(st.DurationBeforeEscalation),
+		PrimaryApprovers:                subjectSetsOut(st.PrimaryApprovers),
+		FallbackPrimaryApprovers:        subjectSetsOut(st.FallbackPrimaryApprovers),
+		EscalationApprovers:             subjectSetsOut(st.EscalationApprovers),
+		FallbackEscalationApprovers:     subjectSetsOut(st.FallbackEscalationApprovers),
+		ApproverInformationVisibility:   &vis,
+	}
+	if st.Type == access.DynamicApprovalStage {
+		out.ODataType = graphType(access.DynamicApprovalStage)
+		out.CustomExtension = &extensionIDRef{ID: strPtr(st.CustomExtensionID)}
 	}
 	return out
 }
