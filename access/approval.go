@@ -226,12 +226,14 @@ func DecideApproval(r Request, a *Assignment, stepID string, by Subject, d Decis
 		return Transition{}, E(KindForbidden, "the caller is not an approver of stage %q of approval %q", stepID, r.ID)
 	}
 	switch {
-	case step.Ended():
+	case step.ReviewResult == ReviewApproved || step.ReviewResult == ReviewDenied:
 		return Transition{}, Conflictf("stage %q of approval %q was already decided (%s)", stepID, r.ID, step.ReviewResult)
-	case step.Status == ApprovalInitializing:
-		return Transition{}, Conflictf("stage %q of approval %q has not started yet", stepID, r.ID)
 	case r.State != StatePendingApproval:
 		return Transition{}, Conflictf("request %q is %s; it no longer waits for approval", r.ID, r.State)
+	case step.Ended():
+		return Transition{}, Conflictf("stage %q of approval %q ended undecided (%s)", stepID, r.ID, step.Status)
+	case step.Status == ApprovalInitializing:
+		return Transition{}, Conflictf("stage %q of approval %q has not started yet", stepID, r.ID)
 	}
 	if step.Settings.IsApproverJustificationRequired && strings.TrimSpace(d.Justification) == "" {
 		return Transition{}, Invalidf("justification is required to decide this stage")

@@ -300,6 +300,12 @@ func TestApprovalDecisionRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st := canceled.Request.Approval[0]; st.Status != ApprovalCompleted || st.ReviewResult != ReviewNotReviewed {
+		t.Errorf("a canceled request's stage is %s/%s, want Completed and not reviewed", st.Status, st.ReviewResult)
+	}
+	if r.Approval[0].Status != ApprovalInProgress {
+		t.Errorf("Cancel changed the caller's request in place")
+	}
 	for _, tc := range []struct {
 		name  string
 		r     Request

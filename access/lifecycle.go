@@ -1,6 +1,7 @@
 package access
 
 import (
+	"slices"
 	"time"
 )
 
@@ -303,6 +304,11 @@ func Cancel(r Request, env Env) (Transition, error) {
 		return Transition{}, Conflictf("a request that is %s cannot be canceled; only submitted, pendingApproval and scheduled requests can", r.State)
 	}
 	t := Transition{Request: r, DropRequestTimers: true}
+	if k, ok := r.currentApprovalStep(); ok && r.Approval[k].Status == ApprovalInProgress {
+		// Nobody decides a canceled request: its stage ends undecided.
+		t.Request.Approval = slices.Clone(r.Approval)
+		t.Request.Approval[k].Status = ApprovalCompleted
+	}
 	t.record(env, "canceled", "", "")
 	t.set(env, StateCanceled, StatusCanceled)
 	return t, nil

@@ -126,7 +126,7 @@ func canSeeApproval(by Caller, r Request) bool {
 func (s *Service) Approval(ctx context.Context, by Caller, requestID string) (Request, error) {
 	return get(ctx, s, func(tx Tx) (Request, error) {
 		r, err := tx.Request(requestID)
-		if err == nil && !canSeeApproval(by, r) {
+		if IsNotFound(err) || (err == nil && !canSeeApproval(by, r)) {
 			err = NotFoundf("no approval with id %q", requestID)
 		}
 		return r, err
@@ -158,7 +158,9 @@ type ApprovalDecision struct {
 // (403 not an approver of the stage, 409 decided or not started, 400
 // justification missing).
 func (s *Service) DecideApproval(ctx context.Context, by Caller, d ApprovalDecision) error {
-	return s.transition(ctx, d.RequestID, callerSubject(by), func(tx Tx, r Request, env Env) (*Transition, error) {
+	found := false // the request exists: a 404 is about its approval's stage
+	err := s.transition(ctx, d.RequestID, callerSubject(by), func(tx Tx, r Request, env Env) (*Transition, error) {
+		found = true
 		if _, _, ok := r.ApprovalStepByID(d.StageID); !ok {
 			if !canSeeApproval(by, r) {
 				return nil, NotFoundf("no approval with id %q", d.RequestID)
@@ -172,7 +174,18 @@ func (s *Service) DecideApproval(ctx context.Context, by Caller, d ApprovalDecis
 		if err != nil {
 			return nil, err
 		}
-		t, err := DecideApproval(r, a, d.StageID, env.Actor, d.Decision, env)
+		// The stage records who decided as the directory names them.
+		decider := env.Actor
+		if known, err := subjectOf(tx, by.ObjectID); err == nil {
+			decider = known
+		} else if !IsNotFound(err) {
+			return nil, err
+		}
+		t, err := DecideApproval(r, a, d.StageID, decider, d.Decision, env)
 		return &t, err
 	})
+	if IsNotFound(err) && !found {
+		return NotFoundf("no approval with id %q", d.RequestID)
+	}
+	return err
 }

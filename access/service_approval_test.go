@@ -207,7 +207,7 @@ func TestServiceApprovalFlow(t *testing.T) {
 	if done.State != access.StateDelivered || done.AssignmentID == "" {
 		t.Errorf("after both stages: %s, assignment %q", done.State, done.AssignmentID)
 	}
-	if st := done.Approval[0]; st.ReviewedBy.ID != "lee" || st.Justification != "fine" || st.ReviewedDateTime == nil || !st.ReviewedDateTime.Equal(t0.Add(time.Hour)) {
+	if st := done.Approval[0]; st.ReviewedBy.ID != "lee" || st.ReviewedBy.DisplayName != "User lee" || st.Justification != "fine" || st.ReviewedDateTime == nil || !st.ReviewedDateTime.Equal(t0.Add(time.Hour)) {
 		t.Errorf("stage 1 as stored: %+v", st)
 	}
 	if got := pendingFor(mo); len(got) != 0 {
