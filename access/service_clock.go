@@ -83,6 +83,9 @@ func (s *Service) MoveClock(ctx context.Context, advance *Duration, set *time.Ti
 			}
 			target = *set
 		}
+		if err := tx.ShiftLeases(now, target); err != nil {
+			return err
+		}
 		return tx.PutSetting(settingClockAnchor, base.UTC().Format(time.RFC3339Nano)+" "+target.UTC().Format(time.RFC3339Nano))
 	})
 	if err != nil {

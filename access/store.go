@@ -123,6 +123,10 @@ type Tx interface {
 	RetryWork(id string, dueAt time.Time, attempt int) error
 	// DropWork removes the pending work of a request or an assignment of the given kinds.
 	DropWork(requestID, assignmentID string, kinds ...WorkKind) error
+	// ShiftLeases moves the end of every lease still running at from by
+	// to - from: when the virtual clock jumps, claimed work keeps the time
+	// its lease had left instead of being taken over while still in hand.
+	ShiftLeases(from, to time.Time) error
 	// NextWorkAt is the earliest time any work becomes claimable (due, or its lease runs out).
 	NextWorkAt() (at time.Time, ok bool, err error)
 	// CountWorkDue counts work due at or before now, leased or not.

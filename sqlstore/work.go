@@ -85,6 +85,12 @@ func (t *tx) DeleteWork(id string) error {
 	return err
 }
 
+func (t *tx) ShiftLeases(from, to time.Time) error {
+	_, err := t.exec("UPDATE work SET lease_until_us = lease_until_us + ? WHERE lease_until_us > ?",
+		to.UnixMicro()-from.UnixMicro(), from.UnixMicro())
+	return err
+}
+
 // RetryWork returns KindNotFound when the work is gone, for instance
 // because DropWork removed it while it was leased.
 func (t *tx) RetryWork(id string, dueAt time.Time, attempt int) error {

@@ -60,6 +60,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"WorkClaim", testWorkClaim},
 		{"WorkLeaseRescue", testWorkLeaseRescue},
 		{"WorkRetry", testWorkRetry},
+		{"ShiftLeases", testShiftLeases},
 		{"WorkDelete", testWorkDelete},
 		{"WorkDrop", testWorkDrop},
 		{"NextWorkAt", testNextWorkAt},

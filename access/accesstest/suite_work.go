@@ -113,6 +113,22 @@ func testWorkLeaseRescue(t *testing.T, s access.Store) {
 	diff(t, "claim after the rescuer's lease", claim(t, s, rescueAt.Add(lease), "third", 10), []access.Work{w})
 }
 
+// testShiftLeases: a jump of the virtual clock moves the leases still
+// running, and only those, so claimed work is not taken over while in hand.
+func testShiftLeases(t *testing.T, s access.Store) {
+	now := Epoch
+	held := NewWork("w-1", access.WorkCallout, "req-1", "", now)
+	addWork(t, s, held)
+	claim(t, s, now, "worker", 10) // held is leased until now+lease
+	ended := NewWork("w-2", access.WorkCallout, "req-2", "", now.Add(-2*lease))
+	addWork(t, s, ended)
+	claim(t, s, now.Add(-2*lease), "old", 10) // ended's lease ran out at now-lease
+	jump := 48 * time.Hour
+	update(t, s, func(tx access.Tx) error { return tx.ShiftLeases(now, now.Add(jump)) })
+	diff(t, "claim after the jump, within the shifted lease", claim(t, s, now.Add(jump+lease-time.Microsecond), "rescuer", 10), []access.Work{ended})
+	diff(t, "claim when the shifted lease ends", claim(t, s, now.Add(jump+lease), "rescuer", 10), []access.Work{held})
+}
+
 func testWorkRetry(t *testing.T, s access.Store) {
 	now := Epoch
 	w := NewWork("w-1", access.WorkCallout, "req-1", "asg-1", now)
