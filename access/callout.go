@@ -158,6 +158,8 @@ func (c CalloutContext) Payload() CalloutPayload {
 		}
 		p.Requestor = subjectPayload(r.Requestor)
 	} else if c.Assignment != nil {
+		// A pre-expiration stage names the request that last delivered or extended the assignment.
+		p.AccessPackageAssignmentRequestID = c.Assignment.LastRequestID
 		p.Requestor = subjectPayload(c.Assignment.Target)
 	}
 	return p

@@ -40,15 +40,21 @@ func (c Catalog) Validate() error {
 
 // AccessPackage is what people request: a bundle of resource roles in one catalog.
 type AccessPackage struct {
-	ID               string    `json:"ID"`
-	CatalogID        string    `json:"CatalogID"`
-	DisplayName      string    `json:"DisplayName"`
-	Description      string    `json:"Description"`
-	IsHidden         bool      `json:"IsHidden"`
-	CreatedBy        string    `json:"CreatedBy"`
-	ModifiedBy       string    `json:"ModifiedBy"`
-	CreatedDateTime  time.Time `json:"CreatedDateTime"`
-	ModifiedDateTime time.Time `json:"ModifiedDateTime"`
+	ID          string `json:"ID"`
+	CatalogID   string `json:"CatalogID"`
+	DisplayName string `json:"DisplayName"`
+	Description string `json:"Description"`
+	IsHidden    bool   `json:"IsHidden"`
+	// RoleScopes are the resource roles the package grants.
+	RoleScopes []RoleScope `json:"RoleScopes"`
+	// IncompatiblePackages and IncompatibleGroups name what a target of this
+	// package may not hold at the same time (separation of duties).
+	IncompatiblePackages []string  `json:"IncompatiblePackages"`
+	IncompatibleGroups   []string  `json:"IncompatibleGroups"`
+	CreatedBy            string    `json:"CreatedBy"`
+	ModifiedBy           string    `json:"ModifiedBy"`
+	CreatedDateTime      time.Time `json:"CreatedDateTime"`
+	ModifiedDateTime     time.Time `json:"ModifiedDateTime"`
 }
 
 func (p AccessPackage) Validate() error {

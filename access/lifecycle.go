@@ -2,6 +2,7 @@ package access
 
 import (
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -75,6 +76,15 @@ type Env struct {
 	// Directory resolves approvers when an approval stage starts; nil
 	// resolves every subject set to nobody.
 	Directory Directory
+	// Roles says which resource roles a package grants when an assignment
+	// is made; nil grants none.
+	Roles PackageRoles
+}
+
+// PackageRoles answers what delivery asks while a transition is built:
+// which resource roles a package grants now.
+type PackageRoles interface {
+	Grants(packageID string) []Grant
 }
 
 // Transition is everything one step of the lifecycle changes.
@@ -174,13 +184,23 @@ func (t Transition) proceed(a *Assignment, env Env) Transition {
 				return t
 			}
 		case StepDeliver:
-			if r.Type.IsUpdate() {
+			var waits bool
+			switch {
+			case r.Type.IsUpdate():
 				a = t.update(a, env)
-			} else {
-				a = t.deliver(env)
+			case a != nil && a.ID == r.AssignmentID: // reprocessed: deliver what failed again
+				a, waits = t.redeliver(a, env)
+			default:
+				a, waits = t.deliver(env)
+			}
+			if waits {
+				return t
 			}
 		case StepRemove:
-			a = t.remove(a, env)
+			var waits bool
+			if a, waits = t.remove(a, env); waits {
+				return t
+			}
 		case StepDone:
 			t.set(env, StateDelivered, StatusDelivered)
 			return t
@@ -221,8 +241,11 @@ func (t *Transition) waitAt(stage Stage, env Env) {
 	t.set(env, state, StatusWaitingForCallback)
 }
 
-// deliver makes the assignment. With nothing to provision it is delivered at once.
-func (t *Transition) deliver(env Env) *Assignment {
+// deliver makes the assignment with the resource roles its package grants
+// now. With nothing to provision it is delivered at once; otherwise the
+// request waits in delivering while the engine provisions each role
+// (WorkDeliver), and FinishDelivery goes on from there.
+func (t *Transition) deliver(env Env) (*Assignment, bool) {
 	r := &t.Request
 	start := env.Now
 	expiration := r.Policy.Expiration
@@ -231,14 +254,82 @@ func (t *Transition) deliver(env Env) *Assignment {
 	}
 	a := &Assignment{
 		ID: env.NewID(), AccessPackageID: r.AccessPackageID, PolicyID: r.PolicyID, CatalogID: r.CatalogID, Target: r.Target,
-		State: AssignmentDelivered, Status: StatusDelivered, CreatedDateTime: env.Now,
+		State: AssignmentDelivered, Status: StatusDelivered, CreatedDateTime: env.Now, LastRequestID: r.ID,
 		Schedule: Schedule{StartDateTime: &start, Expiration: expiration},
+	}
+	if env.Roles != nil {
+		for _, g := range env.Roles.Grants(r.AccessPackageID) {
+			g.Status = GrantPending
+			a.Grants = append(a.Grants, g)
+		}
 	}
 	r.AssignmentID = a.ID
 	t.set(env, StateDelivering, StatusDelivering)
 	t.Assignment = a
 	t.scheduleEnd(a, env)
-	return a
+	if len(a.Grants) == 0 {
+		return a, false
+	}
+	a.State, a.Status = AssignmentDelivering, StatusDelivering
+	t.Work = append(t.Work, Work{ID: env.NewID(), Kind: WorkDeliver, RequestID: r.ID, AssignmentID: a.ID, DueAt: env.Now})
+	return a, true
+}
+
+// redeliver tries again the roles that failed to be granted, when a
+// partially delivered or failed request is reprocessed.
+func (t *Transition) redeliver(a *Assignment, env Env) (*Assignment, bool) {
+	changed := *a
+	changed.Grants = append([]Grant(nil), a.Grants...)
+	again := false
+	for i, g := range changed.Grants {
+		if g.Status == GrantFailed {
+			changed.Grants[i].Status, changed.Grants[i].Error, changed.Grants[i].FirstAttemptAt = GrantPending, "", nil
+			again = true
+		}
+	}
+	t.set(env, StateDelivering, StatusDelivering)
+	t.Assignment = &changed
+	if !again {
+		return &changed, false
+	}
+	changed.State, changed.Status = AssignmentDelivering, StatusDelivering
+	t.Work = append(t.Work, Work{ID: env.NewID(), Kind: WorkDeliver, RequestID: t.Request.ID, AssignmentID: a.ID, DueAt: env.Now})
+	return &changed, true
+}
+
+// FinishDelivery goes on once every role of the assignment was granted or
+// failed: all granted, the request goes on to the granted stage; some, it
+// ends partiallyDelivered; none, deliveryFailed. Reprocess tries again what
+// failed.
+func FinishDelivery(r Request, a Assignment, env Env) Transition {
+	delivered, failed := 0, 0
+	for _, g := range a.Grants {
+		switch g.Status {
+		case GrantDelivered:
+			delivered++
+		case GrantFailed:
+			failed++
+		}
+	}
+	t := Transition{Request: r, Assignment: &a}
+	switch {
+	case failed == 0:
+		a.State, a.Status = AssignmentDelivered, StatusDelivered
+		t.record(env, "delivered", "", strconv.Itoa(delivered)+" resource role(s) granted")
+		next := Continue(r, &a, env)
+		next.History = append(t.History, next.History...)
+		next.Assignment = &a
+		return next
+	case delivered > 0:
+		a.State, a.Status = AssignmentPartiallyDelivered, StatusPartiallyDelivered
+		t.record(env, "deliveryIncomplete", "", strconv.Itoa(failed)+" of "+strconv.Itoa(len(a.Grants))+" resource role(s) could not be granted")
+		t.set(env, StatePartiallyDelivered, StatusPartiallyDelivered)
+	default:
+		a.State, a.Status = AssignmentDeliveryFailed, StatusDeliveryFailed
+		t.record(env, "deliveryFailed", "", "no resource role could be granted")
+		t.set(env, StateDeliveryFailed, StatusDeliveryFailed)
+	}
+	return t
 }
 
 // update moves the end of an existing assignment.
@@ -254,6 +345,7 @@ func (t *Transition) update(a *Assignment, env Env) *Assignment {
 	default:
 		changed.Schedule.Expiration = e
 	}
+	changed.LastRequestID = r.ID
 	t.set(env, StateDelivering, StatusDelivering)
 	t.Assignment = &changed
 	t.DropAssignmentTimers = true
@@ -261,7 +353,9 @@ func (t *Transition) update(a *Assignment, env Env) *Assignment {
 	return &changed
 }
 
-// scheduleEnd queues the assignment's expiry and its pre-expiration callouts.
+// scheduleEnd queues the assignment's expiry and, 14 days and 1 day
+// before it, its pre-expiration processing (with the extension bound at
+// that stage, if any).
 func (t *Transition) scheduleEnd(a *Assignment, env Env) {
 	end := a.End()
 	if end == nil {
@@ -272,26 +366,92 @@ func (t *Transition) scheduleEnd(a *Assignment, env Env) {
 		stage  Stage
 		before time.Duration
 	}{{StageFourteenDaysBeforeExpiry, 14 * 24 * time.Hour}, {StageOneDayBeforeExpiry, 24 * time.Hour}} {
-		b, ok := t.Request.Policy.Binding(pre.stage)
 		due := end.Add(-pre.before)
-		if !ok || !due.After(env.Now) {
+		if !due.After(env.Now) {
 			continue
 		}
-		t.Work = append(t.Work, Work{ID: env.NewID(), Kind: WorkCallout, AssignmentID: a.ID, Stage: pre.stage,
-			InstanceID: env.NewID(), ExtensionID: b.ExtensionID, DueAt: due})
+		if b, ok := t.Request.Policy.Binding(pre.stage); ok {
+			// The callout itself marks the assignment when it is claimed (BeginCallout).
+			t.Work = append(t.Work, Work{ID: env.NewID(), Kind: WorkCallout, AssignmentID: a.ID, Stage: pre.stage,
+				InstanceID: env.NewID(), ExtensionID: b.ExtensionID, DueAt: due})
+			continue
+		}
+		t.Work = append(t.Work, Work{ID: env.NewID(), Kind: WorkPreExpiry, AssignmentID: a.ID, Stage: pre.stage, DueAt: due})
 	}
 }
 
-// remove ends an assignment's access.
-func (t *Transition) remove(a *Assignment, env Env) *Assignment {
+// PreExpiry marks an assignment as near its end when it reaches the
+// 14-day or 1-day stage, whether or not an extension is called there. False
+// when it has ended meanwhile.
+func PreExpiry(a *Assignment, stage Stage) bool {
+	if !a.State.IsActive() {
+		return false
+	}
+	a.Status = "NearExpiry14DaysNotificationTriggered"
+	if stage == StageOneDayBeforeExpiry {
+		a.Status = "NearExpiry1DayNotificationTriggered"
+	}
+	return true
+}
+
+// remove ends an assignment's access. An assignment that granted resource
+// roles keeps them until the engine has taken them away (WorkRevoke), and
+// FinishRemoval goes on from there; with none it ends at once.
+func (t *Transition) remove(a *Assignment, env Env) (*Assignment, bool) {
 	changed := *a
-	now := env.Now
-	changed.State, changed.Status, changed.ExpiredDateTime = AssignmentExpired, StatusExpired, &now
+	changed.Grants = append([]Grant(nil), a.Grants...)
 	t.Request.AssignmentID = a.ID
 	t.set(env, StateDelivering, StatusDelivering)
 	t.Assignment = &changed
 	t.DropAssignmentTimers = true
-	return &changed
+	revoke := false
+	for i, g := range changed.Grants {
+		if g.Status != GrantRemoved {
+			changed.Grants[i].Status, changed.Grants[i].Error, changed.Grants[i].FirstAttemptAt = GrantRemoving, "", nil
+			revoke = true
+		}
+	}
+	if revoke {
+		t.Work = append(t.Work, Work{ID: env.NewID(), Kind: WorkRevoke, RequestID: t.Request.ID, AssignmentID: a.ID, DueAt: env.Now})
+		return &changed, true
+	}
+	expire(&changed, t.Request.Type, env)
+	return &changed, false
+}
+
+// expire marks an assignment as ended by a remove request: an expiry shows
+// that the end was reached, a removal that access was taken away.
+func expire(a *Assignment, by RequestType, env Env) {
+	now := env.Now
+	a.State, a.Status, a.ExpiredDateTime = AssignmentExpired, StatusExpired, &now
+	if by == RequestSystemRemove {
+		a.Status = StatusExpiredNotified
+	}
+}
+
+// FinishRemoval goes on once every role of the assignment was taken away:
+// the assignment ends and the request goes on to the removed stage. A role
+// that could not be taken away ends the request partiallyDelivered, with
+// the assignment still active; reprocess tries again.
+func FinishRemoval(r Request, a Assignment, env Env) Transition {
+	failed := 0
+	for _, g := range a.Grants {
+		if g.Status == GrantFailed {
+			failed++
+		}
+	}
+	t := Transition{Request: r, Assignment: &a}
+	if failed > 0 {
+		t.record(env, "removalIncomplete", "", strconv.Itoa(failed)+" resource role(s) could not be taken away")
+		t.set(env, StatePartiallyDelivered, StatusPartiallyDelivered)
+		return t
+	}
+	expire(&a, r.Type, env)
+	t.record(env, "accessRemoved", "", "")
+	next := Continue(r, &a, env)
+	next.History = append(t.History, next.History...)
+	next.Assignment = &a
+	return next
 }
 
 // Cancel ends a request that has not reached delivery: while submitted,

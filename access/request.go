@@ -74,16 +74,18 @@ func (s RequestState) IsFinal() bool {
 
 // Request statuses: free text in Graph; these are the values accessd writes.
 const (
-	StatusAccepted              = "Accepted"
-	StatusPendingApproval       = "PendingApproval"
-	StatusScheduled             = "Scheduled"
-	StatusDelivering            = "Delivering"
-	StatusDelivered             = "Delivered"
-	StatusDeliveryFailed        = "DeliveryFailed"
-	StatusPartiallyDelivered    = "PartiallyDelivered"
-	StatusDenied                = "Denied"
-	StatusCanceled              = "Canceled"
-	StatusExpired               = "Expired"
+	StatusAccepted           = "Accepted"
+	StatusPendingApproval    = "PendingApproval"
+	StatusScheduled          = "Scheduled"
+	StatusDelivering         = "Delivering"
+	StatusDelivered          = "Delivered"
+	StatusDeliveryFailed     = "DeliveryFailed"
+	StatusPartiallyDelivered = "PartiallyDelivered"
+	StatusDenied             = "Denied"
+	StatusCanceled           = "Canceled"
+	StatusExpired            = "Expired"
+	// StatusExpiredNotified is an assignment's status once it expired at its end.
+	StatusExpiredNotified       = "ExpiredNotificationTriggered"
 	StatusWaitingForCallback    = "WaitingForCallback"
 	StatusCallbackTimedOut      = "CallbackTimedOut"
 	StatusCalloutFailed         = "CalloutFailed"
@@ -262,7 +264,12 @@ type Assignment struct {
 	Schedule        Schedule          `json:"Schedule"` // StartDateTime is set; Expiration says when it ends
 	ExpiredDateTime *time.Time        `json:"ExpiredDateTime"`
 	Callouts        []CalloutInstance `json:"Callouts"` // pre-expiration callouts
-	CreatedDateTime time.Time         `json:"CreatedDateTime"`
+	// Grants are the resource roles the assignment gives its target.
+	Grants []Grant `json:"Grants"`
+	// LastRequestID is the request that last delivered or extended the
+	// assignment, which its pre-expiration callouts name.
+	LastRequestID   string    `json:"LastRequestID"`
+	CreatedDateTime time.Time `json:"CreatedDateTime"`
 }
 
 // End is when the assignment's access ends; nil when it never does.

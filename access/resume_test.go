@@ -214,7 +214,8 @@ func rsContinued(w rsWaiting, detail string) rsExpect {
 	e := rsExpect{State: StateDelivered, Status: StatusDelivered, Step: StepDone, Completed: true,
 		InstOut: OutcomeContinue, Detail: detail, NewAsg: w.early(), History: h}
 	if w.update && w.early() {
-		e.Work = []string{"expire "} // the updated assignment's new end
+		// The updated assignment's new end, and the pre-expiration stages before it.
+		e.Work = []string{"expire ", "preExpiry " + string(StageFourteenDaysBeforeExpiry), "preExpiry " + string(StageOneDayBeforeExpiry)}
 	}
 	return e
 }

@@ -189,6 +189,9 @@ func (s *Service) applySeed(tx Tx, seed Seed, res *SeedResult) error {
 			if existed && old.CatalogID != p.CatalogID {
 				return Invalidf("an access package stays in its catalog")
 			}
+			// What a seed file cannot say (the roles a package grants, its
+			// incompatibilities) stays as the API set it.
+			p.RoleScopes, p.IncompatiblePackages, p.IncompatibleGroups = old.RoleScopes, old.IncompatiblePackages, old.IncompatibleGroups
 			seedAudit(&p.CreatedBy, &p.ModifiedBy, &p.CreatedDateTime, &p.ModifiedDateTime, old.CreatedBy, old.CreatedDateTime, existed, now)
 			return nil
 		},

@@ -14,12 +14,16 @@ type Service struct {
 	ids    IDSource
 	onWork func()
 
-	recordCallouts bool
+	recordCallouts   bool
+	provisioner      Provisioner
+	deliveryRetryFor time.Duration
 }
 
-// NewService wires the use cases to a store, a clock and an id source.
+// NewService wires the use cases to a store, a clock and an id source. It
+// provisions access in its own directory until SetProvisioner says otherwise.
 func NewService(store Store, clock Clock, ids IDSource) *Service {
-	return &Service{store: store, clock: clock, ids: ids}
+	return &Service{store: store, clock: clock, ids: ids,
+		provisioner: DirectoryProvisioner{Clock: clock, IDs: ids}, deliveryRetryFor: DefaultDeliveryRetryFor}
 }
 
 // Now is the service's idea of the current time, truncated to what the API shows.

@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"slices"
 	"strings"
 )
 
@@ -362,4 +363,67 @@ func (s *Service) UpdateServicePrincipal(ctx context.Context, id string, apply f
 // DeleteServicePrincipal removes a service principal and its memberships.
 func (s *Service) DeleteServicePrincipal(ctx context.Context, id string) error {
 	return s.update(ctx, func(tx Tx) error { return tx.DeleteServicePrincipal(id) })
+}
+
+// AppRoleAssignedTo lists who holds the app roles of a service principal.
+func (s *Service) AppRoleAssignedTo(ctx context.Context, servicePrincipalID string, p Page) ([]AppRoleAssignment, bool, error) {
+	return list(ctx, s, p, func(tx Tx, p Page) ([]AppRoleAssignment, error) {
+		if _, err := tx.ServicePrincipal(servicePrincipalID); err != nil {
+			return nil, err
+		}
+		return tx.AppRoleAssignments(servicePrincipalID, "", p)
+	})
+}
+
+// AssignAppRole gives a user, group or service principal one of a service
+// principal's app roles directly (not through an access package).
+func (s *Service) AssignAppRole(ctx context.Context, servicePrincipalID, principalID, appRoleID string) (AppRoleAssignment, error) {
+	var a AppRoleAssignment
+	err := s.update(ctx, func(tx Tx) error {
+		sp, err := tx.ServicePrincipal(servicePrincipalID)
+		if err != nil {
+			return err
+		}
+		if appRoleID != DefaultAccessRoleID && !slices.ContainsFunc(sp.AppRoles, func(r AppRole) bool { return r.ID == appRoleID }) {
+			return Invalidf("property 'appRoleId': service principal %q has no app role %q", sp.ID, appRoleID)
+		}
+		kind, err := objectKind(tx, principalID)
+		if err != nil {
+			return referencedAt("principalId", err)
+		}
+		a = AppRoleAssignment{ID: s.ids.NewID(), AppRoleID: appRoleID, PrincipalID: principalID, ResourceID: sp.ID,
+			ResourceDisplayName: sp.DisplayName, CreatedDateTime: s.Now()}
+		switch kind {
+		case ObjectUser:
+			u, _ := tx.User(principalID)
+			a.PrincipalType, a.PrincipalDisplayName = "User", u.DisplayName
+		case ObjectGroup:
+			g, _ := tx.Group(principalID)
+			a.PrincipalType, a.PrincipalDisplayName = "Group", g.DisplayName
+		default:
+			other, _ := tx.ServicePrincipal(principalID)
+			a.PrincipalType, a.PrincipalDisplayName = "ServicePrincipal", other.DisplayName
+		}
+		return tx.AddAppRoleAssignment(a)
+	})
+	return a, err
+}
+
+// RemoveAppRoleAssignment deletes one app role assignment of a service principal's roles.
+func (s *Service) RemoveAppRoleAssignment(ctx context.Context, servicePrincipalID, id string) error {
+	return s.update(ctx, func(tx Tx) error {
+		found := false
+		err := eachPage(func(p Page) ([]AppRoleAssignment, error) { return tx.AppRoleAssignments(servicePrincipalID, "", p) },
+			func(a AppRoleAssignment) string { return a.ID }, func(a AppRoleAssignment) error {
+				found = found || a.ID == id
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+		if !found {
+			return NotFoundf("service principal %q has no app role assignment %q", servicePrincipalID, id)
+		}
+		return tx.DeleteAppRoleAssignment(id)
+	})
 }

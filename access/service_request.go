@@ -58,7 +58,7 @@ func (s *Service) SubmitRequest(ctx context.Context, by Caller, in RequestInput)
 			return err
 		}
 		env, dir := s.env(r.Requestor), &storeDirectory{tx: tx}
-		env.Directory = dir
+		env.Directory, env.Roles = dir, dir
 		t = Submit(r, a, env)
 		if dir.err != nil {
 			return dir.err
@@ -157,6 +157,9 @@ func (s *Service) prepareAdd(tx Tx, by Caller, in RequestInput, r Request) (Requ
 		return r, nil, err
 	} else if n > 0 {
 		return r, nil, Conflictf("target %q already has an active assignment of access package %q", target.ID, pkg.ID)
+	}
+	if err := checkIncompatible(tx, pkg, target.ID); err != nil {
+		return r, nil, err
 	}
 	r.AccessPackageID, r.PolicyID, r.CatalogID, r.Target = pkg.ID, policy.ID, pkg.CatalogID, target
 	r.Policy, err = snapshotOf(tx, policy, policy.RequestApprovalSettings.IsApprovalRequiredForAdd)
@@ -415,7 +418,7 @@ func (s *Service) saveTransition(tx Tx, t Transition) error {
 	}
 	if t.Assignment != nil {
 		if t.DropAssignmentTimers {
-			if err := tx.DropWork("", t.Assignment.ID, WorkExpire, WorkCallout); err != nil {
+			if err := tx.DropWork("", t.Assignment.ID, WorkExpire, WorkPreExpiry, WorkCallout); err != nil {
 				return err
 			}
 		}
@@ -470,7 +473,7 @@ func (s *Service) transitionIn(tx Tx, requestID string, env Env, fn decide) (que
 		return false, err
 	}
 	dir := &storeDirectory{tx: tx}
-	env.Directory = dir
+	env.Directory, env.Roles = dir, dir
 	t, err := fn(tx, r, env)
 	if err == nil {
 		err = dir.err

@@ -96,6 +96,12 @@ func (s *Service) runTimer(tx Tx, w Work) (queued bool, err error) {
 		queued, err = s.transitionIn(tx, w.RequestID, env, func(_ Tx, r Request, env Env) (*Transition, error) {
 			return ApprovalDeadline(r, w.ApprovalStepID, env), nil
 		})
+	case WorkDeliver:
+		queued, err = s.deliverWork(tx, w, env)
+	case WorkRevoke:
+		queued, err = s.revokeWork(tx, w, env)
+	case WorkPreExpiry:
+		queued, err = s.preExpiryWork(tx, w, env)
 	case WorkExpire:
 		queued, err = s.expireTimer(tx, w, env)
 	default:
@@ -340,6 +346,7 @@ func (s *Service) beginCallout(tx Tx, w Work) (CalloutPlan, error) {
 			}
 			if _, _, found := findCallout(a.Callouts, w.InstanceID); !found {
 				a.Callouts = append(a.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, Stage: w.Stage, Status: CalloutSent})
+				PreExpiry(&a, w.Stage) // the stage is reached as its callout goes out
 				if err := tx.PutAssignment(a); err != nil {
 					return err
 				}
@@ -514,13 +521,7 @@ func (s *Service) finishAssignmentCallout(tx Tx, w Work, res CalloutResult) erro
 	}
 	a.Callouts[i].ExternalCorrelationID = res.CorrelationID
 	if res.OK {
-		a.Callouts[i].Status = CalloutSent
-		if a.State.IsActive() {
-			a.Status = "NearExpiry14DaysNotificationTriggered"
-			if w.Stage == StageOneDayBeforeExpiry {
-				a.Status = "NearExpiry1DayNotificationTriggered"
-			}
-		}
+		a.Callouts[i].Status = CalloutSent // the assignment's status moved when the stage was reached (PreExpiry)
 	} else {
 		a.Callouts[i].Status = CalloutFailedState
 	}

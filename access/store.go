@@ -42,6 +42,32 @@ type Tx interface {
 	PutAccessPackage(p AccessPackage) error
 	DeleteAccessPackage(id string) error
 
+	// PackagesIncompatibleWith lists the ids of the packages whose
+	// IncompatiblePackages name id, in id order.
+	PackagesIncompatibleWith(id string) ([]string, error)
+
+	Resource(id string) (Resource, error)
+	// Resources lists the resources of one catalog, or of all when catalogID is "".
+	Resources(catalogID string, p Page) ([]Resource, error)
+	// ResourceByOrigin finds a catalog's resource by what it stands for.
+	ResourceByOrigin(catalogID, originSystem, originID string) (Resource, error)
+	PutResource(r Resource) error
+	DeleteResource(id string) error
+
+	ResourceRequest(id string) (ResourceRequest, error)
+	ResourceRequests(p Page) ([]ResourceRequest, error)
+	AddResourceRequest(r ResourceRequest) error
+
+	// AppRoleAssignments lists the app role assignments of one service
+	// principal's roles (resourceID), or those held by one principal, or both.
+	AppRoleAssignments(resourceID, principalID string, p Page) ([]AppRoleAssignment, error)
+	// AddAppRoleAssignment returns KindConflict when the principal already holds the role.
+	AddAppRoleAssignment(a AppRoleAssignment) error
+	// DeleteAppRoleAssignment returns KindNotFound when nothing was deleted.
+	DeleteAppRoleAssignment(id string) error
+	// InGroup reports whether an object is one of a group's members or owners.
+	InGroup(groupID string, rel GroupRelation, objectID string) (bool, error)
+
 	AssignmentPolicy(id string) (AssignmentPolicy, error)
 	// AssignmentPolicies lists the policies of one package, or of all when accessPackageID is "".
 	AssignmentPolicies(accessPackageID string, p Page) ([]AssignmentPolicy, error)
@@ -62,13 +88,13 @@ type Tx interface {
 	UserByPrincipalName(upn string) (User, error)
 	Users(p Page) ([]User, error)
 	PutUser(u User) error
-	// DeleteUser also removes the user from groups and as anyone's manager.
+	// DeleteUser also removes the user from groups, as anyone's manager, and its app role assignments.
 	DeleteUser(id string) error
 
 	Group(id string) (Group, error)
 	Groups(p Page) ([]Group, error)
 	PutGroup(g Group) error
-	// DeleteGroup also removes its members and owners and its own memberships.
+	// DeleteGroup also removes its members and owners, its own memberships and app role assignments.
 	DeleteGroup(id string) error
 	// GroupRelation lists a group's members or owners, ordered by id.
 	GroupRelation(groupID string, rel GroupRelation, p Page) ([]DirectoryObject, error)
@@ -83,7 +109,7 @@ type Tx interface {
 	ServicePrincipalByName(name string) (ServicePrincipal, error)
 	ServicePrincipals(p Page) ([]ServicePrincipal, error)
 	PutServicePrincipal(sp ServicePrincipal) error
-	// DeleteServicePrincipal also removes it from groups.
+	// DeleteServicePrincipal also removes it from groups, and the app role assignments it holds or offers.
 	DeleteServicePrincipal(id string) error
 
 	// SigningKeys lists every signing key, oldest first.

@@ -18,6 +18,13 @@ const (
 	WorkApprovalEscalation WorkKind = "approvalEscalation"
 	// WorkApprovalDeadline denies a request whose approval stage nobody decided in time.
 	WorkApprovalDeadline WorkKind = "approvalDeadline"
+	// WorkDeliver grants an assignment's resource roles through the provisioner.
+	WorkDeliver WorkKind = "deliver"
+	// WorkRevoke takes an ending assignment's resource roles away.
+	WorkRevoke WorkKind = "revoke"
+	// WorkPreExpiry marks an assignment 14 days or 1 day before its end, and
+	// queues the pre-expiration callout when an extension is bound there.
+	WorkPreExpiry WorkKind = "preExpiry"
 )
 
 // requestTimers are the kinds of work that wait on a request's behalf and

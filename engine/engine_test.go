@@ -1129,8 +1129,8 @@ func TestExpiryUnderVirtualClock(t *testing.T) {
 
 	h.advance("P1DT1M")
 	a := h.waitAssignment(r.AssignmentID, "expired", func(a access.Assignment) bool { return a.State == access.AssignmentExpired })
-	if a.Status != access.StatusExpired || a.ExpiredDateTime == nil {
-		t.Errorf("expired assignment has status %q, expiredDateTime %v", a.Status, a.ExpiredDateTime)
+	if a.Status != access.StatusExpiredNotified || a.ExpiredDateTime == nil {
+		t.Errorf("expired assignment has status %q, expiredDateTime %v; want %s", a.Status, a.ExpiredDateTime, access.StatusExpiredNotified)
 	}
 	removes := func() []access.Request {
 		rs, _, err := h.svc.Requests(h.ctx, access.RequestFilter{AssignmentID: r.AssignmentID}, access.Page{Limit: 100})

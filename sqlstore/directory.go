@@ -94,9 +94,13 @@ func (t *tx) DeleteGroup(id string) error {
 	return t.removeFromAllGroups(access.ObjectGroup, id)
 }
 
-// removeFromAllGroups deletes every membership and ownership of one object.
+// removeFromAllGroups deletes every membership and ownership of one object,
+// and the app roles it holds or, for a service principal, offers.
 func (t *tx) removeFromAllGroups(kind access.DirectoryObjectKind, id string) error {
-	_, err := t.exec("DELETE FROM group_relations WHERE object_kind = ? AND object_id = ?", string(kind), id)
+	if _, err := t.exec("DELETE FROM group_relations WHERE object_kind = ? AND object_id = ?", string(kind), id); err != nil {
+		return err
+	}
+	_, err := t.exec("DELETE FROM app_role_assignments WHERE principal_id = ? OR resource_id = ?", id, id)
 	return err
 }
 

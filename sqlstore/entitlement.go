@@ -56,11 +56,18 @@ func (t *tx) PutAccessPackage(p access.AccessPackage) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(upsertAccessPackage, p.ID, p.CatalogID, p.DisplayName, doc)
-	return err
+	if _, err = t.exec(upsertAccessPackage, p.ID, p.CatalogID, p.DisplayName, doc); err != nil {
+		return err
+	}
+	return t.putIncompatibilities(p)
 }
 
+// DeleteAccessPackage also forgets what the package was incompatible with;
+// other packages that list it keep their lists, as Graph does.
 func (t *tx) DeleteAccessPackage(id string) error {
+	if _, err := t.exec("DELETE FROM package_incompatibilities WHERE package_id = ?", id); err != nil {
+		return err
+	}
 	return t.deleteByID("access_packages", id, access.NotFoundf("no access package with id %q", id))
 }
 

@@ -91,8 +91,21 @@ func storedDocs() []storedDoc {
 		CatalogType: access.CatalogUserManaged, State: access.CatalogPublished, IsExternallyVisible: true,
 		CreatedBy: "creator", ModifiedBy: "modifier", CreatedDateTime: formatTime, ModifiedDateTime: *at(time.Hour)}
 	pkg := access.AccessPackage{ID: "package-1", CatalogID: "catalog-1", DisplayName: "Sales tools",
-		Description: "CRM and reports", IsHidden: true, CreatedBy: "creator", ModifiedBy: "modifier",
+		Description: "CRM and reports", IsHidden: true,
+		RoleScopes: []access.RoleScope{{ID: "role-scope-1", ResourceID: "resource-1", RoleID: "role-1", ScopeID: "scope-1",
+			CreatedDateTime: formatTime}},
+		IncompatiblePackages: []string{"package-2"}, IncompatibleGroups: []string{"group-2"},
+		CreatedBy: "creator", ModifiedBy: "modifier", CreatedDateTime: formatTime, ModifiedDateTime: *at(time.Hour)}
+	resource := access.Resource{ID: "resource-1", CatalogID: "catalog-1", OriginID: "group-1", OriginSystem: access.OriginGroup,
+		DisplayName: "Sales team", Description: "Everyone in sales",
+		Roles:           []access.ResourceRole{{ID: "role-1", OriginID: "Member_group-1", DisplayName: "Member", Description: "a member"}},
+		Scopes:          []access.ResourceScope{{ID: "scope-1", OriginID: "group-1", DisplayName: "Root", Description: "Root Scope", IsRootScope: true}},
 		CreatedDateTime: formatTime, ModifiedDateTime: *at(time.Hour)}
+	resourceRequest := access.ResourceRequest{ID: "resource-request-1", Type: access.ResourceRequestAdd, State: access.ResourceRequestDone,
+		Status: access.StatusFulfilled, CatalogID: "catalog-1", ResourceID: "resource-1", OriginID: "group-1",
+		OriginSystem: access.OriginGroup, Justification: "sales needs it", Requestor: subject("requestor"), CreatedDateTime: formatTime}
+	appRole := access.AppRoleAssignment{ID: "app-role-assignment-1", AppRoleID: "app-role-1", PrincipalID: "user-1",
+		PrincipalType: "User", PrincipalDisplayName: "Ada", ResourceID: "sp-1", ResourceDisplayName: "CRM", CreatedDateTime: formatTime}
 	policy := access.AssignmentPolicy{
 		ID:                     "policy-1",
 		AccessPackageID:        "package-1",
@@ -191,6 +204,10 @@ func storedDocs() []storedDoc {
 		Schedule:        access.Schedule{StartDateTime: at(time.Hour), Expiration: expiration},
 		ExpiredDateTime: at(3 * time.Hour),
 		Callouts:        []access.CalloutInstance{callout("assignment")},
+		Grants: []access.Grant{{ResourceID: "resource-1", OriginSystem: access.OriginGroup, ResourceOriginID: "group-1",
+			RoleOriginID: "Member_group-1", Status: access.GrantDelivered, HeldBefore: true, Error: "retried once",
+			FirstAttemptAt: at(time.Minute)}},
+		LastRequestID:   "request-1",
 		CreatedDateTime: formatTime,
 	}
 	history := access.HistoryEntry{ID: "history-1", RequestID: "request-1", At: formatTime, ActorID: "actor-1",
@@ -242,6 +259,17 @@ func storedDocs() []storedDoc {
 			func(tx access.Tx) (any, error) {
 				now := work.DueAt.Add(time.Second)
 				return only(tx.ClaimWork(now, "format-test", now.Add(time.Minute), 10))
+			}},
+		{"resource", "resources", resource.ID, resource,
+			func(tx access.Tx) error { return tx.PutResource(resource) },
+			func(tx access.Tx) (any, error) { return tx.Resource(resource.ID) }},
+		{"resource_request", "resource_requests", resourceRequest.ID, resourceRequest,
+			func(tx access.Tx) error { return tx.AddResourceRequest(resourceRequest) },
+			func(tx access.Tx) (any, error) { return tx.ResourceRequest(resourceRequest.ID) }},
+		{"app_role_assignment", "app_role_assignments", appRole.ID, appRole,
+			func(tx access.Tx) error { return tx.AddAppRoleAssignment(appRole) },
+			func(tx access.Tx) (any, error) {
+				return only(tx.AppRoleAssignments(appRole.ResourceID, "", access.Page{Limit: 10}))
 			}},
 		{"callout_attempt", "callout_attempts", attempt.ID, attempt,
 			func(tx access.Tx) error { return tx.AddCalloutAttempts([]access.CalloutAttempt{attempt}) },

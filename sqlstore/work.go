@@ -176,7 +176,8 @@ func (t *tx) CalloutAttempts(p access.Page) ([]access.CalloutAttempt, error) {
 // settings and goose's own, each before any table its foreign keys name.
 var resetTables = []string{
 	"request_extension_refs", "request_approvers", "requests", "history", "work", "callout_attempts", "assignments",
-	"policy_extension_bindings", "assignment_policies", "custom_extensions", "access_packages", "catalogs",
+	"policy_extension_bindings", "assignment_policies", "custom_extensions", "package_incompatibilities", "access_packages",
+	"resources", "resource_requests", "app_role_assignments", "catalogs",
 	"group_relations", "groups", "users", "service_principals",
 }
 
