@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/accessd/accessd/access"
 )
 
 // Config is every setting of `accessd serve`, with its defaults. Flags win
@@ -22,6 +24,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	LogFormat         string
 	WorkLease         time.Duration
+	DeliveryRetryFor  time.Duration
 	Workers           int
 	DBMaxConns        int
 	CPUProfile        string
@@ -44,6 +47,7 @@ func defaultConfig(getenv func(string) string) Config {
 		ShutdownTimeout:   10 * time.Second,
 		LogFormat:         "text",
 		WorkLease:         30 * time.Second,
+		DeliveryRetryFor:  access.DefaultDeliveryRetryFor,
 		// A worker holds its slot from the claim until the callout's outcome
 		// is committed, which under load waits for a shared commit; 128
 		// kept accessd bench fastest (32: 971/s, 64: 982/s, 128: 1,121/s,
@@ -85,6 +89,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.DurationVar(&c.WorkLease, "work-lease", c.WorkLease, "how long claimed work is reserved for this process before another may take it over")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "pieces of queued work (callouts, timers) done at once")
+	fs.DurationVar(&c.DeliveryRetryFor, "delivery-retry-for", c.DeliveryRetryFor, "how long a resource role that fails to be granted or taken away is retried before it counts as failed")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile (go tool pprof) to this file until the server stops")
 	fs.StringVar(&c.Trace, "trace", c.Trace, "write an execution trace (go tool trace) to this file until the server stops; about 2 MB a second under load")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "PostgreSQL only: connections this process opens at most (plus one that listens for work)")
@@ -114,6 +119,9 @@ func (c Config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		problems = append(problems, "--shutdown-timeout must be positive")
+	}
+	if c.DeliveryRetryFor < 0 {
+		problems = append(problems, "--delivery-retry-for must not be negative")
 	}
 	if c.WorkLease < time.Second {
 		problems = append(problems, "--work-lease must be at least 1s")

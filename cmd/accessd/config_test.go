@@ -36,6 +36,7 @@ func TestConfigValidate(t *testing.T) {
 		{"write timeout too short for the --dev clock call", func(c *Config) { c.Dev, c.WriteTimeout = true, 30*time.Second }, "--write-timeout"},
 		{"a short write timeout without --dev", func(c *Config) { c.WriteTimeout = 5 * time.Second }, ""},
 		{"no connections", func(c *Config) { c.MaxConnections = 0 }, "--max-connections"},
+		{"negative delivery retry", func(c *Config) { c.DeliveryRetryFor = -time.Minute }, "--delivery-retry-for"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -143,6 +143,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 
 	svc := access.NewService(store, clock, ids)
+	svc.SetDeliveryRetryFor(cfg.DeliveryRetryFor)
 	if cfg.Dev {
 		svc.RecordCallouts(true)
 		if err := svc.LoadClock(ctx); err != nil {
