@@ -1,3 +1,5 @@
+-- SQLite: the twin of 00006_resources.postgres.sql.
+
 -- Catalog resources (groups and applications), the requests that add and
 -- remove them, the app roles the directory's principals hold, and the
 -- packages each package is incompatible with (the reverse of what a

@@ -1,3 +1,5 @@
+-- SQLite: the twin of 00005_request_approvers.postgres.sql.
+
 -- Who approves a request: one row per approver of a stage that has started,
 -- pending = 1 for the approvers of the stage waiting for a decision now
 -- (access.Request.Approvers). Rewritten with the request when the set

@@ -1,0 +1,19 @@
+-- PostgreSQL: the twin of 00005_request_approvers.sqlite.sql, with every TEXT column
+-- COLLATE "C" (byte order, as SQLite compares; see 00003).
+
+-- Who approves a request: one row per approver of a stage that has started,
+-- pending = 1 for the approvers of the stage waiting for a decision now
+-- (access.Request.Approvers). Rewritten with the request when the set
+-- changes, so that an approver's approvals are an indexed lookup.
+
+-- +goose Up
+CREATE TABLE request_approvers (
+    request_id  TEXT COLLATE "C" NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+    approver_id TEXT COLLATE "C" NOT NULL,
+    pending     INTEGER NOT NULL,
+    PRIMARY KEY (request_id, approver_id)
+);
+CREATE INDEX request_approvers_approver ON request_approvers (approver_id, pending, request_id);
+
+-- +goose Down
+DROP TABLE request_approvers;
