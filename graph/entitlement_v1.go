@@ -151,9 +151,8 @@ func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.A
 		if err != nil {
 			return links, err
 		}
-		page, _ := pageInIDOrder(views, roleScopeID, access.Page{Limit: len(views)})
 		out := []any{}
-		for _, v := range page {
+		for _, v := range inIDOrder(views, roleScopeID) {
 			out = append(out, roleScopeOut(n, v, expand[n.roleScopes]))
 		}
 		links.roleScopes = out
@@ -170,9 +169,8 @@ func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.A
 		if err != nil {
 			return links, err
 		}
-		page, _ := pageInIDOrder(pkgs, packageID, access.Page{Limit: len(pkgs)})
 		out := []any{}
-		for _, other := range page {
+		for _, other := range inIDOrder(pkgs, packageID) {
 			if n.beta {
 				out = append(out, accessPackageToBeta(other))
 			} else {
@@ -186,8 +184,7 @@ func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.A
 		if err != nil {
 			return links, err
 		}
-		page, _ := pageInIDOrder(groups, groupID, access.Page{Limit: len(groups)})
-		items, _ := pageItems(page, groupShape, groupID)
+		items, _ := pageItems(inIDOrder(groups, groupID), groupShape, groupID)
 		links.incompatibleGroups = items
 	}
 	return links, nil

@@ -57,14 +57,21 @@ func (s *Server) resourceRoutes() {
 // a page still starts in the right place when the item the previous page
 // ended with has gone since (unlike pageOf, for lists in their own order).
 func pageInIDOrder[T any](items []T, id func(T) string, p access.Page) ([]T, bool) {
-	sorted := slices.Clone(items)
-	slices.SortFunc(sorted, func(a, b T) int { return strings.Compare(id(a), id(b)) })
+	sorted := inIDOrder(items, id)
 	start := 0
 	for start < len(sorted) && p.After != "" && id(sorted[start]) <= p.After {
 		start++
 	}
 	end := min(start+p.Limit, len(sorted))
 	return sorted[start:end], end < len(sorted)
+}
+
+// inIDOrder is a copy of items sorted by id: creation order, since ids are
+// version 7 UUIDs.
+func inIDOrder[T any](items []T, id func(T) string) []T {
+	sorted := slices.Clone(items)
+	slices.SortFunc(sorted, func(a, b T) int { return strings.Compare(id(a), id(b)) })
+	return sorted
 }
 
 // ---- resource requests ----

@@ -27,18 +27,16 @@ type resourceNames struct {
 	resource         string // the resource of a role, a scope or a request: resource, accessPackageResource
 	roleScopes       string // a package's: resourceRoleScopes, accessPackageResourceRoleScopes
 	role, scope      string // a role scope's: role and scope, accessPackageResourceRole and …Scope
-	assignments      string // assignments, accessPackageAssignments
 }
 
 var (
 	resourcesV1 = resourceNames{version: "v1.0", catalogs: "catalogs", resources: "resources", resourceRequests: "resourceRequests",
 		catalogRoles: "resourceRoles", catalogScopes: "resourceScopes", roles: "roles", scopes: "scopes", resource: "resource",
-		roleScopes: "resourceRoleScopes", role: "role", scope: "scope", assignments: "assignments"}
+		roleScopes: "resourceRoleScopes", role: "role", scope: "scope"}
 	resourcesBeta = resourceNames{beta: true, version: "beta", catalogs: "accessPackageCatalogs", resources: "accessPackageResources",
 		resourceRequests: "accessPackageResourceRequests", catalogRoles: "accessPackageResourceRoles", catalogScopes: "accessPackageResourceScopes",
 		roles: "accessPackageResourceRoles", scopes: "accessPackageResourceScopes", resource: "accessPackageResource",
-		roleScopes: "accessPackageResourceRoleScopes", role: "accessPackageResourceRole", scope: "accessPackageResourceScope",
-		assignments: "accessPackageAssignments"}
+		roleScopes: "accessPackageResourceRoleScopes", role: "accessPackageResourceRole", scope: "accessPackageResourceScope"}
 )
 
 // resourceExpandable lists what $expand may name on a resource.
