@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +84,8 @@ func TestDeliveryGrantsAndRevokesThroughTheAPI(t *testing.T) {
 		t.Errorf("assignment before its roles are granted: %v", got)
 	}
 	// Nothing is granted before the work runs.
+	emSame(t, "beta resource roles before delivery", []string{"AadApplication " + rsCRMUserRole + " PendingFulfillment",
+		"AadGroup Member_" + rs.group + " PendingFulfillment"}, rs.assignmentResourceRoles(t, asg))
 	emSame(t, "members before delivery", []string{}, rs.memberIDs(t, rs.group))
 	emSame(t, "app roles before delivery", []string{}, rs.appRoleHolders(t, rs.crm))
 
@@ -91,6 +94,8 @@ func TestDeliveryGrantsAndRevokesThroughTheAPI(t *testing.T) {
 	if got := rs.get(t, rs.tok, emV1+"/assignments/"+asg); got["state"] != "delivered" || got["status"] != "Delivered" {
 		t.Errorf("assignment after delivery: %v", got)
 	}
+	emSame(t, "beta resource roles after delivery", []string{"AadApplication " + rsCRMUserRole + " Fulfilled",
+		"AadGroup Member_" + rs.group + " Fulfilled"}, rs.assignmentResourceRoles(t, asg))
 	emSame(t, "members after delivery", []string{rs.bob}, rs.memberIDs(t, rs.group))
 	emSame(t, "app roles after delivery", []string{rs.bob + " " + rsCRMUserRole}, rs.appRoleHolders(t, rs.crm))
 	holder := emValue(t, rs.get(t, rs.dirTok, "/v1.0/servicePrincipals/"+rs.crm+"/appRoleAssignedTo"))[0]
@@ -103,6 +108,8 @@ func TestDeliveryGrantsAndRevokesThroughTheAPI(t *testing.T) {
 		t.Fatalf("a remove request of an assignment with roles answers %v", removed["state"])
 	}
 	emSame(t, "members until the revocation runs", []string{rs.bob}, rs.memberIDs(t, rs.group))
+	emSame(t, "beta resource roles until the revocation runs", []string{"AadApplication " + rsCRMUserRole + " PendingRemoval",
+		"AadGroup Member_" + rs.group + " PendingRemoval"}, rs.assignmentResourceRoles(t, asg))
 	emSame(t, "work run for the remove", []access.WorkKind{access.WorkRevoke}, rs.runDueWork(t))
 	rs.wantRequestState(t, emID(t, removed), "delivered", "Delivered")
 	if got := rs.get(t, rs.tok, emV1+"/assignments/"+asg); got["state"] != "expired" {
@@ -110,6 +117,10 @@ func TestDeliveryGrantsAndRevokesThroughTheAPI(t *testing.T) {
 	}
 	emSame(t, "members after removal", []string{}, rs.memberIDs(t, rs.group))
 	emSame(t, "app roles after removal", []string{}, rs.appRoleHolders(t, rs.crm))
+	emSame(t, "beta resource roles after removal", []string{"AadApplication " + rsCRMUserRole + " Removed",
+		"AadGroup Member_" + rs.group + " Removed"}, rs.assignmentResourceRoles(t, asg))
+	resp, _ := rs.call(t, "GET", emBeta+"/accessPackageAssignments/nope/accessPackageAssignmentResourceRoles", nil)
+	wantError(t, resp, http.StatusNotFound, "itemNotFound")
 
 	t.Run("a membership held before the assignment stays after it", func(t *testing.T) {
 		rs.noContent(t, "POST", "/v1.0/groups/"+rs.group+"/members/$ref", rs.dirTok,
@@ -123,6 +134,23 @@ func TestDeliveryGrantsAndRevokesThroughTheAPI(t *testing.T) {
 		emSame(t, "carol is still a member", []string{rs.carol}, rs.memberIDs(t, rs.group))
 		emSame(t, "the app role accessd granted is gone", []string{}, rs.appRoleHolders(t, rs.crm))
 	})
+}
+
+// assignmentResourceRoles lists an assignment's beta
+// accessPackageAssignmentResourceRoles as "originSystem originId status",
+// sorted, after checking that each id is the assignment's own and unique.
+func (rs *rsAPI) assignmentResourceRoles(t *testing.T, assignmentID string) []string {
+	t.Helper()
+	out, seen := []string{}, map[string]bool{}
+	for _, r := range emValue(t, rs.get(t, rs.tok, emBeta+"/accessPackageAssignments/"+assignmentID+"/accessPackageAssignmentResourceRoles")) {
+		id, _ := r["id"].(string)
+		if !strings.HasPrefix(id, assignmentID+"_") || seen[id] {
+			t.Errorf("resource role id %q of assignment %s", id, assignmentID)
+		}
+		seen[id] = true
+		out = append(out, r["originSystem"].(string)+" "+r["originId"].(string)+" "+r["status"].(string))
+	}
+	return rqSorted(out...)
 }
 
 // wantRequestState checks a v1.0 request's state and status.

@@ -50,6 +50,7 @@ func (s *Server) resourceRoutes() {
 		s.route("POST "+pkg+"incompatibleGroups/$ref", write, s.addIncompatible(access.IncompatibleGroup))
 		s.route("DELETE "+pkg+"incompatibleGroups/{otherId}/$ref", write, s.removeIncompatible(access.IncompatibleGroup))
 	}
+	s.route("GET /beta"+emRoot+"/accessPackageAssignments/{id}/accessPackageAssignmentResourceRoles", read, s.listAssignmentResourceRoles)
 }
 
 // pageInIDOrder cuts one page out of a list the service returns whole, in
@@ -591,4 +592,31 @@ func (s *Server) listAdditionalAccess(w http.ResponseWriter, r *http.Request, as
 	}
 	return s.writeList(w, r, contextURL(s.cfg.PublicURL, as.version(), "Collection(microsoft.graph.accessPackageAssignment)", false), out,
 		lastID(items, func(a access.Assignment) string { return a.ID }), more, q.selectSet)
+}
+
+// ---- delivered roles ----
+
+// listAssignmentResourceRoles is beta's accessPackageAssignmentResourceRoles
+// of one assignment: the resource roles it grants and how far each got.
+func (s *Server) listAssignmentResourceRoles(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	a, err := s.svc.Assignment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	roles := make([]assignmentResourceRoleWire, len(a.Grants))
+	for i, g := range a.Grants {
+		roles[i] = assignmentResourceRoleOut(a.ID, g)
+	}
+	id := func(x assignmentResourceRoleWire) string { return x.ID }
+	page, more := pageInIDOrder(roles, id, q.page())
+	out := make([]any, len(page))
+	for i, x := range page {
+		out[i] = x
+	}
+	return s.writeList(w, r, s.emContext("beta", "accessPackageAssignments('"+a.ID+"')/accessPackageAssignmentResourceRoles", false), out,
+		lastID(page, id), more, q.selectSet)
 }

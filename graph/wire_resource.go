@@ -512,3 +512,32 @@ func (in appRoleAssignmentInput) check(servicePrincipalID string) (principalID, 
 	}
 	return *in.PrincipalID, *in.AppRoleID, nil
 }
+
+// ---- delivered roles ----
+
+// assignmentResourceRoleWire is beta's accessPackageAssignmentResourceRole:
+// one resource role an assignment grants. accessd keeps it as part of the
+// assignment, so its id is made of the assignment's, the resource's and the
+// role's.
+type assignmentResourceRoleWire struct {
+	ID           string `json:"id"`
+	OriginID     string `json:"originId"`
+	OriginSystem string `json:"originSystem"`
+	Status       string `json:"status"`
+}
+
+// grantStatuses are the status strings of a grant: Graph documents
+// PendingFulfillment and Fulfilled; the others are accessd's. Failed is a
+// role that could not be granted, or could not be taken away.
+var grantStatuses = map[string]string{
+	access.GrantPending:   "PendingFulfillment",
+	access.GrantDelivered: "Fulfilled",
+	access.GrantFailed:    "Failed",
+	access.GrantRemoving:  "PendingRemoval",
+	access.GrantRemoved:   "Removed",
+}
+
+func assignmentResourceRoleOut(assignmentID string, g access.Grant) assignmentResourceRoleWire {
+	return assignmentResourceRoleWire{ID: assignmentID + "_" + g.ResourceID + "_" + g.RoleOriginID, OriginID: g.RoleOriginID,
+		OriginSystem: g.OriginSystem, Status: grantStatuses[g.Status]}
+}
