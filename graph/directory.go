@@ -47,6 +47,9 @@ func (s *Server) directoryRoutes(version string) {
 	s.route("GET "+p+"/servicePrincipals/{id}", access.ReadApplications, getHandler(d.context("servicePrincipals", true), s.svc.ServicePrincipal, servicePrincipalShape))
 	s.route("PATCH "+p+"/servicePrincipals/{id}", access.WriteApplications, d.updateServicePrincipal)
 	s.route("DELETE "+p+"/servicePrincipals/{id}", access.WriteApplications, d.deleteServicePrincipal)
+	s.route("GET "+p+"/servicePrincipals/{id}/appRoleAssignedTo", access.ReadApplications, d.listAppRoleAssignedTo)
+	s.route("POST "+p+"/servicePrincipals/{id}/appRoleAssignedTo", access.WriteApplications, d.assignAppRole)
+	s.route("DELETE "+p+"/servicePrincipals/{id}/appRoleAssignedTo/{assignmentId}", access.WriteApplications, d.removeAppRoleAssignment)
 }
 
 // The wire shapes and ids of the directory's nouns, for listHandler and getHandler.
@@ -386,9 +389,17 @@ func checkODataType(property string, got *string, want string) error {
 
 // ---- references ----
 
+// directoryObjectURL is the example a message about a reference to a
+// directory object gives.
+const directoryObjectURL = "https://graph.microsoft.com/v1.0/directoryObjects/{id}"
+
 // refID reads the object id out of a $ref body: {"@odata.id": "<url>"}.
 // decodeBody drops annotations, so $ref bodies are parsed here.
-func refID(body []byte) (string, error) {
+func refID(body []byte) (string, error) { return refIDTo(body, directoryObjectURL) }
+
+// refIDTo is refID for a reference to anything; example is a URL of the
+// kind expected, for messages.
+func refIDTo(body []byte, example string) (string, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "", access.Invalidf("a JSON body with '@odata.id' is required")
 	}
@@ -416,22 +427,26 @@ func refID(body []byte) (string, error) {
 		}
 	}
 	if ref == nil {
-		return "", access.Invalidf("property '@odata.id' is required: the URL of the directory object")
+		return "", access.Invalidf("property '@odata.id' is required: a URL such as %s", example)
 	}
 	s, ok := ref.(string)
 	if !ok {
-		return "", access.Invalidf("property '@odata.id' has the wrong type: expected a string, the URL of the directory object")
+		return "", access.Invalidf("property '@odata.id' has the wrong type: expected a string, a URL such as %s", example)
 	}
-	return refKey("@odata.id", s)
+	return refKeyTo("@odata.id", s, example)
 }
 
 // refKey takes the object id from a reference URL such as
 // https://graph.microsoft.com/v1.0/users/{id}, …/directoryObjects/{id} or
 // …/users('{id}'); a relative URL or a bare id works too. property names
 // where the URL came from, for the error message.
-func refKey(property, ref string) (string, error) {
+func refKey(property, ref string) (string, error) { return refKeyTo(property, ref, directoryObjectURL) }
+
+// refKeyTo is refKey for a reference to anything; example is a URL of the
+// kind expected, for messages.
+func refKeyTo(property, ref, example string) (string, error) {
 	bad := func(why string) error {
-		return access.Invalidf("property '%s': %q %s; send the URL of a directory object, such as https://graph.microsoft.com/v1.0/directoryObjects/{id}", property, ref, why)
+		return access.Invalidf("property '%s': %q %s; send a URL such as %s", property, ref, why, example)
 	}
 	u, err := url.Parse(strings.TrimSpace(ref))
 	if err != nil {
@@ -730,6 +745,51 @@ func (d directory) updateServicePrincipal(w http.ResponseWriter, r *http.Request
 
 func (d directory) deleteServicePrincipal(w http.ResponseWriter, r *http.Request) error {
 	if err := d.s.svc.DeleteServicePrincipal(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	return writeNoContent(w)
+}
+
+// ---- app role assignments ----
+
+func appRoleAssignmentID(a access.AppRoleAssignment) string { return a.ID }
+
+// listAppRoleAssignedTo lists who holds the service principal's app roles,
+// through access packages or assigned directly.
+func (d directory) listAppRoleAssignedTo(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	items, more, err := d.s.svc.AppRoleAssignedTo(r.Context(), id, q.page())
+	if err != nil {
+		return err
+	}
+	out, last := pageItems(items, appRoleAssignmentOut, appRoleAssignmentID)
+	return d.s.writeList(w, r, d.context("servicePrincipals('"+id+"')/appRoleAssignedTo", false), out, last, more, q.selectSet)
+}
+
+// assignAppRole is POST: 201 with the new appRoleAssignment.
+func (d directory) assignAppRole(w http.ResponseWriter, r *http.Request) error {
+	var in appRoleAssignmentInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	principalID, appRoleID, err := in.check(id)
+	if err != nil {
+		return err
+	}
+	a, err := d.s.svc.AssignAppRole(r.Context(), id, principalID, appRoleID)
+	if err != nil {
+		return err
+	}
+	return writeEntity(w, http.StatusCreated, d.context("servicePrincipals('"+id+"')/appRoleAssignedTo", true), appRoleAssignmentOut(a), nil)
+}
+
+func (d directory) removeAppRoleAssignment(w http.ResponseWriter, r *http.Request) error {
+	if err := d.s.svc.RemoveAppRoleAssignment(r.Context(), r.PathValue("id"), r.PathValue("assignmentId")); err != nil {
 		return err
 	}
 	return writeNoContent(w)

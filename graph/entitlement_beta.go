@@ -55,6 +55,11 @@ type accessPackageBeta struct {
 	ModifiedBy           *string      `json:"modifiedBy"`
 	ModifiedDateTime     *string      `json:"modifiedDateTime"`
 	AccessPackageCatalog *catalogBeta `json:"accessPackageCatalog,omitempty"`
+
+	AccessPackageResourceRoleScopes any `json:"accessPackageResourceRoleScopes,omitempty"`
+	IncompatibleAccessPackages      any `json:"incompatibleAccessPackages,omitempty"`
+	AccessPackagesIncompatibleWith  any `json:"accessPackagesIncompatibleWith,omitempty"`
+	IncompatibleGroups              any `json:"incompatibleGroups,omitempty"`
 }
 
 func accessPackageToBeta(p access.AccessPackage) accessPackageBeta {
@@ -99,5 +104,8 @@ func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand exp
 		cw := catalogToBeta(c)
 		out.AccessPackageCatalog = &cw
 	}
-	return out, nil
+	links, err := s.packageLinksOf(r.Context(), resourcesBeta, p, expand)
+	out.AccessPackageResourceRoleScopes, out.IncompatibleAccessPackages = links.roleScopes, links.incompatiblePackages
+	out.AccessPackagesIncompatibleWith, out.IncompatibleGroups = links.packagesIncompatibleWith, links.incompatibleGroups
+	return out, err
 }

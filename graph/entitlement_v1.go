@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/accessd/accessd/access"
@@ -128,34 +129,98 @@ func (s *Server) packageV1(r *http.Request, p access.AccessPackage, expand expan
 		cw := catalogToV1(c)
 		out.Catalog = &cw
 	}
-	return out, nil
+	links, err := s.packageLinksOf(r.Context(), resourcesV1, p, expand)
+	out.ResourceRoleScopes, out.IncompatibleAccessPackages = links.roleScopes, links.incompatiblePackages
+	out.AccessPackagesIncompatibleWith, out.IncompatibleGroups = links.packagesIncompatibleWith, links.incompatibleGroups
+	return out, err
+}
+
+// packageLinks are the navigation properties of a package, other than its
+// catalog, that $expand may name; nil when it does not.
+type packageLinks struct {
+	roleScopes, incompatiblePackages, packagesIncompatibleWith, incompatibleGroups any
+}
+
+// packageLinksOf reads what $expand names of a package's role scopes (with
+// their roles and scopes, as nested $expand says) and incompatibilities.
+// The packages and groups are written without navigation properties.
+func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.AccessPackage, expand expandSet) (packageLinks, error) {
+	var links packageLinks
+	if expand.has(n.roleScopes) {
+		views, err := s.svc.RoleScopes(ctx, p.ID)
+		if err != nil {
+			return links, err
+		}
+		out := []any{}
+		for _, v := range inIDOrder(views, roleScopeID) {
+			out = append(out, roleScopeOut(n, v, expand[n.roleScopes]))
+		}
+		links.roleScopes = out
+	}
+	for _, nav := range []struct {
+		name    string
+		reverse bool
+		dst     *any
+	}{{"incompatibleAccessPackages", false, &links.incompatiblePackages}, {"accessPackagesIncompatibleWith", true, &links.packagesIncompatibleWith}} {
+		if !expand.has(nav.name) {
+			continue
+		}
+		pkgs, err := s.svc.IncompatiblePackages(ctx, p.ID, nav.reverse)
+		if err != nil {
+			return links, err
+		}
+		out := []any{}
+		for _, other := range inIDOrder(pkgs, packageID) {
+			if n.beta {
+				out = append(out, accessPackageToBeta(other))
+			} else {
+				out = append(out, accessPackageToV1(other))
+			}
+		}
+		*nav.dst = out
+	}
+	if expand.has("incompatibleGroups") {
+		groups, err := s.svc.IncompatibleGroups(ctx, p.ID)
+		if err != nil {
+			return links, err
+		}
+		items, _ := pageItems(inIDOrder(groups, groupID), groupShape, groupID)
+		links.incompatibleGroups = items
+	}
+	return links, nil
 }
 
 // packageVersion is what differs between the v1.0 and beta access package
 // routes: the names of the catalog set and navigation, and the shape.
 type packageVersion struct {
-	version    string // "v1.0" or "beta"
-	catalogSet string // catalogs, or beta's accessPackageCatalogs
-	expandable string // the catalog navigation $expand may name
+	version    string   // "v1.0" or "beta"
+	catalogSet string   // catalogs, or beta's accessPackageCatalogs
+	expandable []string // the navigation properties $expand may name
 	shape      func(s *Server, r *http.Request, p access.AccessPackage, expand expandSet) (any, error)
 }
 
 var (
-	packagesV1 = packageVersion{version: "v1.0", catalogSet: "catalogs", expandable: "catalog",
+	packagesV1 = packageVersion{version: "v1.0", catalogSet: "catalogs", expandable: packageExpandable("catalog", resourcesV1),
 		shape: func(s *Server, r *http.Request, p access.AccessPackage, e expandSet) (any, error) {
 			return s.packageV1(r, p, e)
 		}}
-	packagesBeta = packageVersion{version: "beta", catalogSet: "accessPackageCatalogs", expandable: "accessPackageCatalog",
+	packagesBeta = packageVersion{version: "beta", catalogSet: "accessPackageCatalogs", expandable: packageExpandable("accessPackageCatalog", resourcesBeta),
 		shape: func(s *Server, r *http.Request, p access.AccessPackage, e expandSet) (any, error) {
 			return s.packageBeta(r, p, e)
 		}}
 )
 
+// packageExpandable lists what $expand may name on a package of one version.
+func packageExpandable(catalog string, n resourceNames) []string {
+	return append([]string{catalog, n.roleScopes, "incompatibleAccessPackages", "accessPackagesIncompatibleWith", "incompatibleGroups"},
+		n.roleScopeExpandable(n.roleScopes+"/")...)
+}
+
 // listPackages lists all packages, or a catalog's when the route names one ({id}).
 func (s *Server) listPackages(pv packageVersion) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		catalogID := r.PathValue("id")
-		q, err := parseQuery(r, pv.expandable)
+		q, err := parseQuery(r, pv.expandable...)
 		if err != nil {
 			return err
 		}
@@ -179,7 +244,7 @@ func (s *Server) listPackages(pv packageVersion) handler {
 
 func (s *Server) getPackage(pv packageVersion) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseQuery(r, pv.expandable)
+		q, err := parseQuery(r, pv.expandable...)
 		if err != nil {
 			return err
 		}

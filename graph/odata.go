@@ -305,3 +305,66 @@ func currentUserFilter(segment string) (on string, called bool, err error) {
 	}
 	return strings.ReplaceAll(value[1:len(value)-1], "''", "'"), true, nil
 }
+
+// functionCall reads a path segment that calls the function name with
+// quoted parameters, such as
+// additionalAccess(accessPackageId='a',incompatibleAccessPackageId='b'),
+// with or without the microsoft.graph. namespace. Like filterByCurrentUser
+// it shares its place in the path with an object's id: called is false for
+// any other segment. A parameter list that is not name='value' pairs is 400.
+func functionCall(segment, name string) (params map[string]string, called bool, err error) {
+	fn, args, hasArgs := strings.Cut(segment, "(")
+	if !hasArgs || !strings.EqualFold(typeName(fn), name) {
+		return nil, false, nil
+	}
+	bad := access.Invalidf("%s: parameters are written name='value', separated by commas, as in %s(accessPackageId='…')", segment, name)
+	inner, closed := strings.CutSuffix(args, ")")
+	if !closed {
+		return nil, true, bad
+	}
+	params = map[string]string{}
+	for strings.TrimSpace(inner) != "" {
+		param, rest, ok := strings.Cut(inner, "=")
+		param, rest = strings.TrimSpace(param), strings.TrimSpace(rest)
+		if !ok || param == "" || !strings.HasPrefix(rest, "'") {
+			return nil, true, bad
+		}
+		value, after, ok := quotedLiteral(rest)
+		if !ok {
+			return nil, true, bad
+		}
+		if _, twice := params[param]; twice {
+			return nil, true, access.Invalidf("%s: parameter %s is given twice", segment, param)
+		}
+		params[param] = value
+		after = strings.TrimSpace(after)
+		if after != "" && !strings.HasPrefix(after, ",") {
+			return nil, true, bad
+		}
+		inner = strings.TrimPrefix(after, ",")
+		if after != "" && strings.TrimSpace(inner) == "" {
+			return nil, true, bad // a trailing comma
+		}
+	}
+	return params, true, nil
+}
+
+// quotedLiteral reads the OData string literal that s starts with, where
+// two quotes in a row stand for one, and returns its value and what
+// follows it.
+func quotedLiteral(s string) (value, rest string, ok bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		if s[i] != '\'' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '\'' {
+			b.WriteByte('\'')
+			i++
+			continue
+		}
+		return b.String(), s[i+1:], true
+	}
+	return "", "", false
+}

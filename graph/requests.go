@@ -439,13 +439,22 @@ func (s *Server) listAssignments(as assignmentSet) handler {
 	}
 }
 
+// getAssignment answers GET of one assignment, and the additionalAccess
+// function that shares its place in the path.
 func (s *Server) getAssignment(as assignmentSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if params, called, err := functionCall(id, "additionalAccess"); called {
+			if err != nil {
+				return err
+			}
+			return s.listAdditionalAccess(w, r, as, params)
+		}
 		q, err := parseQuery(r, as.expandable()...)
 		if err != nil {
 			return err
 		}
-		a, err := s.svc.Assignment(r.Context(), r.PathValue("id"))
+		a, err := s.svc.Assignment(r.Context(), id)
 		if err != nil {
 			return err
 		}

@@ -73,6 +73,7 @@ func NewServer(cfg Config) *Server {
 	}
 	s.entitlementRoutesV1()
 	s.entitlementRoutesBeta()
+	s.resourceRoutes()
 	s.requestRoutes()
 	s.approvalRoutes()
 	if cfg.Dev {

@@ -77,15 +77,20 @@ func (in catalogInput) apply(c *access.Catalog) error {
 	return nil
 }
 
-// accessPackageV1 is accessPackage in v1.0; catalog appears only with $expand.
+// accessPackageV1 is accessPackage in v1.0; its navigation properties
+// appear only with $expand.
 type accessPackageV1 struct {
-	ID               string     `json:"id"`
-	DisplayName      string     `json:"displayName"`
-	Description      *string    `json:"description"`
-	IsHidden         bool       `json:"isHidden"`
-	CreatedDateTime  *string    `json:"createdDateTime"`
-	ModifiedDateTime *string    `json:"modifiedDateTime"`
-	Catalog          *catalogV1 `json:"catalog,omitempty"`
+	ID                             string     `json:"id"`
+	DisplayName                    string     `json:"displayName"`
+	Description                    *string    `json:"description"`
+	IsHidden                       bool       `json:"isHidden"`
+	CreatedDateTime                *string    `json:"createdDateTime"`
+	ModifiedDateTime               *string    `json:"modifiedDateTime"`
+	Catalog                        *catalogV1 `json:"catalog,omitempty"`
+	ResourceRoleScopes             any        `json:"resourceRoleScopes,omitempty"`
+	IncompatibleAccessPackages     any        `json:"incompatibleAccessPackages,omitempty"`
+	AccessPackagesIncompatibleWith any        `json:"accessPackagesIncompatibleWith,omitempty"`
+	IncompatibleGroups             any        `json:"incompatibleGroups,omitempty"`
 }
 
 func accessPackageToV1(p access.AccessPackage) accessPackageV1 {
