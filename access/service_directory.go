@@ -384,12 +384,23 @@ func (s *Service) AssignAppRole(ctx context.Context, servicePrincipalID, princip
 		if err != nil {
 			return err
 		}
-		if appRoleID != DefaultAccessRoleID && !slices.ContainsFunc(sp.AppRoles, func(r AppRole) bool { return r.ID == appRoleID }) {
-			return Invalidf("property 'appRoleId': service principal %q has no app role %q", sp.ID, appRoleID)
-		}
 		kind, err := objectKind(tx, principalID)
 		if err != nil {
 			return referencedAt("principalId", err)
+		}
+		if appRoleID != DefaultAccessRoleID {
+			i := slices.IndexFunc(sp.AppRoles, func(r AppRole) bool { return r.ID == appRoleID })
+			if i < 0 {
+				return Invalidf("property 'appRoleId': service principal %q has no app role %q", sp.ID, appRoleID)
+			}
+			role := sp.AppRoles[i]
+			memberType := "User" // users and groups hold roles for users
+			if kind == ObjectServicePrincipal {
+				memberType = "Application"
+			}
+			if !role.IsEnabled || (len(role.AllowedMemberTypes) > 0 && !slices.Contains(role.AllowedMemberTypes, memberType)) {
+				return Invalidf("property 'appRoleId': app role %q of %q is disabled or not for a %s", appRoleID, sp.ID, kind)
+			}
 		}
 		a = AppRoleAssignment{ID: s.ids.NewID(), AppRoleID: appRoleID, PrincipalID: principalID, ResourceID: sp.ID,
 			ResourceDisplayName: sp.DisplayName, CreatedDateTime: s.Now()}

@@ -106,9 +106,9 @@ func (s *Service) removeResource(tx Tx, req *ResourceRequest, in ResourceRequest
 			err = NotFoundf("catalog %q has no resource %q", in.CatalogID, in.ResourceID)
 		}
 	case in.OriginID != "":
-		system := OriginGroup
-		if strings.EqualFold(in.OriginSystem, OriginApplication) {
-			system = OriginApplication
+		system, ok := originSystem(in.OriginSystem)
+		if !ok {
+			return Invalidf("resource.originSystem %q is not supported: use %s or %s", in.OriginSystem, OriginGroup, OriginApplication)
 		}
 		res, err = tx.ResourceByOrigin(in.CatalogID, system, in.OriginID)
 	default:
@@ -131,6 +131,16 @@ func (s *Service) removeResource(tx Tx, req *ResourceRequest, in ResourceRequest
 	return tx.DeleteResource(res.ID)
 }
 
+// originSystem reads an origin system in any case.
+func originSystem(s string) (string, bool) {
+	for _, known := range []string{OriginGroup, OriginApplication} {
+		if strings.EqualFold(s, known) {
+			return known, true
+		}
+	}
+	return "", false
+}
+
 // packagesGranting lists the packages of a catalog that grant a role of the resource.
 func packagesGranting(tx Tx, catalogID, resourceID string) ([]string, error) {
 	var out []string
@@ -144,7 +154,10 @@ func packagesGranting(tx Tx, catalogID, resourceID string) ([]string, error) {
 	return out, err
 }
 
-// eachPage walks a whole list page by page.
+// errPageFull stops eachPage once a page has all it needs.
+var errPageFull = errorString("page full")
+
+// eachPage walks a whole list page by page, until fn returns an error.
 func eachPage[T any](page func(Page) ([]T, error), id func(T) string, fn func(T) error) error {
 	after := ""
 	for {
@@ -250,9 +263,9 @@ func roleScopeResource(tx Tx, catalogID string, in RoleScopeInput) (Resource, er
 		}
 		return res, referencedAt("role.resource.id", err)
 	case in.ResourceOriginID != "":
-		system := OriginGroup
-		if strings.EqualFold(in.OriginSystem, OriginApplication) {
-			system = OriginApplication
+		system, ok := originSystem(in.OriginSystem)
+		if !ok {
+			return Resource{}, Invalidf("property 'role.resource.originSystem': %q is not supported: use %s or %s", in.OriginSystem, OriginGroup, OriginApplication)
 		}
 		res, err := tx.ResourceByOrigin(catalogID, system, in.ResourceOriginID)
 		return res, referencedAt("role.resource.originId", err)
@@ -491,14 +504,17 @@ func (s *Service) AdditionalAccess(ctx context.Context, accessPackageID, incompa
 			if a.ID <= p.After {
 				return nil
 			}
+			if len(out) > p.Limit {
+				return errPageFull
+			}
 			n, err := tx.CountAssignments(AssignmentFilter{TargetID: a.Target.ID, AccessPackageID: incompatibleID, Active: true})
-			if err == nil && n > 0 && len(out) <= p.Limit {
+			if err == nil && n > 0 {
 				out = append(out, a)
 			}
 			return err
 		})
 	})
-	if err != nil {
+	if err != nil && err != errPageFull {
 		return nil, false, err
 	}
 	more := len(out) > p.Limit
