@@ -163,6 +163,13 @@ type Tx interface {
 	// CalloutAttempts lists attempts newest first; After is the last id of the previous page.
 	CalloutAttempts(p Page) ([]CalloutAttempt, error)
 
+	// List runs a query on a noun's list: it passes each item of the page
+	// to each (decode reads the item into a value of the noun's type; at is
+	// its cursor, where a next page would start), and with q.Count returns
+	// the size of the whole set that meets q's filter and scope. It checks
+	// q itself (Query.Check) and refuses what it cannot run with KindInvalid.
+	List(noun Noun, q Query, each func(decode func(any) error, at Cursor) error) (count int, err error)
+
 	// ResetData deletes every object, request, assignment, history entry,
 	// work item and callout attempt; signing keys and settings stay.
 	ResetData() error

@@ -73,6 +73,22 @@ type dialect struct {
 	// (as pg_notify, to say which schema), delivered to every listener when,
 	// and only if, the transaction commits.
 	notifyWork string
+
+	// How a List reads the stored JSON document (the doc column) and
+	// compares what it finds. Paths are field names from access.FieldsOf,
+	// never a client's text.
+	//
+	// jsonText is the text at a path of doc (NULL where there is none).
+	jsonText func(path []string) string
+	// jsonBool is the boolean at a path of doc.
+	jsonBool func(path []string) string
+	// microsOf turns an RFC 3339 text expression into microseconds since
+	// the Unix epoch, as the store's time columns hold them.
+	microsOf func(text string) string
+	// boolAsInt turns a boolean expression into 1 or 0, for order keys.
+	boolAsInt func(expr string) string
+	// boolArg is how a boolean literal is passed.
+	boolArg func(b bool) any
 }
 
 var sqliteDialect = dialect{
@@ -96,6 +112,18 @@ var sqliteDialect = dialect{
 	updateTx:    nil,
 	viewTx:      &sql.TxOptions{ReadOnly: true},
 	notifyWork:  "",
+	jsonText:    func(path []string) string { return "json_extract(doc, '$." + strings.Join(path, ".") + "')" },
+	jsonBool:    func(path []string) string { return "json_extract(doc, '$." + strings.Join(path, ".") + "')" }, // 1 or 0
+	microsOf: func(text string) string {
+		return "CAST(round(unixepoch(" + text + ", 'subsec') * 1000000) AS INTEGER)"
+	},
+	boolAsInt: func(expr string) string { return expr },
+	boolArg: func(b bool) any {
+		if b {
+			return 1
+		}
+		return 0
+	},
 }
 
 // workChannel is the PostgreSQL notification channel of the work queue.
@@ -127,6 +155,13 @@ var postgresDialect = dialect{
 	updateTx:   &sql.TxOptions{Isolation: sql.LevelSerializable},
 	viewTx:     &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	notifyWork: "SELECT pg_notify('" + workChannel + "', current_schema())",
+	jsonText:   func(path []string) string { return "(doc::jsonb #>> '{" + strings.Join(path, ",") + "}')" },
+	jsonBool:   func(path []string) string { return "((doc::jsonb #>> '{" + strings.Join(path, ",") + "}')::boolean)" },
+	microsOf: func(text string) string {
+		return "(round(extract(epoch from (" + text + ")::timestamptz) * 1000000))::bigint"
+	},
+	boolAsInt: func(expr string) string { return "(" + expr + ")::int" },
+	boolArg:   func(b bool) any { return b },
 }
 
 // pgCode is the SQLSTATE code of a PostgreSQL error, or "" for any other error.

@@ -11,7 +11,7 @@ import (
 var (
 	upsertRequest = upsert("requests", "id", "request_type", "state", "target_id", "access_package_id", "policy_id",
 		"assignment_id", "is_open", "created_us", "doc")
-	upsertAssignment = upsert("assignments", "id", "target_id", "access_package_id", "policy_id", "state", "doc")
+	upsertAssignment = upsert("assignments", "id", "target_id", "access_package_id", "policy_id", "state", "created_us", "doc")
 )
 
 func (t *tx) Request(id string) (access.Request, error) {
@@ -255,7 +255,7 @@ func (t *tx) PutAssignment(a access.Assignment) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(upsertAssignment, a.ID, a.Target.ID, a.AccessPackageID, a.PolicyID, string(a.State), doc)
+	_, err = t.exec(upsertAssignment, a.ID, a.Target.ID, a.AccessPackageID, a.PolicyID, string(a.State), a.CreatedDateTime.UnixMicro(), doc)
 	return err
 }
 

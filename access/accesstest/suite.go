@@ -55,6 +55,8 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"RequestFilters", testRequestFilters},
 		{"OpenRequestsReferencing", testOpenRequestsReferencing},
 		{"RequestApprovers", testRequestApprovers},
+		{"List", testList},
+		{"ListRequests", testListRequests},
 		{"AssignmentFilters", testAssignmentFilters},
 		{"History", testHistory},
 		{"WorkClaim", testWorkClaim},
