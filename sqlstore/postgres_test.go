@@ -84,8 +84,12 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(versions, []string{"1", "2", "3", "4"}) {
-		t.Errorf("applied migrations %v, want 1, 2, 3, 4 once each", versions)
+	wantVersions, err := sqlstore.MigrationVersions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(versions, wantVersions) {
+		t.Errorf("applied migrations %v, want %v once each", versions, wantVersions)
 	}
 	checkTextInByteOrder(t, s)
 	if err := s.Migrate(testCtx(t)); err != nil {

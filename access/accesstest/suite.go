@@ -430,6 +430,12 @@ func idOf(v any) string {
 		return v.ID
 	case access.CalloutAttempt:
 		return v.ID
+	case access.Resource:
+		return v.ID
+	case access.ResourceRequest:
+		return v.ID
+	case access.AppRoleAssignment:
+		return v.ID
 	}
 	panic(fmt.Sprintf("accesstest: no id for %T", v))
 }
@@ -685,10 +691,15 @@ var byteOrderIDs = []string{"b", "B", "a", "A", "_z", "-y", "ab", "a-c", "a b", 
 func testIDsInByteOrder(t *testing.T, s access.Store) {
 	sorted := slices.Sorted(slices.Values(byteOrderIDs))
 	container := NewGroup("container")
+	app, holder := NewServicePrincipal("app"), NewUser("holder")
 	update(t, s, func(tx access.Tx) error {
-		errs := []error{tx.PutGroup(container)}
+		errs := []error{tx.PutGroup(container), tx.PutServicePrincipal(app), tx.PutUser(holder)}
 		for i, id := range byteOrderIDs {
+			res := NewResource(id, byteOrderIDs[0], "group-"+id) // all in one of the catalogs
 			errs = append(errs,
+				tx.PutResource(res),
+				tx.AddResourceRequest(NewResourceRequest(id, res)),
+				tx.AddAppRoleAssignment(NewAppRoleAssignment(id, app, "role-"+id, holder.ID)),
 				tx.PutCatalog(NewCatalog(id)),
 				tx.PutGroup(NewGroup(id)),
 				tx.AddToGroup(container.ID, access.GroupMembers, access.ObjectGroup, id),
@@ -705,6 +716,15 @@ func testIDsInByteOrder(t *testing.T, s access.Store) {
 		}), sorted)
 		diff(t, fmt.Sprintf("GroupRelation, limit %d", limit), pageThrough(t, s, "GroupRelation", limit, func(tx access.Tx, p access.Page) ([]access.DirectoryObject, error) {
 			return tx.GroupRelation(container.ID, access.GroupMembers, p)
+		}), sorted)
+		diff(t, fmt.Sprintf("Resources, limit %d", limit), pageThrough(t, s, "Resources", limit, func(tx access.Tx, p access.Page) ([]access.Resource, error) {
+			return tx.Resources(byteOrderIDs[0], p)
+		}), sorted)
+		diff(t, fmt.Sprintf("ResourceRequests, limit %d", limit), pageThrough(t, s, "ResourceRequests", limit, func(tx access.Tx, p access.Page) ([]access.ResourceRequest, error) {
+			return tx.ResourceRequests(p)
+		}), sorted)
+		diff(t, fmt.Sprintf("AppRoleAssignments, limit %d", limit), pageThrough(t, s, "AppRoleAssignments", limit, func(tx access.Tx, p access.Page) ([]access.AppRoleAssignment, error) {
+			return tx.AppRoleAssignments(app.ID, holder.ID, p)
 		}), sorted)
 		diff(t, fmt.Sprintf("History, limit %d", limit), pageThrough(t, s, "History", limit, func(tx access.Tx, p access.Page) ([]access.HistoryEntry, error) {
 			return tx.History("req-1", p)
