@@ -67,6 +67,11 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"CountWorkDue", testCountWorkDue},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"CalloutAttempts", testCalloutAttempts},
+		{"Resources", testResources},
+		{"ResourceRequests", testResourceRequests},
+		{"AppRoleAssignments", testAppRoleAssignments},
+		{"InGroup", testInGroup},
+		{"PackagesIncompatibleWith", testPackagesIncompatibleWith},
 		{"ResetData", testResetData},
 	}
 	for _, tc := range tests {
@@ -289,6 +294,9 @@ func testNotFound(t *testing.T, s access.Store) {
 			`ServicePrincipalByAppID("")`: second(tx.ServicePrincipalByAppID("")),
 			"Request":                     second(tx.Request(id)),
 			"Assignment":                  second(tx.Assignment(id)),
+			"Resource":                    second(tx.Resource(id)),
+			"ResourceByOrigin":            second(tx.ResourceByOrigin("cat-1", access.OriginGroup, id)),
+			"ResourceRequest":             second(tx.ResourceRequest(id)),
 		} {
 			wantKind(t, name, err, access.KindNotFound)
 			if err != nil && !strings.Contains(err.Error(), id) && name != `ServicePrincipalByAppID("")` {
@@ -299,15 +307,17 @@ func testNotFound(t *testing.T, s access.Store) {
 	})
 	update(t, s, func(tx access.Tx) error {
 		for name, err := range map[string]error{
-			"DeleteCatalog":          tx.DeleteCatalog(id),
-			"DeleteAccessPackage":    tx.DeleteAccessPackage(id),
-			"DeleteAssignmentPolicy": tx.DeleteAssignmentPolicy(id),
-			"DeleteCustomExtension":  tx.DeleteCustomExtension(id),
-			"DeleteUser":             tx.DeleteUser(id),
-			"DeleteGroup":            tx.DeleteGroup(id),
-			"DeleteServicePrincipal": tx.DeleteServicePrincipal(id),
-			"DeleteRequest":          tx.DeleteRequest(id),
-			"RetryWork":              tx.RetryWork(id, Epoch, 1),
+			"DeleteCatalog":           tx.DeleteCatalog(id),
+			"DeleteAccessPackage":     tx.DeleteAccessPackage(id),
+			"DeleteAssignmentPolicy":  tx.DeleteAssignmentPolicy(id),
+			"DeleteCustomExtension":   tx.DeleteCustomExtension(id),
+			"DeleteUser":              tx.DeleteUser(id),
+			"DeleteGroup":             tx.DeleteGroup(id),
+			"DeleteServicePrincipal":  tx.DeleteServicePrincipal(id),
+			"DeleteRequest":           tx.DeleteRequest(id),
+			"DeleteResource":          tx.DeleteResource(id),
+			"DeleteAppRoleAssignment": tx.DeleteAppRoleAssignment(id),
+			"RetryWork":               tx.RetryWork(id, Epoch, 1),
 		} {
 			wantKind(t, name, err, access.KindNotFound)
 			if err != nil && !strings.Contains(err.Error(), quoted) {
