@@ -339,3 +339,34 @@ func TestServiceRoleScopes(t *testing.T) {
 	// The removed role can be added again.
 	must[access.RoleScope](t)(w.svc.AddRoleScope(w.ctx, admin, "pkg1", access.RoleScopeInput{RoleID: owner.ID}))
 }
+
+// A deleted catalog takes its resources along: they were left behind, and
+// a new catalog with the same id offered them again. (Regression.)
+func TestServiceDeleteCatalogDeletesItsResources(t *testing.T) {
+	w := newRsWorld(t)
+	sales := w.add(t, addGroupResource("cat1", "g-sales"))
+	crm := w.add(t, addAppResource("cat1", "sp-crm"))
+	kept := w.add(t, addGroupResource("cat2", "g-sales"))
+	requests := must[[]access.ResourceRequest](t)(firstPage(w.svc.ResourceRequests(w.ctx, access.Page{Limit: 10})))
+
+	noErr(t, w.svc.DeleteCatalog(w.ctx, "cat1"))
+	for _, r := range []access.Resource{sales, crm} {
+		if _, err := w.svc.Resource(w.ctx, "", r.ID); !access.IsNotFound(err) {
+			t.Errorf("resource %s of the deleted catalog: %v, want not found", r.OriginID, err)
+		}
+	}
+	all := must[[]access.Resource](t)(firstPage(w.svc.Resources(w.ctx, "", access.Page{Limit: 10})))
+	if diff := cmp.Diff([]access.Resource{kept}, all); diff != "" {
+		t.Errorf("resources after deleting cat1 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(requests, must[[]access.ResourceRequest](t)(firstPage(w.svc.ResourceRequests(w.ctx, access.Page{Limit: 10})))); diff != "" {
+		t.Errorf("resource requests after deleting cat1 (-before +after):\n%s", diff)
+	}
+
+	// A new catalog of the same id starts empty and may add the group again.
+	must[access.Catalog](t)(w.svc.CreateCatalog(w.ctx, admin, newCatalog("cat1")))
+	if got := must[[]access.Resource](t)(firstPage(w.svc.Resources(w.ctx, "cat1", access.Page{Limit: 10}))); len(got) != 0 {
+		t.Errorf("a new catalog with the deleted one's id has resources %+v", got)
+	}
+	w.add(t, addGroupResource("cat1", "g-sales"))
+}
