@@ -651,3 +651,110 @@ func TestServiceUpdateMovesTheExpiry(t *testing.T) {
 		t.Errorf("systemRemove requests %+v, want one, at the new end %s", removals, newEnd)
 	}
 }
+
+// A role accessd failed to grant is not taken away when the assignment
+// ends: the target got it some other way, and keeps it. (Regression: the
+// removal revoked every grant that was not removed already, failed ones
+// too, and so took away a membership an administrator had given.)
+func TestServiceRemovalLeavesAFailedGrantAlone(t *testing.T) {
+	w := newDlWorld(t)
+	w.pkg(t, "pkg-ops", nil, member("g-ops"), appRole("sp-crm", "crm-user"))
+	r := w.submit(t, "pkg-ops", "alice")
+	noErr(t, w.svc.DeleteGroup(w.ctx, "g-ops"))
+	w.drain(t)
+	w.wantState(t, r.ID, access.StatePartiallyDelivered, access.AssignmentPartiallyDelivered, access.StatusPartiallyDelivered)
+
+	// The group is back, and an administrator makes alice a member directly.
+	must[access.Group](t)(w.svc.CreateGroup(w.ctx, newGroup("g-ops"), []string{"alice"}, nil))
+	removal := w.remove(t, r.AssignmentID)
+	w.drain(t)
+	if got := w.request(t, removal.ID); got.State != access.StateDelivered {
+		t.Errorf("removal %s, want delivered", got.State)
+	}
+	a := w.assignment(t, r.AssignmentID)
+	if a.State != access.AssignmentExpired {
+		t.Errorf("assignment %s, want expired", a.State)
+	}
+	if diff := cmp.Diff([]grantView{{"Member_g-ops", access.GrantRemoved, false}, {"crm-user", access.GrantRemoved, false}}, grantsOf(a)); diff != "" {
+		t.Errorf("grants after the removal (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"Member_g-ops"}, w.holdings(t, "alice")); diff != "" {
+		t.Errorf("alice's holdings after the removal (-want +got):\n%s", diff)
+	}
+}
+
+// A role the provisioner fails to take away keeps the assignment active
+// and the role recorded as held; reprocessing the removal tries it again.
+func TestServiceFailedRevokeIsRetriedByReprocess(t *testing.T) {
+	w := newDlWorld(t)
+	w.pkg(t, "pkg-sales", nil, member("g-sales"), appRole("sp-crm", "crm-user"))
+	r := w.submit(t, "pkg-sales", "alice")
+	w.drain(t)
+	w.wantState(t, r.ID, access.StateDelivered, access.AssignmentDelivered, access.StatusDelivered)
+
+	stuck := &stuckRevokes{Provisioner: access.DirectoryProvisioner{Clock: w.clock, IDs: w.ids}, appRole: "crm-user"}
+	w.svc.SetProvisioner(stuck)
+	w.svc.SetDeliveryRetryFor(time.Minute)
+	removal := w.remove(t, r.AssignmentID)
+	w.drain(t)
+	w.clock.Advance(time.Hour) // past the retry window
+	w.drain(t)
+	got := w.request(t, removal.ID)
+	if got.State != access.StatePartiallyDelivered {
+		t.Errorf("removal %s, want partiallyDelivered: one role could not be taken away", got.State)
+	}
+	a := w.assignment(t, r.AssignmentID)
+	if !a.State.IsActive() {
+		t.Errorf("assignment %s, want still active", a.State)
+	}
+	if diff := cmp.Diff([]grantView{{"Member_g-sales", access.GrantRemoved, false}, {"crm-user", access.GrantDelivered, false}}, grantsOf(a)); diff != "" {
+		t.Errorf("grants after the failed removal (-want +got):\n%s", diff)
+	}
+	if a.Grants[1].Error != errStuck.Message {
+		t.Errorf("the role that stayed says %q, want why", a.Grants[1].Error)
+	}
+	if diff := cmp.Diff([]string{"sp-crm/crm-user"}, w.holdings(t, "alice")); diff != "" {
+		t.Errorf("alice's holdings after the failed removal (-want +got):\n%s", diff)
+	}
+
+	stuck.recover()
+	noErr(t, w.svc.Reprocess(w.ctx, admin, removal.ID, nil))
+	w.drain(t)
+	if got := w.request(t, removal.ID); got.State != access.StateDelivered {
+		t.Errorf("reprocessed removal %s, want delivered", got.State)
+	}
+	a = w.assignment(t, r.AssignmentID)
+	if a.State != access.AssignmentExpired {
+		t.Errorf("assignment %s after the reprocessed removal, want expired", a.State)
+	}
+	if got := w.holdings(t, "alice"); len(got) != 0 {
+		t.Errorf("alice still holds %v", got)
+	}
+}
+
+var errStuck = access.E(access.KindConflict, "the application refuses to let go of the role")
+
+// stuckRevokes refuses to take one app role away until it recovers.
+type stuckRevokes struct {
+	access.Provisioner
+	appRole string
+
+	mu        sync.Mutex
+	recovered bool
+}
+
+func (p *stuckRevokes) Revoke(tx access.Tx, target access.Subject, g access.Grant) error {
+	p.mu.Lock()
+	stuck := !p.recovered && g.RoleOriginID == p.appRole
+	p.mu.Unlock()
+	if stuck {
+		return errStuck
+	}
+	return p.Provisioner.Revoke(tx, target, g)
+}
+
+func (p *stuckRevokes) recover() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.recovered = true
+}
