@@ -758,3 +758,29 @@ func (p *stuckRevokes) recover() {
 	defer p.mu.Unlock()
 	p.recovered = true
 }
+
+// A request whose delivery failed can be deleted. (Regression: its
+// deliveryFailed assignment counted as existing, and the 409 asked for an
+// adminRemove, which a deliveryFailed assignment refuses.)
+func TestServiceDeleteRequestWhoseDeliveryFailed(t *testing.T) {
+	w := newDlWorld(t)
+	w.pkg(t, "pkg-ops", nil, member("g-ops"))
+	noErr(t, w.svc.DeleteGroup(w.ctx, "g-ops"))
+	r := w.submit(t, "pkg-ops", "alice")
+	w.drain(t)
+	w.wantState(t, r.ID, access.StateDeliveryFailed, access.AssignmentDeliveryFailed, access.StatusDeliveryFailed)
+	_, err := w.svc.SubmitRequest(w.ctx, w.app, access.RequestInput{Type: access.RequestAdminRemove, AssignmentID: r.AssignmentID})
+	wantKind(t, err, access.KindConflict, "deliveryFailed")
+
+	noErr(t, w.svc.DeleteRequest(w.ctx, r.ID))
+	if _, err := w.svc.Request(w.ctx, r.ID); !access.IsNotFound(err) {
+		t.Errorf("deleted request: %v, want not found", err)
+	}
+
+	// A partially delivered one still holds access: it is removed first.
+	w.pkg(t, "pkg-mixed", nil, member("g-ops"), member("g-sales"))
+	partial := w.submit(t, "pkg-mixed", "bob")
+	w.drain(t)
+	w.wantState(t, partial.ID, access.StatePartiallyDelivered, access.AssignmentPartiallyDelivered, access.StatusPartiallyDelivered)
+	wantKind(t, w.svc.DeleteRequest(w.ctx, partial.ID), access.KindConflict, "adminRemove")
+}
