@@ -784,3 +784,54 @@ func TestServiceDeleteRequestWhoseDeliveryFailed(t *testing.T) {
 	w.wantState(t, partial.ID, access.StatePartiallyDelivered, access.AssignmentPartiallyDelivered, access.StatusPartiallyDelivered)
 	wantKind(t, w.svc.DeleteRequest(w.ctx, partial.ID), access.KindConflict, "adminRemove")
 }
+
+// An assignment whose end comes while its roles are still being granted
+// ends once the delivery is over, however that goes. (Regression: the
+// expiry ended it at once, and the delivery, finishing later, made the
+// expired assignment delivered again, with no end left to come.)
+func TestServiceExpiryWaitsForTheDelivery(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		fails         int // grant attempts refused: 14 last until 33.5 minutes in, past the end at 30
+		wantRequest   access.RequestState
+		wantState     access.AssignmentState
+		wantStatus    string
+		wantRemovals  int
+		wantHeldAfter []string
+	}{
+		{"the roles are granted after the end", 14, access.StateDelivered, access.AssignmentExpired, access.StatusExpiredNotified, 1, nil},
+		{"the delivery fails after the end", -1, access.StateDeliveryFailed, access.AssignmentDeliveryFailed, access.StatusDeliveryFailed, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newDlWorld(t)
+			w.flaky(errThrottled, tc.fails)
+			w.pkg(t, "pkg-sales", expiresAfter("PT30M"), member("g-sales"))
+			r := w.submit(t, "pkg-sales", "alice")
+			w.drain(t)
+			end := *w.assignment(t, r.AssignmentID).End()
+
+			w.clock.Set(t0.Add(2 * time.Hour)) // past the end and the retry window
+			w.drain(t)
+			got := w.request(t, r.ID)
+			a := w.assignment(t, r.AssignmentID)
+			if got.State != tc.wantRequest || a.State != tc.wantState || a.Status != tc.wantStatus {
+				t.Errorf("request %s, assignment %s/%s; want request %s, assignment %s/%s",
+					got.State, a.State, a.Status, tc.wantRequest, tc.wantState, tc.wantStatus)
+			}
+			if tc.wantState == access.AssignmentExpired && (a.ExpiredDateTime == nil || a.ExpiredDateTime.Before(end)) {
+				t.Errorf("expired at %v, want not before the end %s", a.ExpiredDateTime, end)
+			}
+			all := must[[]access.Request](t)(firstPage(w.svc.Requests(w.ctx, access.RequestFilter{AssignmentID: a.ID}, access.Page{Limit: 10})))
+			removals := slices.DeleteFunc(all, func(x access.Request) bool { return x.Type != access.RequestSystemRemove })
+			if len(removals) != tc.wantRemovals {
+				t.Errorf("%d systemRemove requests, want %d", len(removals), tc.wantRemovals)
+			}
+			if diff := cmp.Diff(tc.wantHeldAfter, w.holdings(t, "alice")); diff != "" {
+				t.Errorf("alice's holdings (-want +got):\n%s", diff)
+			}
+			if _, ok, err := w.svc.NextWorkAt(w.ctx); ok || err != nil {
+				t.Errorf("work is still queued (%v)", err)
+			}
+		})
+	}
+}
