@@ -276,7 +276,9 @@ func (t *Transition) deliver(env Env) (*Assignment, bool) {
 }
 
 // redeliver tries again the roles that failed to be granted, when a
-// partially delivered or failed request is reprocessed.
+// partially delivered or failed request is reprocessed. The assignment's
+// end is scheduled again: an assignment whose delivery failed is not
+// active, and its expiry, if it came meanwhile, passed it by.
 func (t *Transition) redeliver(a *Assignment, env Env) (*Assignment, bool) {
 	changed := *a
 	changed.Grants = append([]Grant(nil), a.Grants...)
@@ -294,6 +296,8 @@ func (t *Transition) redeliver(a *Assignment, env Env) (*Assignment, bool) {
 	}
 	changed.State, changed.Status = AssignmentDelivering, StatusDelivering
 	t.Work = append(t.Work, Work{ID: env.NewID(), Kind: WorkDeliver, RequestID: t.Request.ID, AssignmentID: a.ID, DueAt: env.Now})
+	t.DropAssignmentTimers = true
+	t.scheduleEnd(&changed, env)
 	return &changed, true
 }
 

@@ -835,3 +835,65 @@ func TestServiceExpiryWaitsForTheDelivery(t *testing.T) {
 		})
 	}
 }
+
+// A failed delivery reprocessed after the assignment's end still ends:
+// the roles are granted and taken away again. (Regression: the expiry had
+// come and gone while the assignment was not active, and the reprocessed
+// assignment was delivered with no end left to come.)
+func TestServiceReprocessAfterTheEndStillExpires(t *testing.T) {
+	w := newDlWorld(t)
+	w.pkg(t, "pkg-ops", expiresAfter("P7D"), member("g-ops"))
+	noErr(t, w.svc.DeleteGroup(w.ctx, "g-ops"))
+	r := w.submit(t, "pkg-ops", "alice")
+	w.drain(t)
+	w.wantState(t, r.ID, access.StateDeliveryFailed, access.AssignmentDeliveryFailed, access.StatusDeliveryFailed)
+	end := *w.assignment(t, r.AssignmentID).End()
+
+	w.clock.Set(end.Add(24 * time.Hour)) // past the end, inside the reprocess window
+	w.drain(t)
+	must[access.Group](t)(w.svc.CreateGroup(w.ctx, newGroup("g-ops"), nil, nil))
+	noErr(t, w.svc.Reprocess(w.ctx, admin, r.ID, nil))
+	w.drain(t)
+	if got := w.request(t, r.ID); got.State != access.StateDelivered {
+		t.Errorf("reprocessed request %s, want delivered", got.State)
+	}
+	a := w.assignment(t, r.AssignmentID)
+	if a.State != access.AssignmentExpired || a.Status != access.StatusExpiredNotified {
+		t.Errorf("assignment %s/%s, want expired/%s: its end has passed", a.State, a.Status, access.StatusExpiredNotified)
+	}
+	if diff := cmp.Diff([]grantView{{"Member_g-ops", access.GrantRemoved, false}}, grantsOf(a)); diff != "" {
+		t.Errorf("grants (-want +got):\n%s", diff)
+	}
+	if got := w.holdings(t, "alice"); len(got) != 0 {
+		t.Errorf("alice holds %v after the end", got)
+	}
+}
+
+// Reprocessing before the end keeps the assignment's timers as they were:
+// one expiry, at the end.
+func TestServiceReprocessBeforeTheEndKeepsOneExpiry(t *testing.T) {
+	w := newDlWorld(t)
+	w.pkg(t, "pkg-ops", expiresAfter("P30D"), member("g-ops"), member("g-sales"))
+	r := w.submit(t, "pkg-ops", "alice")
+	noErr(t, w.svc.DeleteGroup(w.ctx, "g-ops"))
+	w.drain(t)
+	w.wantState(t, r.ID, access.StatePartiallyDelivered, access.AssignmentPartiallyDelivered, access.StatusPartiallyDelivered)
+	end := *w.assignment(t, r.AssignmentID).End()
+
+	w.clock.Advance(24 * time.Hour)
+	must[access.Group](t)(w.svc.CreateGroup(w.ctx, newGroup("g-ops"), nil, nil))
+	noErr(t, w.svc.Reprocess(w.ctx, admin, r.ID, nil))
+	w.drain(t)
+	w.wantState(t, r.ID, access.StateDelivered, access.AssignmentDelivered, access.StatusDelivered)
+	if next := w.nextWorkAt(t); !next.Equal(end.AddDate(0, 0, -14)) {
+		t.Errorf("the next work is at %s, want the 14-day stage %s", next, end.AddDate(0, 0, -14))
+	}
+	w.walk(t, r.AssignmentID, []expiryStep{
+		{"the 14-day stage", end.AddDate(0, 0, -14), access.AssignmentDelivered, "NearExpiry14DaysNotificationTriggered"},
+		{"the end", end, access.AssignmentExpired, access.StatusExpiredNotified},
+	})
+	all := must[[]access.Request](t)(firstPage(w.svc.Requests(w.ctx, access.RequestFilter{AssignmentID: r.AssignmentID}, access.Page{Limit: 10})))
+	if removals := slices.DeleteFunc(all, func(x access.Request) bool { return x.Type != access.RequestSystemRemove }); len(removals) != 1 {
+		t.Errorf("%d systemRemove requests, want 1", len(removals))
+	}
+}
