@@ -276,7 +276,9 @@ func (t *Transition) deliver(env Env) (*Assignment, bool) {
 }
 
 // redeliver tries again the roles that failed to be granted, when a
-// partially delivered or failed request is reprocessed.
+// partially delivered or failed request is reprocessed. The assignment's
+// end is scheduled again: an assignment whose delivery failed is not
+// active, and its expiry, if it came meanwhile, passed it by.
 func (t *Transition) redeliver(a *Assignment, env Env) (*Assignment, bool) {
 	changed := *a
 	changed.Grants = append([]Grant(nil), a.Grants...)
@@ -294,6 +296,8 @@ func (t *Transition) redeliver(a *Assignment, env Env) (*Assignment, bool) {
 	}
 	changed.State, changed.Status = AssignmentDelivering, StatusDelivering
 	t.Work = append(t.Work, Work{ID: env.NewID(), Kind: WorkDeliver, RequestID: t.Request.ID, AssignmentID: a.ID, DueAt: env.Now})
+	t.DropAssignmentTimers = true
+	t.scheduleEnd(&changed, env)
 	return &changed, true
 }
 
@@ -396,7 +400,9 @@ func PreExpiry(a *Assignment, stage Stage) bool {
 
 // remove ends an assignment's access. An assignment that granted resource
 // roles keeps them until the engine has taken them away (WorkRevoke), and
-// FinishRemoval goes on from there; with none it ends at once.
+// FinishRemoval goes on from there; with none it ends at once. A role that
+// was never granted (its grant failed) has nothing to take away: the
+// target may hold it some other way, and keeps it.
 func (t *Transition) remove(a *Assignment, env Env) (*Assignment, bool) {
 	changed := *a
 	changed.Grants = append([]Grant(nil), a.Grants...)
@@ -406,9 +412,12 @@ func (t *Transition) remove(a *Assignment, env Env) (*Assignment, bool) {
 	t.DropAssignmentTimers = true
 	revoke := false
 	for i, g := range changed.Grants {
-		if g.Status != GrantRemoved {
+		switch g.Status {
+		case GrantDelivered, GrantRemoving:
 			changed.Grants[i].Status, changed.Grants[i].Error, changed.Grants[i].FirstAttemptAt = GrantRemoving, "", nil
 			revoke = true
+		case GrantPending, GrantFailed:
+			changed.Grants[i].Status, changed.Grants[i].Error, changed.Grants[i].FirstAttemptAt = GrantRemoved, "", nil
 		}
 	}
 	if revoke {
@@ -431,12 +440,13 @@ func expire(a *Assignment, by RequestType, env Env) {
 
 // FinishRemoval goes on once every role of the assignment was taken away:
 // the assignment ends and the request goes on to the removed stage. A role
-// that could not be taken away ends the request partiallyDelivered, with
-// the assignment still active; reprocess tries again.
+// that could not be taken away (its grant is still delivered) ends the
+// request partiallyDelivered, with the assignment still active; reprocess
+// tries again.
 func FinishRemoval(r Request, a Assignment, env Env) Transition {
 	failed := 0
 	for _, g := range a.Grants {
-		if g.Status == GrantFailed {
+		if g.Status == GrantDelivered {
 			failed++
 		}
 	}

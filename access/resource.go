@@ -167,10 +167,10 @@ type Grant struct {
 // Grant statuses.
 const (
 	GrantPending   = "pending"   // to be granted
-	GrantDelivered = "delivered" // granted
-	GrantFailed    = "failed"    // could not be granted, or taken away
+	GrantDelivered = "delivered" // granted, and held (also when taking it away failed)
+	GrantFailed    = "failed"    // could not be granted
 	GrantRemoving  = "removing"  // to be taken away
-	GrantRemoved   = "removed"   // taken away, or left to another assignment that grants it too
+	GrantRemoved   = "removed"   // taken away, left to another assignment that grants it too, or never granted
 )
 
 // Key names the role a grant gives, the same for every assignment that

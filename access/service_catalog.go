@@ -58,7 +58,8 @@ func (s *Service) UpdateCatalog(ctx context.Context, by Caller, id string, apply
 	return c, err
 }
 
-// DeleteCatalog removes an empty catalog with its custom extensions. A
+// DeleteCatalog removes an empty catalog with its custom extensions and
+// its resources (the requests that added them stay, as a record). A
 // catalog that still has access packages is refused, as in Entra.
 func (s *Service) DeleteCatalog(ctx context.Context, id string) error {
 	return s.update(ctx, func(tx Tx) error {
@@ -82,6 +83,20 @@ func (s *Service) DeleteCatalog(ctx context.Context, id string) error {
 			}
 			for _, x := range xs {
 				if err := tx.DeleteCustomExtension(x.ID); err != nil {
+					return err
+				}
+			}
+		}
+		for {
+			rs, err := tx.Resources(id, Page{Limit: 100})
+			if err != nil {
+				return err
+			}
+			if len(rs) == 0 {
+				break
+			}
+			for _, r := range rs {
+				if err := tx.DeleteResource(r.ID); err != nil {
 					return err
 				}
 			}

@@ -81,11 +81,12 @@ func (s *Service) grant(tx Tx, target Subject, g *Grant, assignmentID string, en
 	if err == nil {
 		err = s.provisioner.Grant(tx, target, *g)
 	}
-	return s.settle(g, err, GrantDelivered, env)
+	return s.settle(g, err, GrantDelivered, GrantFailed, env)
 }
 
 // revoke takes one role away, unless another active assignment of the
 // target still grants it or the target held it before accessd granted it.
+// A role that cannot be taken away stays delivered: the target still holds it.
 func (s *Service) revoke(tx Tx, target Subject, g *Grant, assignmentID string, env Env) error {
 	_, found, err := otherGrant(tx, target, *g, assignmentID)
 	if err != nil {
@@ -99,12 +100,12 @@ func (s *Service) revoke(tx Tx, target Subject, g *Grant, assignmentID string, e
 	if IsNotFound(err) {
 		err = nil // nothing left to take away
 	}
-	return s.settle(g, err, GrantRemoved, env)
+	return s.settle(g, err, GrantRemoved, GrantDelivered, env)
 }
 
 // settle records how an attempt went: done, failed for good (the resource
 // is gone, or the retry window has passed), or to be tried again.
-func (s *Service) settle(g *Grant, err error, done string, env Env) error {
+func (s *Service) settle(g *Grant, err error, done, failed string, env Env) error {
 	switch {
 	case err == nil:
 		g.Status, g.Error = done, ""
@@ -114,7 +115,7 @@ func (s *Service) settle(g *Grant, err error, done string, env Env) error {
 	}
 	g.Error = errorText(err)
 	if IsNotFound(err) {
-		g.Status = GrantFailed
+		g.Status = failed
 		return nil
 	}
 	if g.FirstAttemptAt == nil {
@@ -122,7 +123,7 @@ func (s *Service) settle(g *Grant, err error, done string, env Env) error {
 		g.FirstAttemptAt = &first
 	}
 	if env.Now.Sub(*g.FirstAttemptAt) >= s.deliveryRetryFor {
-		g.Status = GrantFailed
+		g.Status = failed
 	}
 	return nil
 }

@@ -552,7 +552,9 @@ func (s *Service) DeleteRequest(ctx context.Context, id string) error {
 			if err != nil && !IsNotFound(err) {
 				return err
 			}
-			exists = err == nil && a.State != AssignmentExpired
+			// An expired assignment, or one whose delivery failed, gives no
+			// access and cannot be removed: it does not hold the request back.
+			exists = err == nil && a.State.IsActive()
 		}
 		if err := CheckDelete(r, exists); err != nil {
 			return err

@@ -121,7 +121,8 @@ type errorString string
 func (e errorString) Error() string { return string(e) }
 
 // expireTimer ends an assignment with a systemRemove request, which runs the
-// removed-stage callout like any remove.
+// removed-stage callout like any remove; an assignment still being
+// delivered ends once its delivery is over.
 func (s *Service) expireTimer(tx Tx, w Work, env Env) (queued bool, err error) {
 	a, err := tx.Assignment(w.AssignmentID)
 	if IsNotFound(err) || (err == nil && !a.State.IsActive()) {
@@ -132,6 +133,14 @@ func (s *Service) expireTimer(tx Tx, w Work, env Env) (queued bool, err error) {
 	}
 	if end := a.End(); end == nil || end.After(s.Now()) {
 		return false, nil // the end moved; an update queued a new expiry
+	}
+	if a.State == AssignmentDelivering {
+		// Its roles are still being granted: it ends once that is over, so
+		// that the delivery does not finish on an ended assignment and
+		// make it delivered again. (One whose delivery fails is not active,
+		// and this timer then leaves it alone.)
+		again := Work{ID: env.NewID(), Kind: WorkExpire, AssignmentID: a.ID, DueAt: env.Now.Add(Backoff(w.Attempt + 1)), Attempt: w.Attempt + 1}
+		return true, tx.AddWork(again)
 	}
 	policy, err := tx.AssignmentPolicy(a.PolicyID)
 	if err != nil {

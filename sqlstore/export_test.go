@@ -3,6 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
 
 	"github.com/accessd/accessd/access"
 )
@@ -54,4 +58,24 @@ func Tables(s *Store) ([]string, error) {
 	}
 	return Strings(s, `SELECT table_name FROM information_schema.tables
 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`)
+}
+
+// MigrationVersions lists the versions of the embedded migrations, in
+// order, each once, as goose records them ("1", "2", …).
+func MigrationVersions() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, name := range names {
+		n, err := strconv.Atoi(path.Base(name)[:5])
+		if err != nil {
+			return nil, err
+		}
+		if v := strconv.Itoa(n); !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }

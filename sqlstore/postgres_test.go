@@ -84,8 +84,12 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"1", "2", "3", "4", "5", "6", "7"}; !slices.Equal(versions, want) {
-		t.Errorf("applied migrations %v, want %v once each", versions, want)
+	wantVersions, err := sqlstore.MigrationVersions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(versions, wantVersions) {
+		t.Errorf("applied migrations %v, want %v once each", versions, wantVersions)
 	}
 	checkTextInByteOrder(t, s)
 	if err := s.Migrate(testCtx(t)); err != nil {

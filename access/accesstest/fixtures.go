@@ -313,3 +313,57 @@ func NewWork(id string, kind access.WorkKind, requestID, assignmentID string, du
 	}
 	return w
 }
+
+// NewResource returns a group as a resource of the catalog, with every
+// field set: its Member and Owner roles and its root scope, as a resource
+// request adds it. originID is the group's id.
+func NewResource(id, catalogID, originID string) access.Resource {
+	return access.Resource{
+		ID:           id,
+		CatalogID:    catalogID,
+		OriginID:     originID,
+		OriginSystem: access.OriginGroup,
+		DisplayName:  "Group " + originID,
+		Description:  "Members of " + originID,
+		Roles: []access.ResourceRole{
+			{ID: id + "-member", OriginID: "Member_" + originID, DisplayName: "Member", Description: "A member of " + originID},
+			{ID: id + "-owner", OriginID: "Owner_" + originID, DisplayName: "Owner"},
+		},
+		Scopes:           []access.ResourceScope{{ID: id + "-root", OriginID: originID, DisplayName: "Root", Description: "Root Scope", IsRootScope: true}},
+		CreatedDateTime:  Epoch,
+		ModifiedDateTime: Epoch.Add(time.Minute),
+	}
+}
+
+// NewResourceRequest returns a fulfilled adminAdd request that added the
+// resource, with every field set.
+func NewResourceRequest(id string, r access.Resource) access.ResourceRequest {
+	return access.ResourceRequest{
+		ID:              id,
+		Type:            access.ResourceRequestAdd,
+		State:           access.ResourceRequestDone,
+		Status:          access.StatusFulfilled,
+		CatalogID:       r.CatalogID,
+		ResourceID:      r.ID,
+		OriginID:        r.OriginID,
+		OriginSystem:    r.OriginSystem,
+		Justification:   "Needed for " + id,
+		Requestor:       access.Subject{ID: "admin-app", Kind: access.SubjectServicePrincipal, DisplayName: "Admin app"},
+		CreatedDateTime: Epoch,
+	}
+}
+
+// NewAppRoleAssignment returns the user principalID holding the app role
+// of the service principal sp, with every field set.
+func NewAppRoleAssignment(id string, sp access.ServicePrincipal, appRoleID, principalID string) access.AppRoleAssignment {
+	return access.AppRoleAssignment{
+		ID:                   id,
+		AppRoleID:            appRoleID,
+		PrincipalID:          principalID,
+		PrincipalType:        "User",
+		PrincipalDisplayName: "User " + principalID,
+		ResourceID:           sp.ID,
+		ResourceDisplayName:  sp.DisplayName,
+		CreatedDateTime:      Epoch,
+	}
+}

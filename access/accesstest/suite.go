@@ -69,6 +69,11 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"CountWorkDue", testCountWorkDue},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"CalloutAttempts", testCalloutAttempts},
+		{"Resources", testResources},
+		{"ResourceRequests", testResourceRequests},
+		{"AppRoleAssignments", testAppRoleAssignments},
+		{"InGroup", testInGroup},
+		{"PackagesIncompatibleWith", testPackagesIncompatibleWith},
 		{"ResetData", testResetData},
 	}
 	for _, tc := range tests {
@@ -291,6 +296,9 @@ func testNotFound(t *testing.T, s access.Store) {
 			`ServicePrincipalByAppID("")`: second(tx.ServicePrincipalByAppID("")),
 			"Request":                     second(tx.Request(id)),
 			"Assignment":                  second(tx.Assignment(id)),
+			"Resource":                    second(tx.Resource(id)),
+			"ResourceByOrigin":            second(tx.ResourceByOrigin("cat-1", access.OriginGroup, id)),
+			"ResourceRequest":             second(tx.ResourceRequest(id)),
 		} {
 			wantKind(t, name, err, access.KindNotFound)
 			if err != nil && !strings.Contains(err.Error(), id) && name != `ServicePrincipalByAppID("")` {
@@ -301,15 +309,17 @@ func testNotFound(t *testing.T, s access.Store) {
 	})
 	update(t, s, func(tx access.Tx) error {
 		for name, err := range map[string]error{
-			"DeleteCatalog":          tx.DeleteCatalog(id),
-			"DeleteAccessPackage":    tx.DeleteAccessPackage(id),
-			"DeleteAssignmentPolicy": tx.DeleteAssignmentPolicy(id),
-			"DeleteCustomExtension":  tx.DeleteCustomExtension(id),
-			"DeleteUser":             tx.DeleteUser(id),
-			"DeleteGroup":            tx.DeleteGroup(id),
-			"DeleteServicePrincipal": tx.DeleteServicePrincipal(id),
-			"DeleteRequest":          tx.DeleteRequest(id),
-			"RetryWork":              tx.RetryWork(id, Epoch, 1),
+			"DeleteCatalog":           tx.DeleteCatalog(id),
+			"DeleteAccessPackage":     tx.DeleteAccessPackage(id),
+			"DeleteAssignmentPolicy":  tx.DeleteAssignmentPolicy(id),
+			"DeleteCustomExtension":   tx.DeleteCustomExtension(id),
+			"DeleteUser":              tx.DeleteUser(id),
+			"DeleteGroup":             tx.DeleteGroup(id),
+			"DeleteServicePrincipal":  tx.DeleteServicePrincipal(id),
+			"DeleteRequest":           tx.DeleteRequest(id),
+			"DeleteResource":          tx.DeleteResource(id),
+			"DeleteAppRoleAssignment": tx.DeleteAppRoleAssignment(id),
+			"RetryWork":               tx.RetryWork(id, Epoch, 1),
 		} {
 			wantKind(t, name, err, access.KindNotFound)
 			if err != nil && !strings.Contains(err.Error(), quoted) {
@@ -431,6 +441,12 @@ func idOf(v any) string {
 	case access.Work:
 		return v.ID
 	case access.CalloutAttempt:
+		return v.ID
+	case access.Resource:
+		return v.ID
+	case access.ResourceRequest:
+		return v.ID
+	case access.AppRoleAssignment:
 		return v.ID
 	}
 	panic(fmt.Sprintf("accesstest: no id for %T", v))
@@ -687,10 +703,15 @@ var byteOrderIDs = []string{"b", "B", "a", "A", "_z", "-y", "ab", "a-c", "a b", 
 func testIDsInByteOrder(t *testing.T, s access.Store) {
 	sorted := slices.Sorted(slices.Values(byteOrderIDs))
 	container := NewGroup("container")
+	app, holder := NewServicePrincipal("app"), NewUser("holder")
 	update(t, s, func(tx access.Tx) error {
-		errs := []error{tx.PutGroup(container)}
+		errs := []error{tx.PutGroup(container), tx.PutServicePrincipal(app), tx.PutUser(holder)}
 		for i, id := range byteOrderIDs {
+			res := NewResource(id, byteOrderIDs[0], "group-"+id) // all in one of the catalogs
 			errs = append(errs,
+				tx.PutResource(res),
+				tx.AddResourceRequest(NewResourceRequest(id, res)),
+				tx.AddAppRoleAssignment(NewAppRoleAssignment(id, app, "role-"+id, holder.ID)),
 				tx.PutCatalog(NewCatalog(id)),
 				tx.PutGroup(NewGroup(id)),
 				tx.AddToGroup(container.ID, access.GroupMembers, access.ObjectGroup, id),
@@ -707,6 +728,15 @@ func testIDsInByteOrder(t *testing.T, s access.Store) {
 		}), sorted)
 		diff(t, fmt.Sprintf("GroupRelation, limit %d", limit), pageThrough(t, s, "GroupRelation", limit, func(tx access.Tx, p access.Page) ([]access.DirectoryObject, error) {
 			return tx.GroupRelation(container.ID, access.GroupMembers, p)
+		}), sorted)
+		diff(t, fmt.Sprintf("Resources, limit %d", limit), pageThrough(t, s, "Resources", limit, func(tx access.Tx, p access.Page) ([]access.Resource, error) {
+			return tx.Resources(byteOrderIDs[0], p)
+		}), sorted)
+		diff(t, fmt.Sprintf("ResourceRequests, limit %d", limit), pageThrough(t, s, "ResourceRequests", limit, func(tx access.Tx, p access.Page) ([]access.ResourceRequest, error) {
+			return tx.ResourceRequests(p)
+		}), sorted)
+		diff(t, fmt.Sprintf("AppRoleAssignments, limit %d", limit), pageThrough(t, s, "AppRoleAssignments", limit, func(tx access.Tx, p access.Page) ([]access.AppRoleAssignment, error) {
+			return tx.AppRoleAssignments(app.ID, holder.ID, p)
 		}), sorted)
 		diff(t, fmt.Sprintf("History, limit %d", limit), pageThrough(t, s, "History", limit, func(tx access.Tx, p access.Page) ([]access.HistoryEntry, error) {
 			return tx.History("req-1", p)

@@ -364,9 +364,16 @@ func testCalloutAttempts(t *testing.T, s access.Store) {
 func testResetData(t *testing.T, s access.Store) {
 	w := newWorld(t, s)
 	req := NewRequest("req-1", w.policy, w.user.ID)
+	res := NewResource("res-1", w.catalog.ID, w.group.ID)
+	incompatible := NewAccessPackage("pkg-incompatible", w.catalog.ID)
+	incompatible.IncompatiblePackages = []string{w.pkg.ID}
 	update(t, s, func(tx access.Tx) error {
 		return errors.Join(
 			tx.AddToGroup(w.group.ID, access.GroupMembers, access.ObjectUser, w.user.ID),
+			tx.PutResource(res),
+			tx.AddResourceRequest(NewResourceRequest("rr-1", res)),
+			tx.AddAppRoleAssignment(NewAppRoleAssignment("ara-1", w.sp, w.sp.AppRoles[0].ID, w.user.ID)),
+			tx.PutAccessPackage(incompatible),
 			tx.PutRequest(req),
 			tx.PutAssignment(NewAssignment(req.AssignmentID, w.policy, w.user.ID)),
 			tx.AddHistory(access.HistoryEntry{ID: historyID(1), RequestID: req.ID, At: Epoch, Action: "submitted"}),
@@ -400,6 +407,11 @@ func testResetData(t *testing.T, s access.Store) {
 		diff(t, "groups", ids(must(tx.Groups(all))), []string(nil))
 		diff(t, "group members", ids(must(tx.GroupRelation(w.group.ID, access.GroupMembers, all))), []string(nil))
 		diff(t, "service principals", ids(must(tx.ServicePrincipals(all))), []string(nil))
+		diff(t, "resources", ids(must(tx.Resources("", all))), []string(nil))
+		wantKind(t, "resource by origin", second(tx.ResourceByOrigin(w.catalog.ID, access.OriginGroup, w.group.ID)), access.KindNotFound)
+		diff(t, "resource requests", ids(must(tx.ResourceRequests(all))), []string(nil))
+		diff(t, "app role assignments", ids(must(tx.AppRoleAssignments("", w.user.ID, all))), []string(nil))
+		diff(t, "packages incompatible with the package", must(tx.PackagesIncompatibleWith(w.pkg.ID)), []string(nil))
 		diff(t, "requests", ids(must(tx.Requests(access.RequestFilter{}, all))), []string(nil))
 		diff(t, "open requests referencing the extension", must(tx.CountOpenRequestsReferencing(w.ext.ID)), 0)
 		diff(t, "assignments", ids(must(tx.Assignments(access.AssignmentFilter{}, all))), []string(nil))
@@ -421,6 +433,8 @@ func testResetData(t *testing.T, s access.Store) {
 	// Every id can be used again.
 	newWorld(t, s)
 	update(t, s, func(tx access.Tx) error {
-		return errors.Join(tx.PutRequest(req), tx.AddWork(NewWork("w-1", access.WorkCallout, req.ID, "", Epoch)))
+		return errors.Join(tx.PutRequest(req), tx.AddWork(NewWork("w-1", access.WorkCallout, req.ID, "", Epoch)),
+			tx.PutResource(res), tx.AddResourceRequest(NewResourceRequest("rr-1", res)),
+			tx.AddAppRoleAssignment(NewAppRoleAssignment("ara-1", w.sp, w.sp.AppRoles[0].ID, w.user.ID)))
 	})
 }
