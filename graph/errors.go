@@ -2,7 +2,9 @@ package graph
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/accessd/accessd/access"
@@ -23,7 +25,7 @@ var errorRows = map[access.Kind]struct {
 	access.KindConflict:         {http.StatusConflict, "conflict"},
 	access.KindTooLarge:         {http.StatusRequestEntityTooLarge, "requestTooLarge"},
 	access.KindUnsupportedMedia: {http.StatusUnsupportedMediaType, "unsupportedMediaType"},
-	access.KindThrottled:        {http.StatusTooManyRequests, "tooManyRequests"},
+	access.KindThrottled:        {http.StatusTooManyRequests, "activityLimitReached"},
 	access.KindInternal:         {http.StatusInternalServerError, "generalException"},
 }
 
@@ -61,7 +63,7 @@ func writeError(w http.ResponseWriter, r *http.Request, now time.Time, err error
 		w.Header().Set("WWW-Authenticate", `Bearer realm="accessd", error="invalid_token"`)
 	}
 	if kind == access.KindThrottled {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(err)))
 	}
 	writeJSON(w, row.status, errorBody{Error: errorDetail{
 		Code:    row.code,
@@ -72,4 +74,21 @@ func writeError(w http.ResponseWriter, r *http.Request, now time.Time, err error
 			ClientRequestID: w.Header().Get("client-request-id"),
 		},
 	}})
+}
+
+// retryAfter is the cause of a throttled error: how long until the caller
+// may call again. writeError sends it as Retry-After.
+type retryAfter time.Duration
+
+func (d retryAfter) Error() string { return "retry after " + time.Duration(d).String() }
+
+// retryAfterSeconds is the Retry-After of a throttled error. The header
+// counts whole seconds, so the wait is rounded up: a client that waits as
+// told is served. It is at least 1, since 0 would invite a retry at once.
+func retryAfterSeconds(err error) int {
+	var d retryAfter
+	if !errors.As(err, &d) {
+		return 1
+	}
+	return max(1, int(math.Ceil(time.Duration(d).Seconds())))
 }
