@@ -45,6 +45,10 @@ type Config struct {
 	// PauseWork, when set, stops the engine for a reset: it returns once work
 	// in flight has finished, and the function it returns lets work go on.
 	PauseWork func() (resume func())
+
+	// Throttle limits how often each caller may call; its zero value
+	// throttles nobody.
+	Throttle Throttle
 }
 
 // Server is the HTTP API.
@@ -54,6 +58,7 @@ type Server struct {
 	mux *http.ServeMux
 	log *slog.Logger
 
+	throttle *throttle
 	appNames sync.Map // service principal id → displayName, for createdBy of app callers
 }
 
@@ -64,10 +69,10 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 // NewServer registers every route.
 func NewServer(cfg Config) *Server {
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, svc: cfg.Service, mux: http.NewServeMux(), log: cfg.Logger}
-	s.mux.Handle("GET /healthz", s.public(s.health))
-	s.mux.Handle("GET /.well-known/openid-configuration", s.public(rawJSON(cfg.OpenIDConfiguration)))
-	s.mux.Handle("GET "+cfg.JWKSPath, s.public(rawJSON(cfg.JWKS)))
+	s := &Server{cfg: cfg, svc: cfg.Service, mux: http.NewServeMux(), log: cfg.Logger, throttle: newThrottle(cfg.Throttle)}
+	s.mux.Handle("GET /healthz", s.public(s.health)) // never throttled: load balancers and orchestrators poll it
+	s.mux.Handle("GET /.well-known/openid-configuration", s.public(s.anonymousRoute(rawJSON(cfg.OpenIDConfiguration))))
+	s.mux.Handle("GET "+cfg.JWKSPath, s.public(s.anonymousRoute(rawJSON(cfg.JWKS))))
 	for _, version := range []string{"v1.0", "beta"} {
 		s.directoryRoutes(version)
 	}
@@ -103,10 +108,13 @@ func (s *Server) protected(need access.Permission, h handler) http.Handler {
 	return s.public(func(w http.ResponseWriter, r *http.Request) error {
 		raw, ok := bearer(r)
 		if !ok {
-			return access.E(access.KindUnauthenticated, "the request has no bearer token; send Authorization: Bearer <token>")
+			return s.anonymous(r, access.E(access.KindUnauthenticated, "the request has no bearer token; send Authorization: Bearer <token>"))
 		}
 		caller, err := s.cfg.Auth.Verify(r.Context(), raw)
 		if err != nil {
+			return s.anonymous(r, err)
+		}
+		if err := s.throttle.admitCaller(caller.ObjectID); err != nil {
 			return err
 		}
 		if caller.IsApp && caller.DisplayName == "" {
@@ -183,12 +191,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	// No object has a NUL in its id, and PostgreSQL cannot even compare one.
 	if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") {
-		out.err = access.NotFoundf("no resource at an address with a NUL character")
+		out.err = s.anonymous(r, access.NotFoundf("no resource at an address with a NUL character"))
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
 		return
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
-		out.err = s.unrouted(rec, r)
+		// Unknown paths never look at the token, so they count against the address.
+		if out.err = s.throttle.admitAddress(r); out.err == nil {
+			out.err = s.unrouted(rec, r)
+		}
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
 		return
 	}
