@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/graph"
 )
 
 // Config is every setting of `accessd serve`, with its defaults. Flags win
@@ -36,6 +38,13 @@ type Config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	MaxConnections    int
+
+	// How often one caller may call this process: see graph.Throttle.
+	RateLimit          float64 // per verified caller (oid), calls a second; 0 is off
+	RateBurst          int
+	AnonymousRateLimit float64 // per client address, for calls without a valid token; 0 is off
+	AnonymousRateBurst int
+	TrustedProxies     string // comma-separated addresses and CIDR prefixes whose X-Forwarded-For is believed
 }
 
 // defaultConfig reads the environment over the built-in defaults.
@@ -64,6 +73,20 @@ func defaultConfig(getenv func(string) string) Config {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxConnections:    4096,
+		// Never stricter than Microsoft Graph's global limit of 130,000
+		// calls per 10 seconds per application: a bucket that gains 13,000 a
+		// second and holds 130,000 admits every caller that limit admits, and
+		// accessd bench at full speed (about 3,500 calls a second from one
+		// token on two cores) is nowhere near it. Lower it to keep one
+		// caller from taking a whole replica.
+		RateLimit: 13_000,
+		RateBurst: 130_000,
+		// Calls without a valid token are discovery and JWKS fetches, which
+		// clients cache for 5 minutes, and tokens refused once before the
+		// client gets a new one; 100 a second per address is far above
+		// that, and bounds the signature checks forged tokens cost.
+		AnonymousRateLimit: 100,
+		AnonymousRateBurst: 200,
 	}
 	if v := getenv("ACCESSD_ADDR"); v != "" {
 		c.Addr = v
@@ -98,6 +121,11 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "how long an answer may take, from the end of the request's headers")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long a keep-alive connection may wait for its next request")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "client connections open at once; more wait to be accepted")
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "calls a second each caller (the oid of a verified token) may make to this process, after its burst; 0 turns it off")
+	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "calls a caller may make at once after being idle")
+	fs.Float64Var(&c.AnonymousRateLimit, "anonymous-rate-limit", c.AnonymousRateLimit, "calls a second each client address may make without a valid token, after its burst; 0 turns it off")
+	fs.IntVar(&c.AnonymousRateBurst, "anonymous-rate-burst", c.AnonymousRateBurst, "calls without a valid token an address may make at once after being idle")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDR prefixes of proxies whose X-Forwarded-For names the client address (default: none, the header is ignored)")
 }
 
 // validate checks the settings before anything starts.
@@ -149,6 +177,23 @@ func (c Config) validate() error {
 	if c.MaxConnections < 1 {
 		problems = append(problems, "--max-connections must be at least 1")
 	}
+	for _, r := range []struct {
+		flag, burstFlag string
+		rate            float64
+		burst           int
+	}{{"--rate-limit", "--rate-burst", c.RateLimit, c.RateBurst}, {"--anonymous-rate-limit", "--anonymous-rate-burst", c.AnonymousRateLimit, c.AnonymousRateBurst}} {
+		// Slower than one call in 100 s locks a caller out rather than
+		// slowing it down.
+		if r.rate != 0 && !(r.rate >= 0.01) {
+			problems = append(problems, fmt.Sprintf("%s must be 0 (off) or at least 0.01, not %g", r.flag, r.rate))
+		}
+		if r.rate != 0 && r.burst < 1 {
+			problems = append(problems, r.burstFlag+" must be at least 1")
+		}
+	}
+	if _, err := c.throttle(); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		problems = append(problems, fmt.Sprintf("--log-format must be text or json, not %q", c.LogFormat))
 	}
@@ -164,4 +209,25 @@ func checkPublicURL(raw string) error {
 		return fmt.Errorf("--public-url %q must be an http or https origin such as https://accessd.example.com", raw)
 	}
 	return nil
+}
+
+// throttle is the graph.Throttle these settings ask for.
+func (c Config) throttle() (graph.Throttle, error) {
+	t := graph.Throttle{CallerRate: c.RateLimit, CallerBurst: c.RateBurst, AnonymousRate: c.AnonymousRateLimit, AnonymousBurst: c.AnonymousRateBurst}
+	for _, item := range strings.Split(c.TrustedProxies, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, addrErr := netip.ParseAddr(item)
+			if addrErr != nil {
+				return t, fmt.Errorf("--trusted-proxies: %q is neither an IP address nor a CIDR prefix such as 10.0.0.0/8", item)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		t.TrustedProxies = append(t.TrustedProxies, p.Masked())
+	}
+	return t, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"math"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,6 +39,15 @@ func TestConfigValidate(t *testing.T) {
 		{"a short write timeout without --dev", func(c *Config) { c.WriteTimeout = 5 * time.Second }, ""},
 		{"no connections", func(c *Config) { c.MaxConnections = 0 }, "--max-connections"},
 		{"negative delivery retry", func(c *Config) { c.DeliveryRetryFor = -time.Minute }, "--delivery-retry-for"},
+		{"rate limits off", func(c *Config) { c.RateLimit, c.RateBurst, c.AnonymousRateLimit, c.AnonymousRateBurst = 0, 0, 0, 0 }, ""},
+		{"negative rate limit", func(c *Config) { c.RateLimit = -1 }, "--rate-limit"},
+		{"a rate limit that locks callers out", func(c *Config) { c.RateLimit = 0.001 }, "--rate-limit"},
+		{"rate limit not a number", func(c *Config) { c.RateLimit = math.NaN() }, "--rate-limit"},
+		{"no burst", func(c *Config) { c.RateBurst = 0 }, "--rate-burst"},
+		{"negative anonymous rate limit", func(c *Config) { c.AnonymousRateLimit = -5 }, "--anonymous-rate-limit"},
+		{"no anonymous burst", func(c *Config) { c.AnonymousRateBurst = 0 }, "--anonymous-rate-burst"},
+		{"trusted proxies", func(c *Config) { c.TrustedProxies = "10.0.0.0/8, 192.0.2.7,fd00::/8" }, ""},
+		{"a trusted proxy that is no address", func(c *Config) { c.TrustedProxies = "10.0.0.0/8,lb.internal" }, `--trusted-proxies: "lb.internal"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +61,23 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("want an error naming %s, got %v", tt.want, err)
 			}
 		})
+	}
+}
+
+func TestConfigThrottle(t *testing.T) {
+	c := defaultConfig(func(string) string { return "" })
+	c.RateLimit, c.RateBurst, c.AnonymousRateLimit, c.AnonymousRateBurst = 50, 60, 2, 3
+	c.TrustedProxies = " 10.1.2.3/8 ,192.0.2.7, fd00::1,,"
+	got, err := c.throttle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("fd00::1/128")}
+	if got.CallerRate != 50 || got.CallerBurst != 60 || got.AnonymousRate != 2 || got.AnonymousBurst != 3 || !slices.Equal(got.TrustedProxies, wantProxies) {
+		t.Errorf("throttle %+v, want rates 50/60 and 2/3 and proxies %v", got, wantProxies)
+	}
+	if none, _ := defaultConfig(func(string) string { return "" }).throttle(); len(none.TrustedProxies) != 0 {
+		t.Errorf("by default X-Forwarded-For is believed from %v; it must be from nobody", none.TrustedProxies)
 	}
 }
 

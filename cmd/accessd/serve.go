@@ -192,6 +192,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	go func() { eng.Run(engineCtx); close(engineDone) }()
 	defer func() { stopEngine(); <-engineDone }()
 
+	throttle, err := cfg.throttle()
+	if err != nil {
+		return err
+	}
 	var reseed func(context.Context) error
 	if cfg.Seed != "" {
 		reseed = func(ctx context.Context) error { return applySeedFile(ctx, svc, cfg.Seed, log) }
@@ -199,7 +203,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	api := graph.NewServer(graph.Config{
 		Service: svc, Auth: issuer, PublicURL: publicURL, Logger: log, Clock: clock, IDs: ids,
 		OpenIDConfiguration: issuer.Discovery, JWKS: issuer.JWKS, JWKSPath: identity.JWKSPath,
-		Dev: cfg.Dev, PauseWork: eng.Pause, Reseed: reseed,
+		Dev: cfg.Dev, PauseWork: eng.Pause, Reseed: reseed, Throttle: throttle,
 	})
 	srv := &http.Server{
 		Handler:           api,
