@@ -70,9 +70,9 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 func NewServer(cfg Config) *Server {
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, svc: cfg.Service, mux: http.NewServeMux(), log: cfg.Logger, throttle: newThrottle(cfg.Throttle)}
-	s.mux.Handle("GET /healthz", s.public(s.health)) // never throttled: load balancers and orchestrators poll it
-	s.mux.Handle("GET /.well-known/openid-configuration", s.public(s.anonymousRoute(rawJSON(cfg.OpenIDConfiguration))))
-	s.mux.Handle("GET "+cfg.JWKSPath, s.public(s.anonymousRoute(rawJSON(cfg.JWKS))))
+	s.mux.Handle("GET /healthz", s.public(s.health))
+	s.mux.Handle("GET /.well-known/openid-configuration", s.public(rawJSON(cfg.OpenIDConfiguration)))
+	s.mux.Handle("GET "+cfg.JWKSPath, s.public(rawJSON(cfg.JWKS)))
 	for _, version := range []string{"v1.0", "beta"} {
 		s.directoryRoutes(version)
 	}
@@ -191,15 +191,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	// No object has a NUL in its id, and PostgreSQL cannot even compare one.
 	if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") {
-		out.err = s.anonymous(r, access.NotFoundf("no resource at an address with a NUL character"))
+		out.err = access.NotFoundf("no resource at an address with a NUL character")
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
 		return
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
-		// Unknown paths never look at the token, so they count against the address.
-		if out.err = s.throttle.admitAddress(r); out.err == nil {
-			out.err = s.unrouted(rec, r)
-		}
+		out.err = s.unrouted(rec, r)
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
 		return
 	}

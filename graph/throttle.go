@@ -12,11 +12,19 @@ import (
 	"github.com/accessd/accessd/access"
 )
 
-// Throttle is how often callers may call one accessd process. Every call but
-// GET /healthz takes a token from one bucket: the caller's, keyed by the
-// verified token's oid, when its token verifies; otherwise its client
-// address's. A forged token therefore costs its address's bucket and never
-// opens a fresh one. A zero rate leaves those calls unthrottled.
+// Throttle is how often callers may call one accessd process. Every call to
+// a route that needs a token takes a token from one bucket: the caller's,
+// keyed by the verified token's oid, when its token verifies; otherwise its
+// client address's. A forged token therefore costs its address's bucket and
+// never opens a fresh one. A zero rate leaves those calls unthrottled.
+//
+// What needs no token is never throttled: /healthz, which load balancers
+// poll, and the discovery document and JWKS, which are a few bytes copied
+// and which extensions need to verify callouts. Throttled, a flood of
+// forged tokens from behind the same address (a NAT, or a load balancer
+// without TrustedProxies) would cut extensions off from accessd's keys.
+// Unknown paths and wrong methods are answered without being counted: they
+// cost as little.
 type Throttle struct {
 	CallerRate     float64 // calls a second for each verified caller (oid)
 	CallerBurst    int     // calls a caller may make at once after being idle
@@ -106,16 +114,6 @@ func (s *Server) anonymous(r *http.Request, refusal error) error {
 		return err
 	}
 	return refusal
-}
-
-// anonymousRoute throttles a route that needs no token by client address.
-func (s *Server) anonymousRoute(h handler) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.throttle.admitAddress(r); err != nil {
-			return err
-		}
-		return h(w, r)
-	}
 }
 
 // clientAddress is the bucket key of a call's client: the peer's address,

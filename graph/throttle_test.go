@@ -167,8 +167,7 @@ func TestThrottleForgedTokensShareTheirAddressBucket(t *testing.T) {
 		{name: "a fourth forged token, with a new oid", path: catalogsPath, bearer: forgedToken(t, valid, "forged-3")},
 		{name: "no token", path: catalogsPath},
 		{name: "not a bearer token", path: catalogsPath, authorization: "Basic dXNlcjpwYXNz"},
-		{name: "the discovery document", path: "/.well-known/openid-configuration"},
-		{name: "an unknown path, even with a valid token", path: "/v1.0/nothingHere", bearer: valid},
+		{name: "a forged token on another route", path: "/v1.0/users", bearer: forgedToken(t, valid, "forged-5")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := a.request(t, "GET", tc.path, tc.bearer, nil)
@@ -212,18 +211,39 @@ func TestThrottleAnonymousFloodLeavesCallersAlone(t *testing.T) {
 	}
 }
 
-func TestThrottleNeverHealthz(t *testing.T) {
+// What needs no token is never throttled, and does not use up the
+// address's bucket either.
+func TestThrottleNeverWhatNeedsNoToken(t *testing.T) {
 	a, _ := newThrottledAPI(t, Throttle{CallerRate: 0.01, CallerBurst: 1, AnonymousRate: 0.01, AnonymousBurst: 1})
 	tok := a.appToken(t, "EntitlementManagement.ReadWrite.All")
-	for _, bearer := range []string{"", tok, forgedToken(t, tok, "forged")} {
-		for range 5 {
-			resp, _ := a.do(t, "GET", "/healthz", bearer, nil)
-			wantStatus(t, resp, http.StatusOK)
+	unthrottled := []struct {
+		path   string
+		status int
+	}{
+		{"/healthz", http.StatusOK},
+		{"/.well-known/openid-configuration", http.StatusOK},
+		{identity.JWKSPath, http.StatusOK},
+		{"/v1.0/nothingHere", http.StatusNotFound},
+	}
+	callAll := func(t *testing.T) {
+		t.Helper()
+		for _, bearer := range []string{"", tok, forgedToken(t, tok, "forged")} {
+			for _, u := range unthrottled {
+				for range 3 {
+					resp, _ := a.do(t, "GET", u.path, bearer, nil)
+					wantStatus(t, resp, u.status)
+				}
+			}
 		}
 	}
-	// Nor did the health checks use up the address's one call.
-	resp, _ := a.do(t, "GET", catalogsPath, "", nil)
-	wantError(t, resp, http.StatusUnauthorized, "InvalidAuthenticationToken")
+	callAll(t)
+	resp, _ := a.do(t, "GET", catalogsPath, tok, nil)
+	wantStatus(t, resp, http.StatusOK) // the caller's one call
+	resp, _ = a.do(t, "GET", catalogsPath, "", nil)
+	wantError(t, resp, http.StatusUnauthorized, "InvalidAuthenticationToken") // the address's one call
+	resp, _ = a.do(t, "GET", catalogsPath, "", nil)
+	wantThrottled(t, resp, "100")
+	callAll(t) // with the address over its limit
 }
 
 func TestThrottleBelievesXForwardedForOnlyFromTrustedProxies(t *testing.T) {
