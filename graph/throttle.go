@@ -40,7 +40,7 @@ type Throttle struct {
 }
 
 // Buckets kept per kind of key: enough for every caller of a large
-// installation, few enough (about 150 bytes each) that a flood from many
+// installation, few enough (about 120 bytes each) that a flood from many
 // addresses cannot grow the process without bound.
 const maxBuckets = 100_000
 
