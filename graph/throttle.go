@@ -13,9 +13,9 @@ import (
 )
 
 // Throttle is how often callers may call one accessd process. Every call to
-// a route that needs a token takes a token from one bucket: the caller's,
-// keyed by the verified token's oid, when its token verifies; otherwise its
-// client address's. A forged token therefore costs its address's bucket and
+// a route that needs a token draws on one bucket: the caller's, keyed by the
+// verified token's oid, when its token verifies; otherwise its client
+// address's. A forged token therefore costs its address's bucket and
 // never opens a fresh one. A zero rate leaves those calls unthrottled.
 //
 // What needs no token is never throttled: /healthz, which load balancers
@@ -39,9 +39,9 @@ type Throttle struct {
 	Clock access.Clock
 }
 
-// Buckets kept per kind of key: enough for every caller of a large
-// installation, few enough (about 120 bytes each) that a flood from many
-// addresses cannot grow the process without bound.
+// maxBuckets is how many buckets of each kind are kept: enough for every
+// caller of a large installation, few enough (about 120 bytes each) that a
+// flood from many addresses cannot grow the process without bound.
 const maxBuckets = 100_000
 
 // sweepInterval is how often buckets that have filled up again are dropped.
