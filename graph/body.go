@@ -69,7 +69,7 @@ func decodeJSON(body []byte, dst any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	tree, err := readValue(dec, "")
+	tree, err := readValue(dec, nil)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func decodeJSON(body []byte, dst any) error {
 	if _, ok := tree.(map[string]any); !ok {
 		return access.Invalidf("the body must be a JSON object")
 	}
-	if where, bad := nulIn(tree, ""); bad {
+	if where, bad := nulIn(tree, nil); bad {
 		// PostgreSQL cannot store it, and no directory name needs it.
 		return access.Invalidf("property '%s' contains a NUL character", where)
 	}
@@ -95,12 +95,22 @@ func decodeJSON(body []byte, dst any) error {
 	return nil
 }
 
+// maxBodyDepth is how deeply a body may nest objects and arrays. No Graph
+// body nests more than a handful of levels; a deeper one is refused before
+// it costs more than it may.
+const maxBodyDepth = 64
+
 // readValue reads one JSON value into the same tree encoding/json would
 // build, refusing an object that names one property twice. encoding/json
 // matches property names to fields without regard to case, so "state" and
 // "State" in one object would otherwise both be read, and the last would
-// silently win: a deny could become a grant.
-func readValue(dec *json.Decoder, path string) (any, error) {
+// silently win: a deny could become a grant. path holds the names leading
+// here; it is joined only to name a property in an error, so that reading
+// stays linear in the size of the body.
+func readValue(dec *json.Decoder, path []string) (any, error) {
+	if len(path) > maxBodyDepth {
+		return nil, access.Invalidf("the body nests deeper than %d levels", maxBodyDepth)
+	}
 	tok, err := token(dec)
 	if err != nil {
 		return nil, err
@@ -117,18 +127,15 @@ func readValue(dec *json.Decoder, path string) (any, error) {
 					return nil, err
 				}
 				name := tok.(string) // the decoder allows only strings here
-				at := name
-				if path != "" {
-					at = path + "." + name
-				}
 				if first, dup := seen[strings.ToLower(name)]; dup {
+					at := propertyPath(append(path, name))
 					if first == name {
 						return nil, access.Invalidf("property '%s' is given twice", at)
 					}
 					return nil, access.Invalidf("property '%s' is given twice, as '%s' and '%s'; names match without regard to case", at, first, name)
 				}
 				seen[strings.ToLower(name)] = name
-				if obj[name], err = readValue(dec, at); err != nil {
+				if obj[name], err = readValue(dec, append(path, name)); err != nil {
 					return nil, err
 				}
 			}
@@ -139,7 +146,7 @@ func readValue(dec *json.Decoder, path string) (any, error) {
 		case '[':
 			arr := []any{}
 			for i := 0; dec.More(); i++ {
-				v, err := readValue(dec, path+"["+strconv.Itoa(i)+"]")
+				v, err := readValue(dec, append(path, "["+strconv.Itoa(i)+"]"))
 				if err != nil {
 					return nil, err
 				}
@@ -156,6 +163,19 @@ func readValue(dec *json.Decoder, path string) (any, error) {
 	}
 }
 
+// propertyPath names a property for a message: names joined with dots,
+// array indexes ("[2]") joined to the name before them.
+func propertyPath(path []string) string {
+	var b strings.Builder
+	for i, p := range path {
+		if i > 0 && !strings.HasPrefix(p, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
 // token reads the next token; inside a value, the end of the input means
 // the body ends too early.
 func token(dec *json.Decoder) (json.Token, error) {
@@ -169,27 +189,25 @@ func token(dec *json.Decoder) (json.Token, error) {
 	return tok, nil
 }
 
-// nulIn finds a string (or a property name) holding U+0000.
-func nulIn(v any, path string) (string, bool) {
+// nulIn finds a string (or a property name) holding U+0000, and names it.
+func nulIn(v any, path []string) (string, bool) {
 	switch t := v.(type) {
 	case string:
-		return path, strings.ContainsRune(t, 0)
+		if strings.ContainsRune(t, 0) {
+			return propertyPath(path), true
+		}
 	case map[string]any:
 		for k, x := range t {
-			at := k
-			if path != "" {
-				at = path + "." + k
-			}
 			if strings.ContainsRune(k, 0) {
-				return at, true
+				return propertyPath(append(path, k)), true
 			}
-			if where, bad := nulIn(x, at); bad {
+			if where, bad := nulIn(x, append(path, k)); bad {
 				return where, true
 			}
 		}
 	case []any:
 		for i, x := range t {
-			if where, bad := nulIn(x, path+"["+strconv.Itoa(i)+"]"); bad {
+			if where, bad := nulIn(x, append(path, "["+strconv.Itoa(i)+"]")); bad {
 				return where, true
 			}
 		}
