@@ -46,6 +46,8 @@ type Config struct {
 	// Proxy, when set, carries every callout; the proxy environment
 	// variables are never used for callouts.
 	Proxy *url.URL
+	// Signing signs the callouts of extensions that have a secret; nil signs none.
+	Signing *SigningSecrets
 	// Client replaces the guarded HTTP client built from AllowPrivate and
 	// Proxy; tests use it to resolve names their own way.
 	Client *http.Client
