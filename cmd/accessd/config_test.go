@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,6 +38,10 @@ func TestConfigValidate(t *testing.T) {
 		{"a short write timeout without --dev", func(c *Config) { c.WriteTimeout = 5 * time.Second }, ""},
 		{"no connections", func(c *Config) { c.MaxConnections = 0 }, "--max-connections"},
 		{"negative delivery retry", func(c *Config) { c.DeliveryRetryFor = -time.Minute }, "--delivery-retry-for"},
+		{"an http callout proxy", func(c *Config) { c.CalloutProxy = "http://proxy.internal:3128" }, ""},
+		{"an https callout proxy with credentials", func(c *Config) { c.CalloutProxy = "https://u:p@proxy.internal" }, ""},
+		{"a socks callout proxy", func(c *Config) { c.CalloutProxy = "socks5://proxy.internal:1080" }, "--callout-proxy"},
+		{"a callout proxy without a scheme", func(c *Config) { c.CalloutProxy = "proxy.internal:3128" }, "--callout-proxy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +55,55 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("want an error naming %s, got %v", tt.want, err)
 			}
 		})
+	}
+}
+
+// --dev lets callouts reach loopback and private addresses unless the
+// command line says otherwise; without --dev only the flag does.
+func TestCalloutAllowPrivate(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"--callout-allow-private"}, true},
+		{[]string{"--dev"}, true},
+		{[]string{"--dev", "--callout-allow-private=false"}, false},
+		{[]string{"--callout-allow-private=false", "--dev"}, false},
+		{[]string{"--dev", "--callout-allow-private"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := parseServeConfig(tt.args, &stderr, func(string) string { return "" })
+			if err != nil {
+				t.Fatalf("%v %s", err, stderr.String())
+			}
+			if c.CalloutAllowPrivate != tt.want {
+				t.Errorf("CalloutAllowPrivate %t, want %t", c.CalloutAllowPrivate, tt.want)
+			}
+		})
+	}
+}
+
+// A bad secrets file stops serve before it listens, naming the file and the
+// line; a good one is accepted.
+func TestServeReadsCalloutSigningSecrets(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad-secrets")
+	if err := os.WriteFile(bad, []byte("# rotation\next-1 not-a-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", filepath.Join(dir, "a.db"), "--callout-signing-secrets", bad}
+	if code := run(t.Context(), args, &out, &errOut, func(string) string { return "" }); code != 1 {
+		t.Fatalf("exit code %d, want 1; stderr %q", code, errOut.String())
+	}
+	if want := "--callout-signing-secrets: " + bad + ": line 2: the secret does not start with whsec_"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q does not say %q", errOut.String(), want)
+	}
+	if out.Len() != 0 {
+		t.Errorf("printed %q: it must stop before listening", out.String())
 	}
 }
 
