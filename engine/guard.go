@@ -61,20 +61,22 @@ func prefixes(ss ...string) []netip.Prefix {
 // translates) and 6to4 (2002::/16). Without this, ::ffff:169.254.169.254
 // would pass as an ordinary IPv6 address.
 func embeddedIPv4(ip netip.Addr) (v4 netip.Addr, form string, ok bool) {
-	if !ip.Is6() {
-		return netip.Addr{}, "", false
-	}
 	b := ip.As16()
 	switch {
 	case ip.Is4In6():
 		return ip.Unmap(), "IPv4-mapped", true
-	case netip.MustParsePrefix("64:ff9b::/96").Contains(ip):
+	case nat64Prefix.Contains(ip):
 		return netip.AddrFrom4([4]byte(b[12:16])), "NAT64", true
-	case netip.MustParsePrefix("2002::/16").Contains(ip):
+	case sixToFourPrefix.Contains(ip):
 		return netip.AddrFrom4([4]byte(b[2:6])), "6to4", true
 	}
 	return netip.Addr{}, "", false
 }
+
+var (
+	nat64Prefix     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFourPrefix = netip.MustParsePrefix("2002::/16")
+)
 
 // addressGuard decides which addresses callouts may connect to.
 type addressGuard struct {
@@ -113,9 +115,8 @@ func (e *refusedAddressError) reason() string {
 	return fmt.Sprintf("%s (%s), always refused", e.Rule, e.Range)
 }
 
-// check returns a *refusedAddressError for an address callouts may not
-// reach, nil for one they may.
-func (g addressGuard) check(ip netip.Addr) error {
+// check says why callouts may not reach ip, or nil when they may.
+func (g addressGuard) check(ip netip.Addr) *refusedAddressError {
 	ip = ip.WithZone("")
 	checked := ip
 	v4, form, embedded := embeddedIPv4(ip)
@@ -182,8 +183,8 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, address string
 	var refused []*refusedAddressError
 	var dialErr error
 	for _, ip := range addrs {
-		if err := d.guard.check(ip); err != nil {
-			refused = append(refused, err.(*refusedAddressError))
+		if r := d.guard.check(ip); r != nil {
+			refused = append(refused, r)
 			continue
 		}
 		conn, err := d.dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
@@ -232,8 +233,8 @@ func (n calloutNetwork) client() *http.Client {
 		proxy := n.proxy
 		t.Proxy = func(req *http.Request) (*url.URL, error) {
 			if ip, err := netip.ParseAddr(req.URL.Hostname()); err == nil {
-				if err := guard.check(ip); err != nil {
-					return nil, &calloutRefusedError{Host: req.URL.Hostname(), Refused: []*refusedAddressError{err.(*refusedAddressError)}}
+				if r := guard.check(ip); r != nil {
+					return nil, &calloutRefusedError{Host: req.URL.Hostname(), Refused: []*refusedAddressError{r}}
 				}
 			}
 			return proxy, nil
