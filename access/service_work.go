@@ -498,7 +498,8 @@ func calloutOutcome(r Request, w Work, res CalloutResult, env Env) *Transition {
 	case res.OK:
 		// launch and continue: the instance stays calloutSent
 	default:
-		r.Callouts[i].Status = CalloutFailedState
+		// The instance says why, so that the reason is on the request itself.
+		r.Callouts[i].Status, r.Callouts[i].Detail = CalloutFailedState, res.Error
 		failed := HistoryEntry{ID: env.NewID(), RequestID: r.ID, At: env.Now, ActorName: systemActor.DisplayName,
 			Action: "calloutFailed", Stage: w.Stage, Detail: res.Error, State: r.State, Status: r.Status}
 		stage, _ := stageOf(r.Step)
@@ -532,7 +533,7 @@ func (s *Service) finishAssignmentCallout(tx Tx, w Work, res CalloutResult) erro
 	if res.OK {
 		a.Callouts[i].Status = CalloutSent // the assignment's status moved when the stage was reached (PreExpiry)
 	} else {
-		a.Callouts[i].Status = CalloutFailedState
+		a.Callouts[i].Status, a.Callouts[i].Detail = CalloutFailedState, res.Error
 	}
 	return tx.PutAssignment(a)
 }

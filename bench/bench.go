@@ -49,9 +49,11 @@ Runs request lifecycles against accessd and reports lifecycles per second,
 latency percentiles, the server's CPU and peak memory, and the raw commit
 rate of the same database. By default it starts "accessd serve" with its
 default settings on a temporary SQLite database (or on --database
-postgres://…), adding --dev only for a scenario marked "needs --dev" below,
-which moves the server's virtual clock; --url targets a running server (in
---dev mode for such a scenario) with --token.
+postgres://…) and --callout-allow-private, since the bench's extension
+listens on 127.0.0.1, adding --dev only for a scenario marked "needs --dev"
+below, which moves the server's virtual clock; --url targets a running
+server (started with --callout-allow-private or --dev, and in --dev mode
+for such a scenario) with --token.
 
 Scenarios (--scenario):
 %s
@@ -410,11 +412,12 @@ func (b *runner) startTarget(ctx context.Context) error {
 }
 
 // serveArgs is the command line of the child server: the server's
-// defaults but for a free port, the database and --sqlite-synchronous
-// (the raw commit measurement uses the same), --dev only when the scenario
-// needs it, then --serve-flag.
+// defaults but for a free port, the database, --callout-allow-private (the
+// bench's extension is on loopback) and --sqlite-synchronous (the raw
+// commit measurement uses the same), --dev only when the scenario needs it,
+// then --serve-flag.
 func serveArgs(sc *scenario, cfg config, db string) []string {
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", db}
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", db, "--callout-allow-private"}
 	if sc.needsDev {
 		args = append(args, "--dev")
 	}

@@ -249,7 +249,8 @@ func TestBenchFlags(t *testing.T) {
 }
 
 // TestBenchServeArgs checks the child server's command line: the server's
-// defaults for the load scenarios, --dev only for waiting, and the
+// defaults for the load scenarios but for callouts to loopback, where the
+// bench's extension listens, --dev only for waiting, and the
 // --serve-flag last, where it overrides what comes before. That accessd
 // serve accepts it is checked in TestBench, which builds the binary.
 func TestBenchServeArgs(t *testing.T) {
@@ -262,7 +263,7 @@ func TestBenchServeArgs(t *testing.T) {
 		}
 		bc := config{Synchronous: "full", ServeFlags: []string{"--workers=64"}}
 		args := serveArgs(sc, bc, "/tmp/x/bench.db")
-		wantArgs := []string{"serve", "--addr", "127.0.0.1:0", "--database", "/tmp/x/bench.db"}
+		wantArgs := []string{"serve", "--addr", "127.0.0.1:0", "--database", "/tmp/x/bench.db", "--callout-allow-private"}
 		if want {
 			wantArgs = append(wantArgs, "--dev")
 		}

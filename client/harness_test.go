@@ -66,7 +66,8 @@ func newWorld(t *testing.T) *world {
 		Keys: keys, Clock: access.SystemClock{}})
 
 	eng := engine.New(engine.Config{Service: svc, Signer: signer{issuer}, Issuer: base, Clock: clock,
-		TokenClock: access.SystemClock{}, IDs: ids, Logger: quiet, Workers: 8})
+		TokenClock: access.SystemClock{}, IDs: ids, Logger: quiet, Workers: 8,
+		AllowPrivate: true}) // the tests' extensions listen on loopback
 	svc.OnWork(eng.Wake)
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan struct{})

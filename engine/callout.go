@@ -62,7 +62,11 @@ func (e *Engine) send(ctx context.Context, plan access.CalloutPlan) (access.Call
 				return res, nil
 			}
 		}
-		rec, retryAfter, runID := e.attempt(ctx, plan, url, auth, attempt, x.Client.Timeout())
+		webhook, err := e.webhookHeaders(plan)
+		if err != nil {
+			return res, fmt.Errorf("signing the callout: %w", err)
+		}
+		rec, retryAfter, runID := e.attempt(ctx, plan, url, auth, webhook, attempt, x.Client.Timeout())
 		res.Attempts = append(res.Attempts, rec)
 		if rec.Error == "" && rec.ResponseStatus >= 200 && rec.ResponseStatus < 300 {
 			res.OK, res.Error, res.CorrelationID = true, "", runID
@@ -85,10 +89,20 @@ func (e *Engine) send(ctx context.Context, plan access.CalloutPlan) (access.Call
 	return res, nil
 }
 
+// webhookHeaders signs one attempt of a callout, when its extension has a
+// secret. Each attempt has its own timestamp, on the machine's clock, which
+// extensions compare with theirs.
+func (e *Engine) webhookHeaders(plan access.CalloutPlan) (map[string]string, error) {
+	if e.cfg.Signing == nil {
+		return nil, nil
+	}
+	return e.cfg.Signing.webhookHeaders(plan.Extension.ID, plan.Work.InstanceID, e.cfg.TokenClock.Now(), plan.Body)
+}
+
 // attempt makes one HTTP call. It returns what --dev mode records of it, the
 // Retry-After the extension asked for, and the x-ms-workflow-run-id it
 // answered with (a Logic App's run id), if any.
-func (e *Engine) attempt(ctx context.Context, plan access.CalloutPlan, url, auth string, n int, timeout time.Duration) (rec access.CalloutAttempt, retryAfter time.Duration, runID string) {
+func (e *Engine) attempt(ctx context.Context, plan access.CalloutPlan, url, auth string, webhook map[string]string, n int, timeout time.Duration) (rec access.CalloutAttempt, retryAfter time.Duration, runID string) {
 	w := plan.Work
 	requestID := e.cfg.IDs.NewID() // new for every attempt, also when a crash makes us send again
 	rec = access.CalloutAttempt{ID: e.cfg.IDs.NewID(), ExtensionID: plan.Extension.ID, RequestID: w.RequestID,
@@ -110,6 +124,13 @@ func (e *Engine) attempt(ctx context.Context, plan access.CalloutPlan, url, auth
 		"Content-Type": req.Header.Get("Content-Type"), "client-request-id": requestID,
 		"x-ms-client-request-id": requestID, "x-ms-correlation-request-id": requestID,
 		"Authorization": schemeOf(auth), // the token itself is never recorded
+	}
+	for name, value := range webhook {
+		req.Header.Set(name, value)
+		if name == "webhook-signature" {
+			value = signatureVersions(value)
+		}
+		rec.RequestHeaders[name] = value
 	}
 	start := time.Now()
 	resp, err := e.cfg.Client.Do(req)

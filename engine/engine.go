@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -36,7 +37,20 @@ type Config struct {
 	Lease   time.Duration // how long claimed work is reserved (default 30 s)
 	Workers int           // pieces of work in flight at once (default 128)
 	Poll    time.Duration // fallback poll when no wake-up comes (default 1 s)
-	Client  *http.Client  // nil: one that follows no redirects
+
+	// AllowPrivate lets callouts reach loopback and private addresses
+	// (RFC 1918, 100.64.0.0/10, fc00::/7): extensions on accessd's own host
+	// or network. Link-local, cloud metadata, unspecified, multicast and
+	// broadcast addresses are refused regardless.
+	AllowPrivate bool
+	// Proxy, when set, carries every callout; the proxy environment
+	// variables are never used for callouts.
+	Proxy *url.URL
+	// Signing signs the callouts of extensions that have a secret; nil signs none.
+	Signing *SigningSecrets
+	// Client replaces the guarded HTTP client built from AllowPrivate and
+	// Proxy; tests use it to resolve names their own way.
+	Client *http.Client
 
 	// Notifications, when set, wakes the engine when another process (a
 	// replica on the same PostgreSQL database) queued work.
@@ -88,7 +102,7 @@ func New(cfg Config) *Engine {
 		cfg.Poll = time.Second
 	}
 	if cfg.Client == nil {
-		cfg.Client = newClient()
+		cfg.Client = calloutNetwork{allowPrivate: cfg.AllowPrivate, proxy: cfg.Proxy}.client()
 	}
 	if cfg.Owner == "" {
 		cfg.Owner = cfg.IDs.NewID()
@@ -102,16 +116,6 @@ func New(cfg Config) *Engine {
 	return &Engine{cfg: cfg, svc: cfg.Service, log: cfg.Logger, wake: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Workers), tokens: map[string]cachedToken{},
 		finishes: make(chan finish, cfg.Workers)}
-}
-
-func newClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64
-	return &http.Client{
-		Transport: t,
-		// Redirects are not followed: a 3xx is an answer, and not a 2xx.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 }
 
 // Wake tells the engine that work was queued; it never blocks.

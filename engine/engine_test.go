@@ -486,6 +486,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		Service: h.svc, Signer: issuerSigner{h.issuer}, Issuer: testIssuerURL, Clock: h.clock, IDs: h.ids,
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Owner:  "engine-1", Lease: testLease, Poll: testPoll,
+		AllowPrivate: true, // the extension server listens on loopback
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -958,7 +958,7 @@ func TestResumeAndTheCalloutsOwnEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		z.wantRequest(t, w.id, "deliveryFailed", "CalloutFailed")
-		z.wantInstance(t, w.id, w.inst, "calloutFailed", nil)
+		z.wantInstance(t, w.id, w.inst, "calloutFailed", "503 twice")
 		resp, _ := z.do(t, "POST", rzResume(w.id), z.tok, rzBody(w))
 		wantError(t, resp, http.StatusConflict, "conflict")
 		resp, _ = z.do(t, "POST", rzResume(w.id), z.tok, nil)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
@@ -45,6 +46,11 @@ type Config struct {
 	AnonymousRateLimit float64 // per client address, for calls without a valid token; 0 is off
 	AnonymousRateBurst int
 	TrustedProxies     string // comma-separated addresses and CIDR prefixes whose X-Forwarded-For is believed
+	// Callouts: see engine.Config. AllowPrivate is on by default with --dev
+	// (parseServeConfig), whose extensions usually run on loopback.
+	CalloutAllowPrivate   bool
+	CalloutProxy          string // empty: callouts connect directly
+	CalloutSigningSecrets string // a file; empty: callouts are not signed
 }
 
 // defaultConfig reads the environment over the built-in defaults.
@@ -126,6 +132,28 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.AnonymousRateLimit, "anonymous-rate-limit", c.AnonymousRateLimit, "calls a second each client address may make without a valid token, after its burst; 0 turns it off")
 	fs.IntVar(&c.AnonymousRateBurst, "anonymous-rate-burst", c.AnonymousRateBurst, "calls without a valid token an address may make at once after being idle")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDR prefixes of proxies whose X-Forwarded-For names the client address (default: none, the header is ignored)")
+	fs.BoolVar(&c.CalloutAllowPrivate, "callout-allow-private", c.CalloutAllowPrivate, "let callouts reach loopback and private addresses (127/8, ::1, 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): extensions on this host or network; on by default with --dev. Link-local and cloud metadata addresses are always refused")
+	fs.StringVar(&c.CalloutProxy, "callout-proxy", c.CalloutProxy, "send every callout through this HTTP proxy (an http:// or https:// URL), which then resolves extensions' hosts; HTTP_PROXY and the like are never used for callouts")
+	fs.StringVar(&c.CalloutSigningSecrets, "callout-signing-secrets", c.CalloutSigningSecrets, "file of lines '<extension id or *> <whsec_… secret>': callouts to those extensions also carry Standard Webhooks signatures; two lines for one id during a rotation; read again on SIGHUP")
+}
+
+// parseServeConfig reads serve's command line over the environment and the
+// defaults, and validates the result. --dev turns --callout-allow-private on
+// unless the command line sets it either way.
+func parseServeConfig(args []string, stderr io.Writer, getenv func(string) string) (Config, error) {
+	c := defaultConfig(getenv)
+	fs := flag.NewFlagSet("accessd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return c, err
+	}
+	allowPrivateSet := false
+	fs.Visit(func(f *flag.Flag) { allowPrivateSet = allowPrivateSet || f.Name == "callout-allow-private" })
+	if c.Dev && !allowPrivateSet {
+		c.CalloutAllowPrivate = true
+	}
+	return c, c.validate()
 }
 
 // validate checks the settings before anything starts.
@@ -196,6 +224,11 @@ func (c Config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		problems = append(problems, fmt.Sprintf("--log-format must be text or json, not %q", c.LogFormat))
+	}
+	if c.CalloutProxy != "" {
+		if u, err := url.Parse(c.CalloutProxy); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, "--callout-proxy must be an http:// or https:// URL such as http://proxy.internal:3128")
+		}
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))

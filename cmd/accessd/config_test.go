@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,6 +49,10 @@ func TestConfigValidate(t *testing.T) {
 		{"no anonymous burst", func(c *Config) { c.AnonymousRateBurst = 0 }, "--anonymous-rate-burst"},
 		{"trusted proxies", func(c *Config) { c.TrustedProxies = "10.0.0.0/8, 192.0.2.7,fd00::/8" }, ""},
 		{"a trusted proxy that is no address", func(c *Config) { c.TrustedProxies = "10.0.0.0/8,lb.internal" }, `--trusted-proxies: "lb.internal"`},
+		{"an http callout proxy", func(c *Config) { c.CalloutProxy = "http://proxy.internal:3128" }, ""},
+		{"an https callout proxy with credentials", func(c *Config) { c.CalloutProxy = "https://u:p@proxy.internal" }, ""},
+		{"a socks callout proxy", func(c *Config) { c.CalloutProxy = "socks5://proxy.internal:1080" }, "--callout-proxy"},
+		{"a callout proxy without a scheme", func(c *Config) { c.CalloutProxy = "proxy.internal:3128" }, "--callout-proxy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +83,55 @@ func TestConfigThrottle(t *testing.T) {
 	}
 	if none, _ := defaultConfig(func(string) string { return "" }).throttle(); len(none.TrustedProxies) != 0 {
 		t.Errorf("by default X-Forwarded-For is believed from %v; it must be from nobody", none.TrustedProxies)
+	}
+}
+
+// --dev lets callouts reach loopback and private addresses unless the
+// command line says otherwise; without --dev only the flag does.
+func TestCalloutAllowPrivate(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"--callout-allow-private"}, true},
+		{[]string{"--dev"}, true},
+		{[]string{"--dev", "--callout-allow-private=false"}, false},
+		{[]string{"--callout-allow-private=false", "--dev"}, false},
+		{[]string{"--dev", "--callout-allow-private"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := parseServeConfig(tt.args, &stderr, func(string) string { return "" })
+			if err != nil {
+				t.Fatalf("%v %s", err, stderr.String())
+			}
+			if c.CalloutAllowPrivate != tt.want {
+				t.Errorf("CalloutAllowPrivate %t, want %t", c.CalloutAllowPrivate, tt.want)
+			}
+		})
+	}
+}
+
+// A bad secrets file stops serve before it listens, naming the file and the
+// line; a good one is accepted.
+func TestServeReadsCalloutSigningSecrets(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad-secrets")
+	if err := os.WriteFile(bad, []byte("# rotation\next-1 not-a-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", filepath.Join(dir, "a.db"), "--callout-signing-secrets", bad}
+	if code := run(t.Context(), args, &out, &errOut, func(string) string { return "" }); code != 1 {
+		t.Fatalf("exit code %d, want 1; stderr %q", code, errOut.String())
+	}
+	if want := "--callout-signing-secrets: " + bad + ": line 2: the secret does not start with whsec_"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q does not say %q", errOut.String(), want)
+	}
+	if out.Len() != 0 {
+		t.Errorf("printed %q: it must stop before listening", out.String())
 	}
 }
 

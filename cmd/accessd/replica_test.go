@@ -66,7 +66,8 @@ func TestThreeReplicasOnePostgres(t *testing.T) {
 	dsn := storetest.DSN(t, storetest.Postgres) // skips without PostgreSQL, fails under CI=true
 	bin := buildBinary(t)
 	const public = "http://accessd.test" // one issuer for every replica, as behind a load balancer
-	args := []string{"--database", dsn, "--public-url", public, "--work-lease", "2s"}
+	// The extension listens on loopback.
+	args := []string{"--database", dsn, "--public-url", public, "--work-lease", "2s", "--callout-allow-private"}
 	var replicas []*server
 	for range 3 {
 		replicas = append(replicas, startServer(t, bin, args...))

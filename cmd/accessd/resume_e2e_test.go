@@ -76,11 +76,11 @@ type rsWorld struct {
 	api   *client.Client
 }
 
-func rsStartWorld(t *testing.T) *rsWorld {
+func rsStartWorld(t *testing.T, serveArgs ...string) *rsWorld {
 	t.Helper()
 	bin := buildBinary(t)
 	db := storetest.DSN(t, storetest.Backend())
-	srv := startServer(t, bin, "--database", db, "--dev")
+	srv := startServer(t, bin, append([]string{"--database", db, "--dev"}, serveArgs...)...)
 	token := mintToken(t, bin, db, "--app", "resume-e2e", "--roles", "EntitlementManagement.ReadWrite.All,Directory.ReadWrite.All")
 	return &rsWorld{srv: srv, token: token, api: apiClient(t, srv.url, token)}
 }

@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
+	"syscall"
 	"time"
 
 	"github.com/accessd/accessd/access"
@@ -86,17 +89,21 @@ func tenantID(ctx context.Context, store access.Store, ids access.IDSource) (str
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg := defaultConfig(getenv)
-	fs := flag.NewFlagSet("accessd serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := cfg.validate(); err != nil {
+	cfg, err := parseServeConfig(args, stderr, getenv)
+	if err != nil {
 		return err
 	}
 	log := newLogger(stderr, cfg.LogFormat)
+	var calloutProxy *url.URL
+	if cfg.CalloutProxy != "" {
+		calloutProxy, _ = url.Parse(cfg.CalloutProxy) // validated
+	}
+	var signing *engine.SigningSecrets
+	if cfg.CalloutSigningSecrets != "" {
+		if signing, err = engine.LoadSigningSecrets(cfg.CalloutSigningSecrets); err != nil {
+			return fmt.Errorf("--callout-signing-secrets: %w", err)
+		}
+	}
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
@@ -183,8 +190,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	eng := engine.New(engine.Config{
 		Service: svc, Signer: signer{issuer}, Issuer: publicURL, Clock: clock, TokenClock: access.SystemClock{}, IDs: ids, Logger: log,
 		Lease: cfg.WorkLease, Workers: cfg.Workers, Notifications: notifications,
+		AllowPrivate: cfg.CalloutAllowPrivate, Proxy: calloutProxy, Signing: signing,
 	})
 	svc.OnWork(eng.Wake)
+	if signing != nil {
+		// Notify before serving, so that a SIGHUP never meets its default
+		// action: ending the process.
+		hangups := make(chan os.Signal, 1)
+		signal.Notify(hangups, syscall.SIGHUP)
+		defer signal.Stop(hangups)
+		go reloadOnHangup(engineCtx, hangups, signing, cfg.CalloutSigningSecrets, log)
+	}
 	if cfg.Dev {
 		go followClock(engineCtx, svc, log)
 	}
@@ -218,7 +234,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fmt.Fprintf(stdout, "listening on http://%s\n", listener.Addr())
 	buildInfo, _ := debug.ReadBuildInfo()
 	log.Info("accessd started", "version", describeBuild(version, buildInfo), "addr", listener.Addr().String(), "public_url", publicURL,
-		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev)
+		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev,
+		"callout_allow_private", cfg.CalloutAllowPrivate)
 
 	select {
 	case err := <-served:
@@ -281,6 +298,24 @@ type signer struct{ issuer *identity.Issuer }
 
 func (s signer) Sign(claims map[string]any) (string, error) {
 	return s.issuer.Sign(jwt.MapClaims(claims))
+}
+
+// reloadOnHangup reads the callout signing secrets again on every SIGHUP,
+// so that secrets rotate without a restart. A bad file keeps the secrets
+// in use; the log says why.
+func reloadOnHangup(ctx context.Context, hangups <-chan os.Signal, signing *engine.SigningSecrets, path string, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hangups:
+			if err := signing.Reload(); err != nil {
+				log.Error("reloading the callout signing secrets failed; the secrets in use stay", "file", path, "error", err.Error())
+			} else {
+				log.Info("callout signing secrets reloaded", "file", path)
+			}
+		}
+	}
 }
 
 // followClock reloads the virtual clock's offset every second, so that

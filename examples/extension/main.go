@@ -1,6 +1,7 @@
 // Command extension is a small custom extension for accessd: copy it and put
 // your own decision in decide. It checks each callout's token against
-// accessd's JWKS, answers 202 at once and then, as a Logic App does after its
+// accessd's JWKS (and, with -webhook-secret, its Standard Webhooks
+// signature), answers 202 at once and then, as a Logic App does after its
 // own 202, calls resume on accessd with a bearer token. See README.md.
 package main
 
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/big"
 	"net/http"
@@ -23,6 +25,7 @@ import (
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/client"
 	"github.com/golang-jwt/jwt/v5"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // entitlementManagementAppID is the appid accessd's callout tokens carry.
@@ -47,6 +50,8 @@ type extension struct {
 	api                *client.Client // calls resume on accessd with our token
 	denySuffix, ignore string
 	keys               *keySet
+	webhook            *standardwebhooks.Webhook // nil: callouts need no signature
+	taken              *replayWindow             // signed callouts already taken
 }
 
 func main() {
@@ -55,9 +60,13 @@ func main() {
 	token := flag.String("token", "", "bearer token for resume (default $ACCESSD_TOKEN)")
 	deny := flag.String("deny-upn-suffix", "", "deny requests whose target's principal name ends with this")
 	ignore := flag.String("ignore-upn-suffix", "", "never call back for these targets (the request times out)")
+	secret := flag.String("webhook-secret", "", "Standard Webhooks secret (whsec_…) accessd signs our callouts with: callouts must then carry a valid signature at most five minutes old (default $ACCESSD_WEBHOOK_SECRET)")
 	flag.Parse()
 	if *token == "" {
 		*token = os.Getenv("ACCESSD_TOKEN")
+	}
+	if *secret == "" {
+		*secret = os.Getenv("ACCESSD_WEBHOOK_SECRET")
 	}
 	if *token == "" {
 		log.Fatal("no token for resume: pass -token or set ACCESSD_TOKEN (accessd token --app NAME --roles EntitlementManagement.ReadWrite.All)")
@@ -68,8 +77,13 @@ func main() {
 		log.Fatal(err)
 	}
 	x := &extension{accessd: url, api: api, denySuffix: *deny, ignore: *ignore,
-		keys: &keySet{issuer: url, keys: map[string]*rsa.PublicKey{}}}
-	log.Printf("extension listening on http://%s, trusting %s", *addr, url)
+		keys: &keySet{issuer: url, keys: map[string]*rsa.PublicKey{}}, taken: newReplayWindow()}
+	if *secret != "" {
+		if x.webhook, err = standardwebhooks.NewWebhook(*secret); err != nil {
+			log.Fatalf("-webhook-secret: %v", err)
+		}
+	}
+	log.Printf("extension listening on http://%s, trusting %s, signatures required: %t", *addr, url, x.webhook != nil)
 	log.Fatal(http.ListenAndServe(*addr, x))
 }
 
@@ -79,15 +93,41 @@ func (x *extension) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST callouts here", http.StatusMethodNotAllowed)
 		return
 	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	if x.webhook != nil {
+		// Verify checks the signature over webhook-id, webhook-timestamp and
+		// the body exactly as sent, and refuses a timestamp more than five
+		// minutes away from our clock.
+		if err := x.webhook.Verify(body, r.Header); err != nil {
+			log.Printf("refused callout to %s: webhook signature: %v", r.URL.Path, err)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+	}
 	if err := x.verify(r); err != nil {
 		log.Printf("refused callout to %s: %v", r.URL.Path, err)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	var c callout
-	if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+	if err := json.Unmarshal(body, &c); err != nil {
 		log.Printf("refused callout: body: %v", err)
 		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	if x.webhook != nil && !x.taken.first(r.Header.Get("webhook-id"), time.Now()) {
+		// Within five minutes a copy of a signed callout still verifies. It
+		// is either a replay or accessd sending again after it lost our
+		// answer (webhook-id is the callout instance's id, the same on every
+		// attempt). Neither is acted on twice; a 2xx, not a refusal, so that
+		// accessd's resend does not count as a failed callout.
+		log.Printf("callout instance=%s already taken (webhook-id seen): not acted on again", c.InstanceID)
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintln(w, "already received")
 		return
 	}
 	action := x.decide(c)
@@ -178,6 +218,33 @@ func (x *extension) verify(r *http.Request) error {
 		return fmt.Errorf("PoP p %q is not this path %q", str("p"), r.URL.EscapedPath())
 	}
 	return nil
+}
+
+// replayWindow remembers the webhook-ids of the signed callouts taken
+// lately. A copy of a callout verifies for five minutes after its
+// timestamp, which may itself lie up to five minutes ahead of our clock, so
+// an id is kept ten minutes; after that its copies fail the timestamp check.
+type replayWindow struct {
+	mu    sync.Mutex
+	until map[string]time.Time // webhook-id → when it may be forgotten
+}
+
+func newReplayWindow() *replayWindow { return &replayWindow{until: map[string]time.Time{}} }
+
+// first records id and reports whether it was not taken before.
+func (w *replayWindow) first(id string, now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for seen, until := range w.until {
+		if now.After(until) {
+			delete(w.until, seen)
+		}
+	}
+	if _, ok := w.until[id]; ok {
+		return false
+	}
+	w.until[id] = now.Add(10 * time.Minute)
+	return true
 }
 
 // keySet caches accessd's signing keys. An unknown kid fetches the JWKS

@@ -4,15 +4,18 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // fakeAccessd serves a discovery document and a JWKS with one RSA key, and
@@ -152,5 +155,148 @@ func TestDecide(t *testing.T) {
 		if got := x.decide(c); got != tc.want {
 			t.Errorf("%s at %s with %s: %s, want %s", tc.upn, tc.stage, tc.callback, got, tc.want)
 		}
+	}
+}
+
+// newTestSecret makes a Standard Webhooks secret: whsec_ and 32 random bytes in base64.
+func newTestSecret(t *testing.T) string {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	return "whsec_" + base64.StdEncoding.EncodeToString(key)
+}
+
+// signedCallout is a launch-and-continue callout as accessd sends it to
+// http://ext.test:9090/callout: its token, and Standard Webhooks headers
+// with one signature per secret, made at the time given.
+func signedCallout(t *testing.T, f *fakeAccessd, id string, at time.Time, body string, secrets ...string) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest("POST", "http://ext.test:9090/callout", strings.NewReader(body))
+	r.Header.Set("Authorization", "PoP "+f.sign(t, nil))
+	var sigs []string
+	for _, secret := range secrets {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := wh.Sign(id, at, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs = append(sigs, sig)
+	}
+	r.Header.Set("webhook-id", id)
+	r.Header.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
+	r.Header.Set("webhook-signature", strings.Join(sigs, " "))
+	return r
+}
+
+// With -webhook-secret a callout must carry a signature by that secret over
+// exactly the body sent, at most five minutes old; a second callout with a
+// webhook-id already taken is not acted on again.
+func TestWebhookSignature(t *testing.T) {
+	f := newFakeAccessd(t)
+	secret, other := newTestSecret(t), newTestSecret(t)
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &extension{accessd: f.URL, keys: &keySet{issuer: f.URL, keys: map[string]*rsa.PublicKey{}}, webhook: wh, taken: newReplayWindow()}
+	// A launch-and-continue callout: nothing to resume, so no accessd API is needed.
+	body := func(id string) string {
+		return `{"CustomExtensionStageInstanceId":"` + id + `","Stage":"assignmentRequestGranted","CallbackConfiguration":null}`
+	}
+	serve := func(r *http.Request) (int, string) {
+		w := httptest.NewRecorder()
+		x.ServeHTTP(w, r)
+		return w.Code, strings.TrimSpace(w.Body.String())
+	}
+	now := time.Now()
+	tests := []struct {
+		name    string
+		request func(id string) *http.Request
+		status  int
+	}{
+		{"signed", func(id string) *http.Request { return signedCallout(t, f, id, now, body(id), secret) }, http.StatusAccepted},
+		{"signed with the old and the new secret of a rotation", func(id string) *http.Request {
+			return signedCallout(t, f, id, now, body(id), other, secret)
+		}, http.StatusAccepted},
+		{"four minutes old", func(id string) *http.Request {
+			return signedCallout(t, f, id, now.Add(-4*time.Minute), body(id), secret)
+		}, http.StatusAccepted},
+		{"no signature headers", func(id string) *http.Request {
+			r := signedCallout(t, f, id, now, body(id), secret)
+			r.Header.Del("webhook-signature")
+			return r
+		}, http.StatusUnauthorized},
+		{"signed with another secret", func(id string) *http.Request { return signedCallout(t, f, id, now, body(id), other) }, http.StatusUnauthorized},
+		{"a body changed after signing", func(id string) *http.Request {
+			r := signedCallout(t, f, id, now, body(id), secret)
+			changed := strings.Replace(body(id), "Granted", "Created", 1)
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(changed)), int64(len(changed))
+			return r
+		}, http.StatusUnauthorized},
+		{"another webhook-id than the one signed", func(id string) *http.Request {
+			r := signedCallout(t, f, id, now, body(id), secret)
+			r.Header.Set("webhook-id", id+"-other")
+			return r
+		}, http.StatusUnauthorized},
+		{"six minutes old", func(id string) *http.Request {
+			return signedCallout(t, f, id, now.Add(-6*time.Minute), body(id), secret)
+		}, http.StatusUnauthorized},
+		{"six minutes ahead", func(id string) *http.Request {
+			return signedCallout(t, f, id, now.Add(6*time.Minute), body(id), secret)
+		}, http.StatusUnauthorized},
+		{"signed but without accessd's token", func(id string) *http.Request {
+			r := signedCallout(t, f, id, now, body(id), secret)
+			r.Header.Del("Authorization")
+			return r
+		}, http.StatusUnauthorized},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := "instance-" + strconv.Itoa(i)
+			if status, answer := serve(tt.request(id)); status != tt.status {
+				t.Fatalf("answered %d %q, want %d", status, answer, tt.status)
+			}
+		})
+	}
+
+	t.Run("a replay is not acted on again", func(t *testing.T) {
+		first := signedCallout(t, f, "instance-replayed", now, body("instance-replayed"), secret)
+		replay := first.Clone(t.Context())
+		replay.Body = io.NopCloser(strings.NewReader(body("instance-replayed")))
+		if status, answer := serve(first); status != http.StatusAccepted {
+			t.Fatalf("the first delivery: %d %q, want 202", status, answer)
+		}
+		if status, answer := serve(replay); status != http.StatusOK || answer != "already received" {
+			t.Fatalf("the same callout again: %d %q, want 200 already received", status, answer)
+		}
+		// accessd's own retry: the same webhook-id with a new timestamp.
+		retry := signedCallout(t, f, "instance-replayed", now.Add(time.Second), body("instance-replayed"), secret)
+		if status, answer := serve(retry); status != http.StatusOK || answer != "already received" {
+			t.Fatalf("a resend of the same instance: %d %q, want 200 already received", status, answer)
+		}
+		// A refused callout was not taken: its id is still new.
+		if status, _ := serve(signedCallout(t, f, "instance-refused-once", now, body("instance-refused-once"), other)); status != http.StatusUnauthorized {
+			t.Fatal("a callout signed with another secret was accepted")
+		}
+		if status, answer := serve(signedCallout(t, f, "instance-refused-once", now, body("instance-refused-once"), secret)); status != http.StatusAccepted {
+			t.Fatalf("a signed callout whose id was only refused before: %d %q, want 202", status, answer)
+		}
+	})
+}
+
+func TestReplayWindowForgetsAfterTenMinutes(t *testing.T) {
+	w := newReplayWindow()
+	start := time.Now()
+	if !w.first("a", start) {
+		t.Fatal("a new id is not first")
+	}
+	if w.first("a", start.Add(9*time.Minute)) {
+		t.Fatal("an id taken nine minutes ago is first again")
+	}
+	if !w.first("a", start.Add(11*time.Minute)) {
+		t.Fatal("an id taken eleven minutes ago is still remembered")
 	}
 }
