@@ -29,6 +29,7 @@ type Config struct {
 	DBMaxConns        int
 	CPUProfile        string
 	Trace             string
+	MetricsAddr       string // empty: /metrics on Addr
 
 	// What one client may hold: see graph.LimitConnections and net/http.Server.
 	ReadHeaderTimeout time.Duration
@@ -74,6 +75,9 @@ func defaultConfig(getenv func(string) string) Config {
 	if v := getenv("ACCESSD_PUBLIC_URL"); v != "" {
 		c.PublicURL = v
 	}
+	if v := getenv("ACCESSD_METRICS_ADDR"); v != "" {
+		c.MetricsAddr = v
+	}
 	return c
 }
 
@@ -98,6 +102,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "how long an answer may take, from the end of the request's headers")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long a keep-alive connection may wait for its next request")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "client connections open at once; more wait to be accepted")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address instead of --addr, e.g. to keep it private (env ACCESSD_METRICS_ADDR)")
 }
 
 // validate checks the settings before anything starts.
@@ -105,6 +110,9 @@ func (c Config) validate() error {
 	var problems []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		problems = append(problems, fmt.Sprintf("--addr %q is not host:port", c.Addr))
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		problems = append(problems, fmt.Sprintf("--metrics-addr %q is not host:port", c.MetricsAddr))
 	}
 	if strings.TrimSpace(c.Database) == "" {
 		problems = append(problems, "--database is empty")

@@ -37,6 +37,8 @@ func TestConfigValidate(t *testing.T) {
 		{"a short write timeout without --dev", func(c *Config) { c.WriteTimeout = 5 * time.Second }, ""},
 		{"no connections", func(c *Config) { c.MaxConnections = 0 }, "--max-connections"},
 		{"negative delivery retry", func(c *Config) { c.DeliveryRetryFor = -time.Minute }, "--delivery-retry-for"},
+		{"metrics on a listener of their own", func(c *Config) { c.MetricsAddr = "127.0.0.1:9100" }, ""},
+		{"metrics addr without port", func(c *Config) { c.MetricsAddr = "localhost" }, "--metrics-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,9 +56,10 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestEnvironmentOverDefaults(t *testing.T) {
-	env := map[string]string{"ACCESSD_ADDR": "0.0.0.0:9000", "ACCESSD_DATABASE": "/tmp/x.db", "ACCESSD_PUBLIC_URL": "https://a.example.com"}
+	env := map[string]string{"ACCESSD_ADDR": "0.0.0.0:9000", "ACCESSD_DATABASE": "/tmp/x.db", "ACCESSD_PUBLIC_URL": "https://a.example.com",
+		"ACCESSD_METRICS_ADDR": "127.0.0.1:9100"}
 	c := defaultConfig(func(k string) string { return env[k] })
-	if c.Addr != "0.0.0.0:9000" || c.Database != "/tmp/x.db" || c.PublicURL != "https://a.example.com" {
+	if c.Addr != "0.0.0.0:9000" || c.Database != "/tmp/x.db" || c.PublicURL != "https://a.example.com" || c.MetricsAddr != "127.0.0.1:9100" {
 		t.Fatalf("environment not applied: %+v", c)
 	}
 }

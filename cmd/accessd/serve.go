@@ -20,6 +20,7 @@ import (
 	"github.com/accessd/accessd/graph"
 	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/sqlstore"
+	"github.com/accessd/accessd/telemetry"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -126,7 +127,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	ids := &access.TimeOrderedIDs{Clock: clock}
 
-	store, err := openStoreWith(ctx, cfg.Database, sqlstore.Options{Synchronous: cfg.SQLiteSynchronous, Logger: log, MaxOpenConns: cfg.DBMaxConns})
+	tel := telemetry.New(log)
+	store, err := openStoreWith(ctx, cfg.Database, sqlstore.Options{Synchronous: cfg.SQLiteSynchronous, Logger: log, MaxOpenConns: cfg.DBMaxConns,
+		Observer: tel})
 	if err != nil {
 		return err
 	}
@@ -144,6 +147,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 
 	svc := access.NewService(store, clock, ids)
 	svc.SetDeliveryRetryFor(cfg.DeliveryRetryFor)
+	tel.WatchQueue(svc.QueueStats)
 	if cfg.Dev {
 		svc.RecordCallouts(true)
 		if err := svc.LoadClock(ctx); err != nil {
@@ -182,7 +186,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	eng := engine.New(engine.Config{
 		Service: svc, Signer: signer{issuer}, Issuer: publicURL, Clock: clock, TokenClock: access.SystemClock{}, IDs: ids, Logger: log,
-		Lease: cfg.WorkLease, Workers: cfg.Workers, Notifications: notifications,
+		Lease: cfg.WorkLease, Workers: cfg.Workers, Notifications: notifications, Observer: tel,
 	})
 	svc.OnWork(eng.Wake)
 	if cfg.Dev {
@@ -200,6 +204,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Service: svc, Auth: issuer, PublicURL: publicURL, Logger: log, Clock: clock, IDs: ids,
 		OpenIDConfiguration: issuer.Discovery, JWKS: issuer.JWKS, JWKSPath: identity.JWKSPath,
 		Dev: cfg.Dev, PauseWork: eng.Pause, Reseed: reseed,
+		Observer: tel, Readiness: readiness(store, eng), Metrics: metricsOnAPI(cfg, tel.Handler()),
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -209,12 +214,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	metricsURL, stopMetrics, err := serveMetrics(cfg, tel.Handler(), log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(graph.LimitConnections(listener, cfg.MaxConnections)) }()
 	fmt.Fprintf(stdout, "listening on http://%s\n", listener.Addr())
+	if metricsURL != "" {
+		fmt.Fprintf(stdout, "metrics on %s\n", metricsURL)
+	}
 	buildInfo, _ := debug.ReadBuildInfo()
 	log.Info("accessd started", "version", describeBuild(version, buildInfo), "addr", listener.Addr().String(), "public_url", publicURL,
-		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev)
+		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev, "metrics_addr", cfg.MetricsAddr)
 
 	select {
 	case err := <-served:
