@@ -20,13 +20,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// Telemetry is accessd's metrics registry, and the observer that feeds it.
-// It is safe for concurrent use.
+// Telemetry is accessd's metrics registry and tracer, and the observer
+// that feeds them. It is safe for concurrent use.
 type Telemetry struct {
 	registry *prometheus.Registry
 	log      *slog.Logger
+	tracing  *tracing // nil: tracing is off
 
 	httpRequests    *prometheus.CounterVec
 	httpDuration    *prometheus.HistogramVec
@@ -65,11 +67,14 @@ var (
 const unmatchedRoute = "unmatched"
 
 // New registers accessd's metrics, and Go's and the process's, in a
-// registry of their own. log receives failures to collect.
-func New(log *slog.Logger) *Telemetry {
+// registry of their own. log receives failures to collect. With a tracer
+// provider, requests, transactions within them, and callouts become spans,
+// and callouts send their traceparent; with nil, tracing costs nothing.
+func New(log *slog.Logger, tp trace.TracerProvider) *Telemetry {
 	t := &Telemetry{
 		registry:      prometheus.NewRegistry(),
 		log:           log,
+		tracing:       newTracing(tp),
 		requestSeries: map[requestKey]requestSeries{},
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "accessd_http_requests_total",
@@ -132,7 +137,10 @@ func (t *Telemetry) WatchQueue(stats func(ctx context.Context) (access.QueueStat
 
 // RequestStarted implements graph.Observer.
 func (t *Telemetry) RequestStarted(r *http.Request) context.Context {
-	return r.Context()
+	if t.tracing == nil {
+		return r.Context()
+	}
+	return t.tracing.startRequest(r)
 }
 
 // RequestEnded implements graph.Observer.
@@ -140,6 +148,9 @@ func (t *Telemetry) RequestEnded(ctx context.Context, e graph.RequestEnd) {
 	series := t.seriesOf(e.Route, e.Status)
 	series.requests.Inc()
 	series.duration.Observe(e.Duration.Seconds())
+	if t.tracing != nil {
+		t.tracing.endRequest(ctx, e)
+	}
 }
 
 // seriesOf finds the series of a route and status, made on first use.
@@ -167,16 +178,27 @@ func (t *Telemetry) seriesOf(route string, status int) requestSeries {
 
 // CalloutStarted implements engine.Observer.
 func (t *Telemetry) CalloutStarted(ctx context.Context, plan access.CalloutPlan) context.Context {
-	return ctx
+	if t.tracing == nil {
+		return ctx
+	}
+	return t.tracing.startCallout(ctx, plan)
 }
 
-// CalloutHeaders implements engine.Observer.
-func (t *Telemetry) CalloutHeaders(ctx context.Context, h http.Header) {}
+// CalloutHeaders implements engine.Observer: the callout's traceparent, so
+// that an extension can join its own spans to the callout's trace.
+func (t *Telemetry) CalloutHeaders(ctx context.Context, h http.Header) {
+	if t.tracing != nil {
+		t.tracing.calloutHeaders(ctx, h)
+	}
+}
 
 // CalloutEnded implements engine.Observer.
 func (t *Telemetry) CalloutEnded(ctx context.Context, c engine.CalloutReport) {
 	t.callouts.WithLabelValues(c.ExtensionID, string(c.Outcome)).Inc()
 	t.calloutDuration.WithLabelValues(c.ExtensionID).Observe(c.Duration.Seconds())
+	if t.tracing != nil {
+		t.tracing.endCallout(ctx, c)
+	}
 }
 
 // WorkFinished implements engine.Observer.
@@ -190,7 +212,10 @@ func (t *Telemetry) WorkFinished(kind access.WorkKind, err error) {
 
 // TransactionStarted implements sqlstore.Observer.
 func (t *Telemetry) TransactionStarted(ctx context.Context, write bool) func(error) {
-	return nil
+	if t.tracing == nil {
+		return nil
+	}
+	return t.tracing.startTransaction(ctx, write)
 }
 
 // GroupCommitted implements sqlstore.Observer.

@@ -67,7 +67,7 @@ func wantSeries(t *testing.T, got map[string]float64, want map[string]float64) {
 }
 
 func TestRequestMetrics(t *testing.T) {
-	tel := New(quiet)
+	tel := New(quiet, nil)
 	for _, e := range []graph.RequestEnd{
 		{Method: "GET", Route: "GET /v1.0/users/{id}", Status: 200, Duration: 3 * time.Millisecond},
 		{Method: "GET", Route: "GET /v1.0/users/{id}", Status: 200, Duration: 30 * time.Millisecond},
@@ -92,7 +92,7 @@ func TestRequestMetrics(t *testing.T) {
 }
 
 func TestEngineMetrics(t *testing.T) {
-	tel := New(quiet)
+	tel := New(quiet, nil)
 	ctx := context.Background()
 	for _, c := range []engine.CalloutReport{
 		{ExtensionID: "x1", Outcome: engine.CalloutOK, Attempts: 1, Duration: 20 * time.Millisecond},
@@ -118,7 +118,7 @@ func TestEngineMetrics(t *testing.T) {
 }
 
 func TestStoreMetrics(t *testing.T) {
-	tel := New(quiet)
+	tel := New(quiet, nil)
 	if ended := tel.TransactionStarted(context.Background(), true); ended != nil {
 		t.Error("without tracing a transaction needs no end")
 	}
@@ -168,7 +168,7 @@ func TestQueueGauges(t *testing.T) {
 			[]string{`accessd_timers_due`, `accessd_requests_waiting_for_callback`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tel := New(quiet)
+			tel := New(quiet, nil)
 			tel.WatchQueue(func(ctx context.Context) (access.QueueStats, error) {
 				if _, ok := ctx.Deadline(); !ok {
 					t.Error("the queue is read without a deadline")
@@ -189,7 +189,7 @@ func TestQueueGauges(t *testing.T) {
 // Counting a request allocates nothing once its series exist, so that
 // metrics cost no garbage per request.
 func TestRequestEndedAllocatesNothing(t *testing.T) {
-	tel := New(quiet)
+	tel := New(quiet, nil)
 	r := httptest.NewRequest("GET", "/v1.0/users", nil)
 	e := graph.RequestEnd{Method: "GET", Route: "GET /v1.0/users", Status: 200, Duration: time.Millisecond}
 	tel.RequestEnded(r.Context(), e)
@@ -199,7 +199,7 @@ func TestRequestEndedAllocatesNothing(t *testing.T) {
 }
 
 func BenchmarkRequestEnded(b *testing.B) {
-	tel := New(quiet)
+	tel := New(quiet, nil)
 	r := httptest.NewRequest("GET", "/v1.0/users", nil)
 	e := graph.RequestEnd{Method: "GET", Route: "GET /v1.0/identityGovernance/entitlementManagement/assignmentRequests/{id}", Status: 200, Duration: time.Millisecond}
 	for b.Loop() {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/telemetry"
 )
 
 // Config is every setting of `accessd serve`, with its defaults. Flags win
@@ -30,6 +31,7 @@ type Config struct {
 	CPUProfile        string
 	Trace             string
 	MetricsAddr       string // empty: /metrics on Addr
+	OTelEndpoint      string // empty: no tracing
 
 	// What one client may hold: see graph.LimitConnections and net/http.Server.
 	ReadHeaderTimeout time.Duration
@@ -78,6 +80,7 @@ func defaultConfig(getenv func(string) string) Config {
 	if v := getenv("ACCESSD_METRICS_ADDR"); v != "" {
 		c.MetricsAddr = v
 	}
+	c.OTelEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	return c
 }
 
@@ -103,6 +106,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long a keep-alive connection may wait for its next request")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "client connections open at once; more wait to be accepted")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address instead of --addr, e.g. to keep it private (env ACCESSD_METRICS_ADDR)")
+	fs.StringVar(&c.OTelEndpoint, "otel-endpoint", c.OTelEndpoint, "send OpenTelemetry traces over OTLP/HTTP to the collector at this base URL, e.g. http://localhost:4318 (env OTEL_EXPORTER_OTLP_ENDPOINT; default: no tracing)")
 }
 
 // validate checks the settings before anything starts.
@@ -113,6 +117,9 @@ func (c Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
 		problems = append(problems, fmt.Sprintf("--metrics-addr %q is not host:port", c.MetricsAddr))
+	}
+	if _, err := telemetry.TracesURL(c.OTelEndpoint); c.OTelEndpoint != "" && err != nil {
+		problems = append(problems, fmt.Sprintf("--otel-endpoint %q must be an http or https URL such as http://localhost:4318", c.OTelEndpoint))
 	}
 	if strings.TrimSpace(c.Database) == "" {
 		problems = append(problems, "--database is empty")

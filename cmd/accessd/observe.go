@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/accessd/accessd/engine"
 	"github.com/accessd/accessd/graph"
 	"github.com/accessd/accessd/sqlstore"
+	"github.com/accessd/accessd/telemetry"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // readiness is what /readyz checks after the database: a replica whose
@@ -26,6 +30,30 @@ func readiness(store *sqlstore.Store, eng *engine.Engine) []graph.ReadinessCheck
 			return nil
 		}},
 	}
+}
+
+// startTracing starts an OTLP exporter when --otel-endpoint (or
+// OTEL_EXPORTER_OTLP_ENDPOINT) names a collector. Without one it returns
+// no provider, and tracing costs nothing. stop sends the spans still
+// waiting, so call it once the server and the engine have stopped.
+func startTracing(ctx context.Context, endpoint, version string, log *slog.Logger) (tp trace.TracerProvider, stop func(), err error) {
+	if endpoint == "" {
+		return nil, func() {}, nil
+	}
+	provider, err := telemetry.StartTracing(ctx, endpoint, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	// An export that fails (the collector is away) is said in accessd's
+	// log, in its format, rather than by OpenTelemetry's own logger.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "error", err.Error()) }))
+	return provider, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := provider.Shutdown(ctx); err != nil {
+			log.Warn("sending the last spans failed", "error", err.Error())
+		}
+	}, nil
 }
 
 // metricsOnAPI is the /metrics handler of the API's listener: none when

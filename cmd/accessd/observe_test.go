@@ -2,13 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +26,9 @@ import (
 	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/sqlstore"
 	"github.com/accessd/accessd/sqlstore/storetest"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // scrapeMetrics reads url's /metrics, without a token, as series
@@ -276,6 +283,106 @@ func TestReadinessOfStoreAndEngine(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != step.status || strings.TrimSpace(string(body)) != step.body {
 			t.Errorf("%s: /readyz %d %s, want %d %s", step.name, resp.StatusCode, body, step.status, step.body)
+		}
+	}
+}
+
+// otlpReceiver stands in for an OpenTelemetry collector: it keeps the
+// spans accessd exports over OTLP/HTTP.
+type otlpReceiver struct {
+	mu    sync.Mutex
+	spans []*tracepb.Span
+	paths []string
+}
+
+func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err == nil && r.Header.Get("Content-Encoding") == "gzip" {
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(bytes.NewReader(body)); err == nil {
+			body, err = io.ReadAll(zr)
+		}
+	}
+	var req coltracepb.ExportTraceServiceRequest
+	if err == nil {
+		err = proto.Unmarshal(body, &req)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.paths = append(o.paths, r.URL.Path)
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			o.spans = append(o.spans, ss.Spans...)
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Write(nil)
+}
+
+func (o *otlpReceiver) span(traceID, spanID string) (*tracepb.Span, []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, s := range o.spans {
+		if hex.EncodeToString(s.TraceId) == traceID && hex.EncodeToString(s.SpanId) == spanID {
+			return s, o.paths
+		}
+	}
+	return nil, o.paths
+}
+
+// With --otel-endpoint, a callout carries its span's traceparent to the
+// extension, and the span reaches the collector when accessd stops.
+func TestTracingSendsTraceparentToExtensions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	receiver := &otlpReceiver{}
+	collector := httptest.NewServer(receiver)
+	t.Cleanup(collector.Close)
+	bin := buildBinary(t)
+	db := storetest.DSN(t, storetest.Backend())
+	srv := startServer(t, bin, "--database", db, "--otel-endpoint", collector.URL)
+	token := mintToken(t, bin, db, "--app", "tracing", "--roles", "EntitlementManagement.ReadWrite.All,Directory.ReadWrite.All")
+	api := apiClient(t, srv.url, token)
+	ctx := t.Context()
+	catcher, extURL := newCalloutCatcher(t)
+
+	catalog, err := api.CreateCatalog(ctx, access.Catalog{DisplayName: "Sales"})
+	must(t, err, "create catalog")
+	ext, err := api.CreateCustomExtension(ctx, catalog.ID, requestExtension("Notify", extURL+"/callout", ""))
+	must(t, err, "create extension")
+	pkg, err := api.CreateAccessPackage(ctx, access.AccessPackage{DisplayName: "Sales tools", CatalogID: catalog.ID})
+	must(t, err, "create package")
+	policy, err := api.CreateAssignmentPolicy(ctx, map[string]any{
+		"displayName": "Employees", "accessPackage": map[string]any{"id": pkg.ID}, "allowedTargetScope": "allMemberUsers",
+		"customExtensionStageSettings": []any{map[string]any{"stage": "assignmentRequestCreated", "customExtension": map[string]any{"id": ext.ID}}},
+	})
+	must(t, err, "create policy")
+	requestID := submit(t, api, createUser(t, api, "Bob", "bob@contoso.test"), pkg.ID, policy.ID)
+	waitFor(t, "the callout", func() bool { _, ok := catcher.instance(requestID); return ok })
+
+	catcher.mu.Lock()
+	traceparent := catcher.headers[requestID].Get("traceparent")
+	catcher.mu.Unlock()
+	m := regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-01$`).FindStringSubmatch(traceparent)
+	if m == nil || m[1] == strings.Repeat("0", 32) || m[2] == strings.Repeat("0", 16) {
+		t.Fatalf("the extension got traceparent %q, want a valid, sampled W3C trace context", traceparent)
+	}
+	srv.stop(t) // sends the spans still batched
+	span, paths := receiver.span(m[1], m[2])
+	if span == nil {
+		t.Fatalf("the collector got no span %s in trace %s (requests to %v)", m[2], m[1], paths)
+	}
+	if span.Name != "callout assignmentRequestCreated" || span.Kind != tracepb.Span_SPAN_KIND_CLIENT {
+		t.Errorf("the traceparent's span is %q of kind %v, want the callout's client span", span.Name, span.Kind)
+	}
+	for _, p := range paths {
+		if p != "/v1/traces" {
+			t.Errorf("spans sent to %s, want /v1/traces", p)
 		}
 	}
 }

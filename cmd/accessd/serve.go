@@ -127,7 +127,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	ids := &access.TimeOrderedIDs{Clock: clock}
 
-	tel := telemetry.New(log)
+	buildInfo, _ := debug.ReadBuildInfo()
+	tracer, stopTracing, err := startTracing(ctx, cfg.OTelEndpoint, describeBuild(version, buildInfo), log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	tel := telemetry.New(log, tracer)
 	store, err := openStoreWith(ctx, cfg.Database, sqlstore.Options{Synchronous: cfg.SQLiteSynchronous, Logger: log, MaxOpenConns: cfg.DBMaxConns,
 		Observer: tel})
 	if err != nil {
@@ -225,9 +231,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if metricsURL != "" {
 		fmt.Fprintf(stdout, "metrics on %s\n", metricsURL)
 	}
-	buildInfo, _ := debug.ReadBuildInfo()
 	log.Info("accessd started", "version", describeBuild(version, buildInfo), "addr", listener.Addr().String(), "public_url", publicURL,
-		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev, "metrics_addr", cfg.MetricsAddr)
+		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev, "metrics_addr", cfg.MetricsAddr,
+		"otel_endpoint", cfg.OTelEndpoint)
 
 	select {
 	case err := <-served:
