@@ -31,11 +31,13 @@ func (s *Store) transactionStarted(ctx context.Context, write bool) (ended func(
 	return s.observer.TransactionStarted(ctx, write)
 }
 
-// MigrationsCurrent answers nil when the database is at the newest
-// migration this binary embeds, and otherwise says where each stands: a
-// replica must not serve a schema it was not built for, in either
-// direction. It reads on a read connection, without the migration lock,
-// so it neither waits for a migration nor holds one up.
+// MigrationsCurrent answers nil when the database has every migration this
+// binary embeds, and otherwise says where each stands: a replica must not
+// serve a schema that lacks what it reads. A database ahead of the binary,
+// migrated by a newer replica during a rolling upgrade, is current:
+// migrations only add what older versions do not read (docs/deploy.md).
+// It reads on a read connection, without the migration lock, so it
+// neither waits for a migration nor holds one up.
 func (s *Store) MigrationsCurrent(ctx context.Context) error {
 	p, err := s.migrationProvider(s.read)
 	if err != nil {
@@ -45,7 +47,7 @@ func (s *Store) MigrationsCurrent(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: reading the database's migration version: %w", err)
 	}
-	if current != newest {
+	if current < newest {
 		return fmt.Errorf("sqlstore: the database is at migration %d, this binary's newest is %d", current, newest)
 	}
 	return nil

@@ -18,7 +18,7 @@ import (
 )
 
 // readiness is what /readyz checks after the database: a replica whose
-// schema is not the one it was built for, or whose engine has stopped,
+// database lacks a migration it needs, or whose engine has stopped,
 // answers requests but should not be sent them.
 func readiness(store *sqlstore.Store, eng *engine.Engine) []graph.ReadinessCheck {
 	return []graph.ReadinessCheck{
