@@ -44,6 +44,43 @@ func (s *Service) CountWorkDue(ctx context.Context) (int, error) {
 	return get(ctx, s, func(tx Tx) (int, error) { return tx.CountWorkDue(s.clock.Now()) })
 }
 
+// QueueStats is the state of the work queue at one instant, for /metrics.
+type QueueStats struct {
+	At    time.Time
+	Kinds []WorkKindStats // one per kind in WorkKinds order, empty kinds included
+	// WaitingForCallback counts the requests waiting for a callback. Every
+	// such wait has exactly one callback deadline queued, removed when the
+	// wait ends, so this is the number of deadlines queued.
+	WaitingForCallback int
+	// TimersDue counts the work due that needs no outside call: all but callouts.
+	TimersDue int
+}
+
+// QueueStats reads the work queue in one read transaction.
+func (s *Service) QueueStats(ctx context.Context) (QueueStats, error) {
+	now := s.clock.Now()
+	stored, err := get(ctx, s, func(tx Tx) ([]WorkKindStats, error) { return tx.WorkStats(now) })
+	if err != nil {
+		return QueueStats{}, err
+	}
+	q := QueueStats{At: now, Kinds: make([]WorkKindStats, len(WorkKinds))}
+	for i, kind := range WorkKinds {
+		q.Kinds[i].Kind = kind
+		for _, st := range stored {
+			if st.Kind == kind {
+				q.Kinds[i] = st
+			}
+		}
+		if kind == WorkCallbackTimeout {
+			q.WaitingForCallback = q.Kinds[i].Due + q.Kinds[i].Later
+		}
+		if kind != WorkCallout {
+			q.TimersDue += q.Kinds[i].Due
+		}
+	}
+	return q, nil
+}
+
 // RetryWork puts work back after accessd failed to do it, with backoff.
 func (s *Service) RetryWork(ctx context.Context, w Work) error {
 	return s.update(ctx, func(tx Tx) error {

@@ -157,6 +157,10 @@ type Tx interface {
 	NextWorkAt() (at time.Time, ok bool, err error)
 	// CountWorkDue counts work due at or before now, leased or not.
 	CountWorkDue(now time.Time) (int, error)
+	// WorkStats counts the queued work of each kind that has any, as at
+	// now, in kind order. It is one read, cheap enough for every scrape
+	// of /metrics.
+	WorkStats(now time.Time) ([]WorkKindStats, error)
 
 	// AddCalloutAttempts records callout attempts for --dev mode's inspection.
 	AddCalloutAttempts(as []CalloutAttempt) error

@@ -27,6 +27,11 @@ const (
 	WorkPreExpiry WorkKind = "preExpiry"
 )
 
+// WorkKinds lists every kind of work, so that what reports on the queue
+// shows each kind, an empty one too.
+var WorkKinds = []WorkKind{WorkCallout, WorkStart, WorkExpire, WorkCallbackTimeout, WorkApprovalEscalation,
+	WorkApprovalDeadline, WorkDeliver, WorkRevoke, WorkPreExpiry}
+
 // requestTimers are the kinds of work that wait on a request's behalf and
 // end when the request moves on.
 var requestTimers = []WorkKind{WorkStart, WorkCallbackTimeout, WorkApprovalEscalation, WorkApprovalDeadline}
@@ -51,6 +56,16 @@ type Work struct {
 	// callout payload reports even if the request has moved on since.
 	RequestState  RequestState `json:"RequestState"`
 	RequestStatus string       `json:"RequestStatus"`
+}
+
+// WorkKindStats is how much work of one kind is queued at an instant.
+type WorkKindStats struct {
+	Kind  WorkKind
+	Due   int // due at or before the instant, claimed or not
+	Later int // due after it
+	// OldestDue is the earliest due time of the work that is due; zero
+	// when none is. How long it has waited tells a stuck queue from a busy one.
+	OldestDue time.Time
 }
 
 // Backoff is how long accessd waits before retrying work it failed to do

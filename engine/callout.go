@@ -34,7 +34,7 @@ func (e *Engine) callout(ctx context.Context, c access.Claimed) error {
 	if err := e.svc.CalloutBody(ctx, plan); err != nil {
 		return err
 	}
-	res, err := e.send(ctx, *plan)
+	res, err := e.sendObserved(ctx, *plan)
 	if err != nil {
 		return err // accessd's own failure: backoff, not a failed callout
 	}
@@ -120,6 +120,7 @@ func (e *Engine) attempt(ctx context.Context, plan access.CalloutPlan, url, auth
 	req.Header.Set("x-ms-client-request-id", requestID)
 	req.Header.Set("x-ms-correlation-request-id", requestID)
 	req.Header.Set("Authorization", auth)
+	e.addCalloutHeaders(ctx, req.Header)
 	rec.RequestHeaders = map[string]string{
 		"Content-Type": req.Header.Get("Content-Type"), "client-request-id": requestID,
 		"x-ms-client-request-id": requestID, "x-ms-correlation-request-id": requestID,

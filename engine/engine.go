@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accessd/accessd/access"
@@ -55,6 +56,9 @@ type Config struct {
 	// Notifications, when set, wakes the engine when another process (a
 	// replica on the same PostgreSQL database) queued work.
 	Notifications <-chan struct{}
+
+	// Observer, when set, hears of callouts and finished work.
+	Observer Observer
 }
 
 // Engine runs queued work until its context ends.
@@ -77,6 +81,8 @@ type Engine struct {
 	tokens   map[string]cachedToken
 
 	finishes chan finish // sent callouts waiting to be recorded, in batches
+
+	running atomic.Bool // while Run claims work
 }
 
 // finish is a sent callout on its way to the database; err answers whether it was recorded.
@@ -146,6 +152,7 @@ func (e *Engine) Run(ctx context.Context) {
 		close(e.finishes)
 		<-recorderDone
 	}()
+	e.running.Store(true)
 	for ctx.Err() == nil {
 		free := cap(e.slots) - len(e.slots)
 		claimed, failed := 0, false
@@ -157,6 +164,7 @@ func (e *Engine) Run(ctx context.Context) {
 		}
 		e.sleep(ctx, free == 0, failed)
 	}
+	e.running.Store(false)
 }
 
 // claim leases up to free pieces of due work and starts them. Nothing is
@@ -173,6 +181,7 @@ func (e *Engine) claim(ctx context.Context, free int) (claimed int, failed bool)
 	}
 	for _, c := range work {
 		if c.Done {
+			e.workFinished(c.Work.Kind, nil)
 			continue // a timer, run in the claim's own transaction
 		}
 		e.slots <- struct{}{}
@@ -265,6 +274,7 @@ func (e *Engine) do(ctx context.Context, c access.Claimed) {
 	} else {
 		err = e.svc.RunTimer(workCtx, w)
 	}
+	e.workFinished(w.Kind, err)
 	if err == nil {
 		return
 	}

@@ -39,8 +39,8 @@ type testAPI struct {
 }
 
 // newTestAPI starts a server on a fresh database in t.TempDir; everything is
-// closed when the test ends.
-func newTestAPI(t testing.TB) *testAPI {
+// closed when the test ends. edit, if given, changes the server's Config.
+func newTestAPI(t testing.TB, edit ...func(*Config)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -62,7 +62,7 @@ func newTestAPI(t testing.TB) *testAPI {
 	issuer := identity.NewIssuer(identity.IssuerConfig{URL: base, TenantID: testAPITenant, Keys: keys, Clock: clock})
 	counted := &countingStore{Store: store}
 	svc := access.NewService(counted, clock, &access.TimeOrderedIDs{Clock: clock})
-	api = NewServer(Config{
+	cfg := Config{
 		Service:             svc,
 		Auth:                issuer,
 		PublicURL:           base,
@@ -72,7 +72,11 @@ func newTestAPI(t testing.TB) *testAPI {
 		OpenIDConfiguration: issuer.Discovery,
 		JWKS:                issuer.JWKS,
 		JWKSPath:            identity.JWKSPath,
-	})
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	api = NewServer(cfg)
 	ts.Start()
 	t.Cleanup(ts.Close)
 	if ts.URL != base {

@@ -49,6 +49,13 @@ type Config struct {
 	// Throttle limits how often each caller may call; its zero value
 	// throttles nobody.
 	Throttle Throttle
+	// Observer, when set, sees every request: metrics and traces.
+	Observer Observer
+	// Metrics, when set, is served at GET /metrics without a token, as
+	// Prometheus sends none; nil when --metrics-addr serves it elsewhere.
+	Metrics http.Handler
+	// Readiness lists what GET /readyz checks after the database.
+	Readiness []ReadinessCheck
 }
 
 // Server is the HTTP API.
@@ -71,6 +78,10 @@ func NewServer(cfg Config) *Server {
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, svc: cfg.Service, mux: http.NewServeMux(), log: cfg.Logger, throttle: newThrottle(cfg.Throttle)}
 	s.mux.Handle("GET /healthz", s.public(s.health))
+	s.mux.Handle("GET /readyz", s.public(s.ready))
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", cfg.Metrics)
+	}
 	s.mux.Handle("GET /.well-known/openid-configuration", s.public(rawJSON(cfg.OpenIDConfiguration)))
 	s.mux.Handle("GET "+cfg.JWKSPath, s.public(rawJSON(cfg.JWKS)))
 	for _, version := range []string{"v1.0", "beta"} {
@@ -95,8 +106,12 @@ func (s *Server) route(pattern string, need access.Permission, h handler) {
 type callerKey struct{}
 type outcomeKey struct{}
 
-// outcome carries a handler's error to the one log line of its request.
-type outcome struct{ err error }
+// outcome carries a handler's error, and the caller once its token is
+// verified, to the one log line of its request.
+type outcome struct {
+	err    error
+	caller access.Caller
+}
 
 // callerOf is the authenticated caller of a protected route.
 func callerOf(r *http.Request) access.Caller {
@@ -116,6 +131,9 @@ func (s *Server) protected(need access.Permission, h handler) http.Handler {
 		}
 		if err := s.throttle.admitCaller(caller.ObjectID); err != nil {
 			return err
+		}
+		if o, ok := r.Context().Value(outcomeKey{}).(*outcome); ok {
+			o.caller = caller
 		}
 		if caller.IsApp && caller.DisplayName == "" {
 			caller.DisplayName = s.appName(r.Context(), caller.ObjectID)
@@ -175,7 +193,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("client-request-id", clientRequestID)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	out := &outcome{}
-	r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, out))
+	r = r.WithContext(context.WithValue(s.requestStarted(r), outcomeKey{}, out))
+	route := ""
 	originalPath := r.URL.Path
 	if p := rewriteKeys(r.URL.Path); p != r.URL.Path {
 		r.URL.Path, r.URL.RawPath = p, ""
@@ -187,7 +206,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rec, r, s.cfg.Clock.Now(), out.err)
 			}
 		}
-		s.logRequest(r, originalPath, rec.status, time.Since(start), requestID, out.err)
+		took := time.Since(start)
+		s.logRequest(r, originalPath, rec.status, took, requestID, out)
+		s.requestEnded(r, route, rec.status, took, out.caller)
 	}()
 	// No object has a NUL in its id, and PostgreSQL cannot even compare one.
 	if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") {
@@ -195,7 +216,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
 		return
 	}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	if _, route = s.mux.Handler(r); route == "" {
 		out.err = s.unrouted(rec, r)
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
 		return
@@ -220,8 +241,15 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) error {
 	return access.NotFoundf("no resource at %s", r.URL.Path)
 }
 
-func (s *Server) logRequest(r *http.Request, path string, status int, took time.Duration, requestID string, err error) {
+func (s *Server) logRequest(r *http.Request, path string, status int, took time.Duration, requestID string, out *outcome) {
 	attrs := []any{"method", r.Method, "path", path, "status", status, "ms", float64(took.Microseconds()) / 1000, "request_id", requestID}
+	if out.caller.ObjectID != "" {
+		attrs = append(attrs, "oid", out.caller.ObjectID)
+	}
+	if out.caller.AppID != "" {
+		attrs = append(attrs, "appid", out.caller.AppID)
+	}
+	err := out.err
 	switch {
 	case err != nil && access.KindOf(err) == access.KindInternal:
 		s.log.Error("request", append(attrs, "error", err.Error())...)

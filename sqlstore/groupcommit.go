@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/accessd/accessd/access"
 )
@@ -73,7 +74,11 @@ func (s *Store) runWriter() {
 				break more
 			}
 		}
+		start := time.Now()
 		s.commitGroup(group)
+		if s.observer != nil {
+			s.observer.GroupCommitted(len(group), time.Since(start))
+		}
 	}
 }
 

@@ -52,6 +52,8 @@ type Options struct {
 
 	// Logger receives migration progress and failures to roll back; slog.Default() when nil.
 	Logger *slog.Logger
+	// Observer, when set, hears of transactions, group commits and lost races.
+	Observer Observer
 }
 
 // Store is an access.Store on an SQL database. It is safe for concurrent use.
@@ -66,6 +68,7 @@ type Store struct {
 	// checkpoint runs SQLite's WAL checkpoints (runCheckpoints); nil on PostgreSQL.
 	checkpoint *sql.DB
 	log        *slog.Logger
+	observer   Observer // nil: nobody listens
 
 	// pg is the PostgreSQL connection configuration, for the connections
 	// that listen for notifications outside the pool; nil on SQLite.
@@ -125,6 +128,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.observer = opt.Observer
 	s.closing, s.close = context.WithCancel(context.Background())
 	if !s.dialect.losesRaces {
 		s.jobs = make(chan writeJob)
@@ -143,16 +147,7 @@ func (s *Store) Engine() string { return s.dialect.name }
 // advisory lock while it runs, so replicas that start together migrate one
 // after the other; the others then find nothing left to do.
 func (s *Store) Migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	exclude, err := otherDialectsMigrations(fsys, s.dialect.name)
-	if err != nil {
-		return fmt.Errorf("sqlstore: migrations: %w", err)
-	}
-	opts := []goose.ProviderOption{goose.WithSlog(s.log), goose.WithDisableGlobalRegistry(true),
-		goose.WithExcludeNames(exclude)}
+	var opts []goose.ProviderOption
 	if s.pg != nil {
 		locker, err := s.migrationLocker(ctx)
 		if err != nil {
@@ -160,9 +155,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(s.dialect.goose, s.write, fsys, opts...)
+	p, err := s.migrationProvider(s.write, opts...)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrations: %w", err)
+		return err
 	}
 	results, err := p.Up(ctx)
 	for _, r := range results {
@@ -174,6 +169,25 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	return nil
+}
+
+// migrationProvider is goose on db with this engine's embedded migrations.
+func (s *Store) migrationProvider(db *sql.DB, extra ...goose.ProviderOption) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	exclude, err := otherDialectsMigrations(fsys, s.dialect.name)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	opts := append([]goose.ProviderOption{goose.WithSlog(s.log), goose.WithDisableGlobalRegistry(true),
+		goose.WithExcludeNames(exclude)}, extra...)
+	p, err := goose.NewProvider(s.dialect.goose, db, fsys, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	return p, nil
 }
 
 // otherDialectsMigrations lists the migration files that belong to another
@@ -231,7 +245,10 @@ const (
 // their turn commit together, each in a savepoint (see groupcommit.go). fn
 // then runs once, unless the group as a whole fails, when it runs again
 // alone. Once fn has started it runs to the end even if ctx is canceled.
-func (s *Store) Update(ctx context.Context, fn func(access.Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(access.Tx) error) (err error) {
+	if ended := s.transactionStarted(ctx, true); ended != nil {
+		defer func() { ended(err) }()
+	}
 	if !s.dialect.losesRaces {
 		return s.updateGrouped(ctx, fn)
 	}
@@ -244,6 +261,9 @@ func (s *Store) Update(ctx context.Context, fn func(access.Tx) error) error {
 			return access.Internal(fmt.Errorf("sqlstore: a transaction lost a race with others %d times in a row: %w", attempt, lost))
 		}
 		s.retries.Add(1)
+		if s.observer != nil {
+			s.observer.RaceLost()
+		}
 		if err := sleep(ctx, retryPause(attempt)); err != nil {
 			return access.Internal(fmt.Errorf("sqlstore: waiting to run a transaction again: %w", err))
 		}
@@ -265,8 +285,11 @@ func (s *Store) runTurn(ctx context.Context, alone bool, fn func(access.Tx) erro
 
 // View runs fn in a read-only transaction that sees one consistent snapshot
 // (on PostgreSQL: REPEATABLE READ READ ONLY, which never loses a race).
-func (s *Store) View(ctx context.Context, fn func(access.Tx) error) error {
-	err, _ := s.runOnce(ctx, s.read, s.dialect.viewTx, fn)
+func (s *Store) View(ctx context.Context, fn func(access.Tx) error) (err error) {
+	if ended := s.transactionStarted(ctx, false); ended != nil {
+		defer func() { ended(err) }()
+	}
+	err, _ = s.runOnce(ctx, s.read, s.dialect.viewTx, fn)
 	return err
 }
 

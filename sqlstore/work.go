@@ -149,6 +149,38 @@ func (t *tx) CountWorkDue(now time.Time) (int, error) {
 	return t.count("SELECT COUNT(*) FROM work WHERE due_us <= ?", now.UnixMicro())
 }
 
+// WorkStats groups the whole work table by kind: one pass over it, which
+// a scrape every few seconds can afford even with a timer queued for
+// every assignment.
+func (t *tx) WorkStats(now time.Time) ([]access.WorkKindStats, error) {
+	at := now.UnixMicro()
+	rows, err := t.sql.QueryContext(t.ctx, t.dialect.rebind(`SELECT kind,
+SUM(CASE WHEN due_us <= ? THEN 1 ELSE 0 END), COUNT(*), MIN(due_us)
+FROM work GROUP BY kind ORDER BY kind`), at)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var out []access.WorkKindStats
+	for rows.Next() {
+		var kind string
+		var due, all int
+		var oldest int64
+		if err := rows.Scan(&kind, &due, &all, &oldest); err != nil {
+			return nil, t.fail(err)
+		}
+		st := access.WorkKindStats{Kind: access.WorkKind(kind), Due: due, Later: all - due}
+		if oldest <= at {
+			st.OldestDue = time.UnixMicro(oldest).UTC()
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.fail(err)
+	}
+	return out, nil
+}
+
 // AddCalloutAttempts inserts every attempt; an id used before is a conflict.
 func (t *tx) AddCalloutAttempts(as []access.CalloutAttempt) error {
 	for _, a := range as {

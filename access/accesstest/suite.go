@@ -67,6 +67,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"WorkDrop", testWorkDrop},
 		{"NextWorkAt", testNextWorkAt},
 		{"CountWorkDue", testCountWorkDue},
+		{"WorkStats", testWorkStats},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"CalloutAttempts", testCalloutAttempts},
 		{"Resources", testResources},

@@ -261,6 +261,36 @@ func testCountWorkDue(t *testing.T, s access.Store) {
 	diff(t, "due in an hour", count(now.Add(time.Hour)), 4)
 }
 
+func testWorkStats(t *testing.T, s access.Store) {
+	now := Epoch
+	stats := func(at time.Time) []access.WorkKindStats {
+		return read(t, s, func(tx access.Tx) ([]access.WorkKindStats, error) { return tx.WorkStats(at) })
+	}
+	diff(t, "no work", stats(now), []access.WorkKindStats(nil))
+
+	addWork(t, s,
+		NewWork("w-1", access.WorkStart, "req-1", "", now.Add(-time.Hour)),
+		NewWork("w-2", access.WorkStart, "req-2", "", now.Add(-time.Minute)),
+		NewWork("w-3", access.WorkStart, "req-3", "", now.Add(time.Microsecond)),
+		NewWork("w-4", access.WorkCallout, "req-1", "", now),
+		NewWork("w-5", access.WorkExpire, "", "asg-1", now.Add(30*24*time.Hour)),
+	)
+	// Claimed work is still queued, and still due: it counts until it is done.
+	claim(t, s, now, "worker", 1)
+	diff(t, "at now", stats(now), []access.WorkKindStats{
+		{Kind: access.WorkCallout, Due: 1, OldestDue: now},
+		{Kind: access.WorkExpire, Later: 1},
+		{Kind: access.WorkStart, Due: 2, Later: 1, OldestDue: now.Add(-time.Hour)},
+	})
+	diff(t, "before all", stats(now.Add(-2*time.Hour)), []access.WorkKindStats{
+		{Kind: access.WorkCallout, Later: 1},
+		{Kind: access.WorkExpire, Later: 1},
+		{Kind: access.WorkStart, Later: 3},
+	})
+	update(t, s, func(tx access.Tx) error { return tx.DeleteWork("w-1") })
+	diff(t, "oldest done", stats(now)[2], access.WorkKindStats{Kind: access.WorkStart, Due: 1, Later: 1, OldestDue: now.Add(-time.Minute)})
+}
+
 // testConcurrentClaims has workers claim in separate transactions at the
 // same instant until nothing is left: each item must go to exactly one.
 func testConcurrentClaims(t *testing.T, s access.Store) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/graph"
+	"github.com/accessd/accessd/telemetry"
 )
 
 // Config is every setting of `accessd serve`, with its defaults. Flags win
@@ -32,6 +33,8 @@ type Config struct {
 	DBMaxConns        int
 	CPUProfile        string
 	Trace             string
+	MetricsAddr       string // empty: /metrics on Addr
+	OTelEndpoint      string // empty: no tracing
 
 	// What one client may hold: see graph.LimitConnections and net/http.Server.
 	ReadHeaderTimeout time.Duration
@@ -103,6 +106,10 @@ func defaultConfig(getenv func(string) string) Config {
 	if v := getenv("ACCESSD_PUBLIC_URL"); v != "" {
 		c.PublicURL = v
 	}
+	if v := getenv("ACCESSD_METRICS_ADDR"); v != "" {
+		c.MetricsAddr = v
+	}
+	c.OTelEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	return c
 }
 
@@ -135,6 +142,8 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.CalloutAllowPrivate, "callout-allow-private", c.CalloutAllowPrivate, "let callouts reach loopback and private addresses (127/8, ::1, 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): extensions on this host or network; on by default with --dev. Link-local and cloud metadata addresses are always refused")
 	fs.StringVar(&c.CalloutProxy, "callout-proxy", c.CalloutProxy, "send every callout through this HTTP proxy (an http:// or https:// URL), which then resolves extensions' hosts; HTTP_PROXY and the like are never used for callouts")
 	fs.StringVar(&c.CalloutSigningSecrets, "callout-signing-secrets", c.CalloutSigningSecrets, "file of lines '<extension id or *> <whsec_… secret>': callouts to those extensions also carry Standard Webhooks signatures; two lines for one id during a rotation; read again on SIGHUP")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address instead of --addr, e.g. to keep it private (env ACCESSD_METRICS_ADDR)")
+	fs.StringVar(&c.OTelEndpoint, "otel-endpoint", c.OTelEndpoint, "send OpenTelemetry traces over OTLP/HTTP to the collector at this base URL, e.g. http://localhost:4318 (env OTEL_EXPORTER_OTLP_ENDPOINT; default: no tracing)")
 }
 
 // parseServeConfig reads serve's command line over the environment and the
@@ -161,6 +170,12 @@ func (c Config) validate() error {
 	var problems []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		problems = append(problems, fmt.Sprintf("--addr %q is not host:port", c.Addr))
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		problems = append(problems, fmt.Sprintf("--metrics-addr %q is not host:port", c.MetricsAddr))
+	}
+	if _, err := telemetry.TracesURL(c.OTelEndpoint); c.OTelEndpoint != "" && err != nil {
+		problems = append(problems, fmt.Sprintf("--otel-endpoint %q must be an http or https URL such as http://localhost:4318", c.OTelEndpoint))
 	}
 	if strings.TrimSpace(c.Database) == "" {
 		problems = append(problems, "--database is empty")

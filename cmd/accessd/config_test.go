@@ -53,6 +53,10 @@ func TestConfigValidate(t *testing.T) {
 		{"an https callout proxy with credentials", func(c *Config) { c.CalloutProxy = "https://u:p@proxy.internal" }, ""},
 		{"a socks callout proxy", func(c *Config) { c.CalloutProxy = "socks5://proxy.internal:1080" }, "--callout-proxy"},
 		{"a callout proxy without a scheme", func(c *Config) { c.CalloutProxy = "proxy.internal:3128" }, "--callout-proxy"},
+		{"metrics on a listener of their own", func(c *Config) { c.MetricsAddr = "127.0.0.1:9100" }, ""},
+		{"metrics addr without port", func(c *Config) { c.MetricsAddr = "localhost" }, "--metrics-addr"},
+		{"traces to a collector", func(c *Config) { c.OTelEndpoint = "http://localhost:4318" }, ""},
+		{"traces to a collector without a scheme", func(c *Config) { c.OTelEndpoint = "localhost:4318" }, "--otel-endpoint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,9 +140,11 @@ func TestServeReadsCalloutSigningSecrets(t *testing.T) {
 }
 
 func TestEnvironmentOverDefaults(t *testing.T) {
-	env := map[string]string{"ACCESSD_ADDR": "0.0.0.0:9000", "ACCESSD_DATABASE": "/tmp/x.db", "ACCESSD_PUBLIC_URL": "https://a.example.com"}
+	env := map[string]string{"ACCESSD_ADDR": "0.0.0.0:9000", "ACCESSD_DATABASE": "/tmp/x.db", "ACCESSD_PUBLIC_URL": "https://a.example.com",
+		"ACCESSD_METRICS_ADDR": "127.0.0.1:9100", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
 	c := defaultConfig(func(k string) string { return env[k] })
-	if c.Addr != "0.0.0.0:9000" || c.Database != "/tmp/x.db" || c.PublicURL != "https://a.example.com" {
+	if c.Addr != "0.0.0.0:9000" || c.Database != "/tmp/x.db" || c.PublicURL != "https://a.example.com" || c.MetricsAddr != "127.0.0.1:9100" ||
+		c.OTelEndpoint != "http://collector:4318" {
 		t.Fatalf("environment not applied: %+v", c)
 	}
 }

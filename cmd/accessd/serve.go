@@ -23,6 +23,7 @@ import (
 	"github.com/accessd/accessd/graph"
 	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/sqlstore"
+	"github.com/accessd/accessd/telemetry"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -133,7 +134,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	ids := &access.TimeOrderedIDs{Clock: clock}
 
-	store, err := openStoreWith(ctx, cfg.Database, sqlstore.Options{Synchronous: cfg.SQLiteSynchronous, Logger: log, MaxOpenConns: cfg.DBMaxConns})
+	buildInfo, _ := debug.ReadBuildInfo()
+	tracer, stopTracing, err := startTracing(ctx, cfg.OTelEndpoint, describeBuild(version, buildInfo), log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	tel := telemetry.New(log, tracer)
+	store, err := openStoreWith(ctx, cfg.Database, sqlstore.Options{Synchronous: cfg.SQLiteSynchronous, Logger: log, MaxOpenConns: cfg.DBMaxConns,
+		Observer: tel})
 	if err != nil {
 		return err
 	}
@@ -151,6 +160,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 
 	svc := access.NewService(store, clock, ids)
 	svc.SetDeliveryRetryFor(cfg.DeliveryRetryFor)
+	tel.WatchQueue(svc.QueueStats)
 	if cfg.Dev {
 		svc.RecordCallouts(true)
 		if err := svc.LoadClock(ctx); err != nil {
@@ -189,7 +199,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	eng := engine.New(engine.Config{
 		Service: svc, Signer: signer{issuer}, Issuer: publicURL, Clock: clock, TokenClock: access.SystemClock{}, IDs: ids, Logger: log,
-		Lease: cfg.WorkLease, Workers: cfg.Workers, Notifications: notifications,
+		Lease: cfg.WorkLease, Workers: cfg.Workers, Notifications: notifications, Observer: tel,
 		AllowPrivate: cfg.CalloutAllowPrivate, Proxy: calloutProxy, Signing: signing,
 	})
 	svc.OnWork(eng.Wake)
@@ -220,6 +230,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Service: svc, Auth: issuer, PublicURL: publicURL, Logger: log, Clock: clock, IDs: ids,
 		OpenIDConfiguration: issuer.Discovery, JWKS: issuer.JWKS, JWKSPath: identity.JWKSPath,
 		Dev: cfg.Dev, PauseWork: eng.Pause, Reseed: reseed, Throttle: throttle,
+		Observer: tel, Readiness: readiness(store, eng), Metrics: metricsOnAPI(cfg, tel.Handler()),
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -229,13 +240,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	metricsURL, stopMetrics, err := serveMetrics(cfg, tel.Handler(), log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(graph.LimitConnections(listener, cfg.MaxConnections)) }()
 	fmt.Fprintf(stdout, "listening on http://%s\n", listener.Addr())
-	buildInfo, _ := debug.ReadBuildInfo()
+	if metricsURL != "" {
+		fmt.Fprintf(stdout, "metrics on %s\n", metricsURL)
+	}
 	log.Info("accessd started", "version", describeBuild(version, buildInfo), "addr", listener.Addr().String(), "public_url", publicURL,
-		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev,
-		"callout_allow_private", cfg.CalloutAllowPrivate)
+		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev, "metrics_addr", cfg.MetricsAddr,
+		"otel_endpoint", cfg.OTelEndpoint, "callout_allow_private", cfg.CalloutAllowPrivate)
 
 	select {
 	case err := <-served:
