@@ -42,7 +42,7 @@ type options map[string]string
 // refused (where says why), rather than silently ignored, so a client never
 // trusts a filter that did nothing; so is one given twice.
 func readOptions(r *http.Request, allowed []string, where string) (options, error) {
-	values, err := url.ParseQuery(r.URL.RawQuery)
+	values, err := queryValues(r.URL.RawQuery)
 	if err != nil {
 		return nil, access.Invalidf("the query string is malformed: %v", err)
 	}
@@ -61,6 +61,29 @@ func readOptions(r *http.Request, allowed []string, where string) (options, erro
 		opts[key] = v[0]
 	}
 	return opts, nil
+}
+
+// queryValues reads a query string as url.ParseQuery does, but splits it
+// only at '&': Graph clients separate the options inside $expand with a
+// bare ';' ($expand=a($select=b;$expand=c)), which url.ParseQuery refuses.
+func queryValues(raw string) (url.Values, error) {
+	values := url.Values{}
+	for _, pair := range strings.Split(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, err
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, err
+		}
+		values[key] = append(values[key], value)
+	}
+	return values, nil
 }
 
 // parseQuery reads the options of a call for one object or for a list
@@ -429,8 +452,9 @@ func legacySkipToken(lastID string) string {
 // nextLink repeats the call with $skiptoken set to token, keeping every
 // other option as it was given.
 func nextLink(base string, r *http.Request, token string) string {
+	given, _ := queryValues(r.URL.RawQuery) // readOptions has read it already
 	values := url.Values{}
-	for k, v := range r.URL.Query() {
+	for k, v := range given {
 		if !strings.EqualFold(k, "$skiptoken") {
 			values[k] = v
 		}
