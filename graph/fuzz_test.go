@@ -62,7 +62,8 @@ var fuzzLists = func() []wireFields {
 }()
 
 // FuzzListQuery: the options of a call on a stored list are either refused
-// with an invalid-request error or run on a real SQLite store without any
+// with an invalid-request error or run on a real store (SQLite; the seed
+// corpus on PostgreSQL too, with ACCESSD_TEST_STORE=postgres) without any
 // other error, on the first page and on the next one its cursor names.
 func FuzzListQuery(f *testing.F) {
 	f.Add(0, "displayName eq 'a'", "displayName desc", "2", "", "", true)
@@ -107,12 +108,13 @@ func FuzzListQuery(f *testing.F) {
 	})
 }
 
-// fuzzStore is a service on a fresh SQLite store with a few items of
-// every list, some of them with empty and null values.
+// fuzzStore is a service on a fresh store with a few items of every list,
+// some of them with empty and null values: SQLite when fuzzing, and the
+// engine ACCESSD_TEST_STORE names when the seed corpus runs as a test.
 func fuzzStore(f *testing.F) *access.Service {
 	f.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := storetest.OpenStore(f, storetest.SQLite, sqlstore.Options{Logger: quiet})
+	store := storetest.OpenStore(f, storetest.Backend(), sqlstore.Options{Logger: quiet})
 	err := store.Update(context.Background(), func(tx access.Tx) error {
 		var errs []error
 		for i, id := range []string{"c-1", "c-2", "c-3"} {
