@@ -411,6 +411,14 @@ func TestODataRefusals(t *testing.T) {
 			a.refused(t, "GET", catalogs+"?"+tc.query, nil, tc.parts...)
 		})
 	}
+	t.Run("text that is not UTF-8", func(t *testing.T) {
+		for _, path := range []string{catalogs + "/%FF", catalogs + "/%FF/accessPackages", catalogs + "/%FF/accessPackages/$count", emV1 + "/accessPackages/a%C3/assignmentPolicies"} {
+			wantError(t, a.mustCallRaw(t, path), http.StatusNotFound, "itemNotFound")
+		}
+		for _, query := range []string{"$filter=id%20eq%20'%FF'", "$skiptoken=%FF", "$select=%FF", "%FF=1"} {
+			wantMessage(t, wantError(t, a.mustCallRaw(t, catalogs+"?"+query), http.StatusBadRequest, "invalidRequest"), "UTF-8")
+		}
+	})
 	t.Run("lists held in memory refuse what they do not read", func(t *testing.T) {
 		pkg := a.accessPackage(t, odataCatalogID(1), "Tools")
 		for _, path := range []string{emV1 + "/accessPackages/" + pkg + "/resourceRoleScopes", emV1 + "/accessPackages/" + pkg + "/incompatibleAccessPackages"} {

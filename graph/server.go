@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/accessd/accessd/access"
 )
@@ -187,6 +189,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
 		return
 	}
+	// Nor is any id text that is not UTF-8, which PostgreSQL refuses to compare.
+	if !utf8.ValidString(r.URL.Path) {
+		out.err = access.NotFoundf("no resource at an address that is not UTF-8")
+		writeError(rec, r, s.cfg.Clock.Now(), out.err)
+		return
+	}
+	if values, err := queryValues(r.URL.RawQuery); err == nil && !validUTF8(values) {
+		out.err = access.Invalidf("the query string is not UTF-8")
+		writeError(rec, r, s.cfg.Clock.Now(), out.err)
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		out.err = s.unrouted(rec, r)
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
@@ -222,6 +235,21 @@ func (s *Server) logRequest(r *http.Request, path string, status int, took time.
 	default:
 		s.log.Info("request", attrs...)
 	}
+}
+
+// validUTF8 reports whether every name and value of a query string is UTF-8.
+func validUTF8(values url.Values) bool {
+	for k, vs := range values {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 type panicError struct{ v any }
