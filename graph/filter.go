@@ -275,8 +275,8 @@ func (p *filterParser) comparison() (*access.Cond, error) {
 		if err != nil {
 			return nil, err
 		}
-		if close := p.next(); close.kind != tokClose {
-			return nil, p.expected("')' to close the parenthesis at position "+strconv.Itoa(t.pos), close)
+		if end := p.next(); end.kind != tokClose {
+			return nil, p.expected("')' to close the parenthesis at position "+strconv.Itoa(t.pos), end)
 		}
 		p.depth--
 		return c, nil
@@ -319,12 +319,12 @@ func comparisonOp(t filterToken, after operand) (access.CondOp, error) {
 		what = after.prop.path
 	}
 	if t.kind == tokWord {
-		switch w := strings.ToLower(t.text); w {
-		case "eq", "ne", "gt", "ge", "lt", "le", "in":
+		switch w := strings.ToLower(t.text); {
+		case w == "eq" || w == "ne" || w == "gt" || w == "ge" || w == "lt" || w == "le" || w == "in":
 			return access.CondOp(w), nil
-		case "add", "sub", "mul", "div", "divby", "mod":
+		case isArithmetic(w):
 			return "", access.Invalidf("$filter: arithmetic operator '%s' is not supported", t.text)
-		case "has":
+		case w == "has":
 			return "", access.Invalidf("$filter: operator 'has' is not supported")
 		}
 	}
@@ -379,8 +379,8 @@ func (p *filterParser) match() (*access.Cond, error) {
 	if text.kind != tokString {
 		return nil, access.Invalidf("$filter: the second argument of %s must be a string in single quotes, not '%s'", name.text, text.quoted())
 	}
-	if close := p.next(); close.kind != tokClose {
-		return nil, p.expected("')' to end "+name.text, close)
+	if end := p.next(); end.kind != tokClose {
+		return nil, p.expected("')' to end "+name.text, end)
 	}
 	p.depth--
 	if arg.prop.typ != access.TypeString && arg.prop.typ != access.TypeID {
@@ -414,7 +414,7 @@ func (p *filterParser) operand() (operand, error) {
 			return operand{lit: t}, nil
 		}
 		if p.peek().kind == tokOpen {
-			return p.caseFunction(t)
+			return p.functionOperand(t)
 		}
 		prop, err := p.property(t)
 		return operand{prop: prop}, err
@@ -424,9 +424,11 @@ func (p *filterParser) operand() (operand, error) {
 	return operand{}, p.unexpected(t)
 }
 
-// caseFunction reads tolower(property) or toupper(property). String
-// comparisons ignore case anyway, so either leaves the property as it is.
-func (p *filterParser) caseFunction(name filterToken) (operand, error) {
+// functionOperand reads a function call where a property or a value
+// stands: tolower(property) or toupper(property), which leave the property
+// as it is, since string comparisons ignore case anyway. Any other
+// function, a lambda operator included, is refused.
+func (p *filterParser) functionOperand(name filterToken) (operand, error) {
 	fn := strings.ToLower(name.text)
 	last := fn[strings.LastIndex(fn, "/")+1:]
 	switch {
@@ -447,8 +449,8 @@ func (p *filterParser) caseFunction(name filterToken) (operand, error) {
 	if err != nil {
 		return operand{}, err
 	}
-	if close := p.next(); close.kind != tokClose {
-		return operand{}, p.expected("')' to end "+name.text, close)
+	if end := p.next(); end.kind != tokClose {
+		return operand{}, p.expected("')' to end "+name.text, end)
 	}
 	p.depth--
 	if prop.typ != access.TypeString {
@@ -619,8 +621,8 @@ func isArithmetic(w string) bool {
 // parseOrderBy reads $orderby: keys separated by commas, each a property
 // path and optionally asc or desc.
 func parseOrderBy(s string, fields wireFields) ([]access.Order, error) {
-	if len(s) > maxFilterLength {
-		return nil, access.Invalidf("$orderby is %d characters long; at most %d are read", len(s), maxFilterLength)
+	if len(s) > maxOptionLength {
+		return nil, access.Invalidf("$orderby is %d characters long; at most %d are read", len(s), maxOptionLength)
 	}
 	var out []access.Order
 	seen := map[access.Field]bool{}

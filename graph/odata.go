@@ -40,7 +40,8 @@ type options map[string]string
 
 // readOptions reads the $-options of r. An option allowed does not name is
 // refused (where says why), rather than silently ignored, so a client never
-// trusts a filter that did nothing; so is one given twice.
+// trusts a filter that did nothing; so is one given twice. An option given
+// empty ($top=) counts as absent, as it always has.
 func readOptions(r *http.Request, allowed []string, where string) (options, error) {
 	values, err := queryValues(r.URL.RawQuery)
 	if err != nil {
@@ -58,7 +59,9 @@ func readOptions(r *http.Request, allowed []string, where string) (options, erro
 		if _, twice := opts[key]; twice || len(v) > 1 {
 			return nil, access.Invalidf("query option %s is given more than once", name)
 		}
-		opts[key] = v[0]
+		if v[0] != "" {
+			opts[key] = v[0]
+		}
 	}
 	return opts, nil
 }
@@ -105,7 +108,7 @@ func (o options) query(expandable []string) (query, error) {
 	if q.top, err = o.top(); err != nil {
 		return q, err
 	}
-	if tok := o["$skiptoken"]; tok != "" {
+	if tok, ok := o["$skiptoken"]; ok {
 		raw, err := base64.RawURLEncoding.DecodeString(tok)
 		after, ok := strings.CutPrefix(string(raw), "after:")
 		if err != nil || !ok || after == "" {

@@ -411,6 +411,9 @@ func TestODataRefusals(t *testing.T) {
 			a.refused(t, "GET", catalogs+"?"+tc.query, nil, tc.parts...)
 		})
 	}
+	t.Run("an option given empty counts as absent", func(t *testing.T) {
+		emSame(t, "catalogs", 5, len(a.page(t, catalogs+"?$top=&$filter=&$orderby=&$skiptoken=").ids))
+	})
 	t.Run("text that is not UTF-8", func(t *testing.T) {
 		for _, path := range []string{catalogs + "/%FF", catalogs + "/%FF/accessPackages", catalogs + "/%FF/accessPackages/$count", emV1 + "/accessPackages/a%C3/assignmentPolicies"} {
 			wantError(t, a.mustCallRaw(t, path), http.StatusNotFound, "itemNotFound")
