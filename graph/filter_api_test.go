@@ -100,8 +100,8 @@ func TestODataFilterOnCatalogsAndTheDirectory(t *testing.T) {
 			tx.PutServicePrincipal(access.ServicePrincipal{ID: "sp1", AppID: "app-1", DisplayName: "Sales CRM"}),
 		)
 	})
-	// test-app and directory-app, the token's service principals, are listed too.
-	spIDs := a.pagedIDs(t, dir, "/v1.0/servicePrincipals?$orderby=displayName")
+	// test-app, the tokens' service principal, is listed too.
+	spIDs := a.pagedIDs(t, dir, "/v1.0/servicePrincipals")
 
 	for _, tc := range []struct {
 		path, filter string
@@ -162,12 +162,7 @@ func TestODataFilterOnCatalogsAndTheDirectory(t *testing.T) {
 			if !strings.Contains(tc.path, "entitlementManagement") {
 				token = dir
 			}
-			got := a.pagedIDs(t, token, withQuery(tc.path, "$filter", tc.filter))
-			if !strings.Contains(tc.path, "servicePrincipals") || tc.filter == "appId eq 'app-1'" {
-				emSame(t, "ids in id order", tc.want, got)
-				return
-			}
-			emSame(t, "ids", rqSorted(tc.want...), rqSorted(got...))
+			emSame(t, "ids in id order", rqSorted(tc.want...), a.pagedIDs(t, token, withQuery(tc.path, "$filter", tc.filter)))
 		})
 	}
 }
