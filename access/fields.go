@@ -31,11 +31,12 @@ const FieldApprover Field = "Approver"
 var FieldsOf = map[Noun]Fields{
 	NounCatalogs: {
 		"ID": TypeID, "DisplayName": TypeString, "Description": TypeString, "CatalogType": TypeEnum, "State": TypeEnum,
-		"IsExternallyVisible": TypeBool, "CreatedDateTime": TypeTime, "ModifiedDateTime": TypeTime,
+		"IsExternallyVisible": TypeBool, "CreatedBy": TypeString, "CreatedDateTime": TypeTime, "ModifiedBy": TypeString,
+		"ModifiedDateTime": TypeTime,
 	},
 	NounAccessPackages: {
 		"ID": TypeID, "CatalogID": TypeID, "DisplayName": TypeString, "Description": TypeString, "IsHidden": TypeBool,
-		"CreatedDateTime": TypeTime, "ModifiedDateTime": TypeTime,
+		"CreatedBy": TypeString, "CreatedDateTime": TypeTime, "ModifiedBy": TypeString, "ModifiedDateTime": TypeTime,
 	},
 	NounPolicies: {
 		"ID": TypeID, "AccessPackageID": TypeID, "CatalogID": TypeID, "DisplayName": TypeString, "Description": TypeString,
@@ -43,7 +44,7 @@ var FieldsOf = map[Noun]Fields{
 	},
 	NounCustomExtensions: {
 		"ID": TypeID, "CatalogID": TypeID, "DisplayName": TypeString, "Description": TypeString, "Type": TypeEnum,
-		"CreatedDateTime": TypeTime, "LastModifiedDateTime": TypeTime,
+		"CreatedBy": TypeString, "CreatedDateTime": TypeTime, "LastModifiedBy": TypeString, "LastModifiedDateTime": TypeTime,
 	},
 	NounRequests: {
 		"ID": TypeID, "Type": TypeEnum, "State": TypeEnum, "Status": TypeString, "CreatedDateTime": TypeTime,
@@ -65,7 +66,7 @@ var FieldsOf = map[Noun]Fields{
 	NounResourceRequests: {
 		"ID": TypeID, "Type": TypeEnum, "State": TypeEnum, "Status": TypeString, "CatalogID": TypeID,
 		"ResourceID": TypeID, "OriginID": TypeID, "OriginSystem": TypeString, "Justification": TypeString,
-		"CreatedDateTime": TypeTime,
+		"Requestor.ID": TypeID, "CreatedDateTime": TypeTime,
 	},
 	NounUsers: {
 		"ID": TypeID, "DisplayName": TypeString, "UserPrincipalName": TypeString, "Mail": TypeString,

@@ -38,6 +38,7 @@ func (s *Server) approvalRoutes() {
 	for _, as := range []approvalSet{approvalsV1, approvalsBeta} {
 		base := "/" + as.version + emRoot + "/" + approvalsSet
 		s.route("GET "+base+"/{id}", read, s.getApproval(as))
+		s.route("GET "+base+"/{id}/$count", read, s.countApprovalsToDecide(as))
 		s.route("GET "+base+"/{id}/"+as.children, read, s.listApprovalStages(as))
 		s.route("GET "+base+"/{id}/"+as.children+"/{stageId}", read, s.getApprovalStage(as))
 		s.route("PATCH "+base+"/{id}/"+as.children+"/{stageId}", write, s.decideApprovalStage(as))
@@ -143,28 +144,40 @@ func (s *Server) getApproval(as approvalSet) handler {
 	}
 }
 
+// approvalFields are what $filter and $orderby may name on approvals: an
+// approval's id is its request's, and its stages are no stored fields.
+var approvalFields = wireFields{noun: access.NounRequests, paths: map[string]wireField{"id": {field: "ID"}}}
+
 // listApprovalsToDecide is filterByCurrentUser(on='approver'): the
 // approvals waiting for the caller's decision now.
 func (s *Server) listApprovalsToDecide(w http.ResponseWriter, r *http.Request, as approvalSet, on string) error {
 	if err := onlyApprover(approvalsSet, on); err != nil {
 		return err
 	}
-	q, err := parseQuery(r, as.children)
-	if err != nil {
-		return err
-	}
-	items, more, err := s.svc.ApprovalsToDecide(r.Context(), callerOf(r), q.page())
-	if err != nil {
-		return err
-	}
-	out := make([]any, len(items))
-	for i, req := range items {
-		if out[i], err = s.approvalToWire(r, as, req, q.expand); err != nil {
+	return storedList[access.Request]{
+		fields:     approvalFields,
+		expandable: []string{as.children},
+		context:    fixedContext(contextURL(s.cfg.PublicURL, as.version, "Collection(microsoft.graph.approval)", false)),
+		scope:      waitingForCaller,
+		shape: func(r *http.Request, req access.Request, expand expandSet) (any, error) {
+			return s.approvalToWire(r, as, req, expand)
+		},
+	}.serve(s, w, r)
+}
+
+// countApprovalsToDecide is the /$count segment of filterByCurrentUser,
+// which shares its place in the path with an approval's id.
+func (s *Server) countApprovalsToDecide(as approvalSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		on, called, err := currentUserFilter(r.PathValue("id"))
+		if !called {
+			return access.NotFoundf("no resource at %s", r.URL.Path)
+		}
+		if err != nil {
 			return err
 		}
+		return s.listApprovalsToDecide(w, r, as, on)
 	}
-	return s.writeList(w, r, contextURL(s.cfg.PublicURL, as.version, "Collection(microsoft.graph.approval)", false), out,
-		lastID(items, func(x access.Request) string { return x.ID }), more, q.selectSet)
 }
 
 // onlyApprover refuses the values of filterByCurrentUser's on parameter that

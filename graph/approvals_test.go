@@ -435,6 +435,23 @@ func TestApprovalFilterByCurrentUser(t *testing.T) {
 		}
 	})
 
+	t.Run("$filter, $count and /$count within the caller's", func(t *testing.T) {
+		requests := emV1 + "/assignmentRequests" + apOnApprover
+		emSame(t, "denied and waiting for carol", []string{}, ap.toDecide(t, ap.carolTok, requests+"?"+rqFilter("state eq 'denied'")))
+		emSame(t, "one of carol's by id", []string{carolSecond}, ap.toDecide(t, ap.carolTok, requests+"?"+rqFilter("id eq '"+carolSecond+"'")))
+		emSame(t, "one of dave's by id", []string{daveOnly},
+			ap.toDecide(t, ap.daveTok, emBeta+"/accessPackageAssignmentApprovals"+apOnApprover+"?"+rqFilter("id ne '"+carolSecond+"'")))
+		counted := ap.get(t, ap.daveTok, requests+"?$count=true&$top=1")
+		if counted["@odata.count"] != float64(2) || len(emValue(t, counted)) != 1 {
+			t.Errorf("dave's requests with $count=true&$top=1: %v", counted)
+		}
+		for _, path := range []string{requests + "/$count", emBeta + "/accessPackageAssignmentApprovals" + apOnApprover + "/$count"} {
+			if status, contentType, body := ap.getText(t, path, ap.carolTok); status != http.StatusOK || body != "2" || !strings.HasPrefix(contentType, "text/plain") {
+				t.Errorf("%s: %d %q (%s), want 2 as text", path, status, body, contentType)
+			}
+		}
+	})
+
 	t.Run("once decided, no longer listed", func(t *testing.T) {
 		wantStatus(t, ap.decide(t, ap.daveTok, carolSecond, emID(t, ap.stages(t, ap.daveTok, carolSecond)[0]), apDecision("Approve", "")), http.StatusNoContent)
 		emSame(t, "carol's approvals", []string{carolFirst}, ap.toDecide(t, ap.carolTok, emV1+"/accessPackageAssignmentApprovals"+apOnApprover))
@@ -452,7 +469,7 @@ func TestApprovalFilterByCurrentUser(t *testing.T) {
 		{"no parameter", emV1 + "/assignmentRequests/filterByCurrentUser()", 400, "on='approver'"},
 		{"no parentheses", emV1 + "/accessPackageAssignmentApprovals/filterByCurrentUser", 400, "on='approver'"},
 		{"an unquoted value", emV1 + "/assignmentRequests/filterByCurrentUser(on=approver)", 400, "on='approver'"},
-		{"$filter is not read here", emV1 + "/assignmentRequests" + apOnApprover + "?$filter=" + url.QueryEscape("state eq 'denied'"), 400, "$filter"},
+		{"a property approvals do not have", emV1 + "/accessPackageAssignmentApprovals" + apOnApprover + "?$filter=" + url.QueryEscape("state eq 'denied'"), 400, "'state'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := wantError(t, ap.callAs(t, "GET", tc.path, ap.carolTok, nil), tc.status, "invalidRequest")

@@ -408,7 +408,7 @@ func TestConventionsQueryOptions(t *testing.T) {
 
 	for _, q := range []string{"$top=0", "$top=1000", "$top=x", "$top=-1", "$top=1.5", "$TOP=0", "$top=99999999999999999999",
 		"$skiptoken=bogus", "$skiptoken=YWZ0ZXI6", "$skiptoken=Zm9vOmJhcg",
-		"$filter=displayName%20eq%20'Sales'", "$orderby=displayName", "$count=true", "$search=Sales", "$skip=1", "$format=json", "$bogus=1",
+		"$filter=nope%20eq%20'Sales'", "$orderby=nope", "$count=yes", "$search=Sales", "$skip=-1", "$format=json", "$bogus=1",
 		"$expand=accessPackages", "$select=nope"} {
 		t.Run(q, func(t *testing.T) {
 			resp, _ := a.call(t, "GET", list+"?"+q, nil)
@@ -422,10 +422,18 @@ func TestConventionsQueryOptions(t *testing.T) {
 			}
 		})
 	}
-	t.Run("$filter says it is not supported yet", func(t *testing.T) {
-		resp, _ := a.call(t, "GET", list+"?$filter=displayName%20eq%20'Sales'", nil)
+	t.Run("$filter, $orderby, $count and $skip are read", func(t *testing.T) {
+		sales := a.mustCall(t, "GET", list+"?$filter=displayName%20eq%20'Sales'", nil, http.StatusOK)
+		emSame(t, "filtered", []string{cat}, emIDs(emValue(t, sales)))
+		ordered := a.mustCall(t, "GET", list+"?$orderby=displayName&$count=true&$skip=1", nil, http.StatusOK)
+		if names := emValue(t, ordered); len(names) != 1 || names[0]["displayName"] != "Sales" || ordered["@odata.count"] != float64(2) {
+			t.Errorf("ordered by name, counted, one skipped: %v", ordered)
+		}
+	})
+	t.Run("$search says it is not supported", func(t *testing.T) {
+		resp, _ := a.call(t, "GET", list+"?$search=Sales", nil)
 		_, msg := convEnvelope(t, resp, http.StatusBadRequest)
-		wantMessage(t, msg, "$filter", "not supported")
+		wantMessage(t, msg, "$search", "not supported")
 	})
 	t.Run("$top=999", func(t *testing.T) {
 		got := a.mustCall(t, "GET", list+"?$top=999", nil, http.StatusOK)

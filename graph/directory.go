@@ -18,7 +18,7 @@ func (s *Server) directoryRoutes(version string) {
 	d := directory{s: s, version: version}
 	p := "/" + version
 
-	s.route("GET "+p+"/users", access.ReadUsers, listHandler(s, d.context("users", false), s.svc.Users, userShape, userID))
+	s.listRoute("GET "+p+"/users", access.ReadUsers, directoryList(s, userFields, d.context("users", false), userShape))
 	s.route("POST "+p+"/users", access.WriteUsers, d.createUser)
 	s.route("GET "+p+"/users/{id}", access.ReadUsers, getHandler(d.context("users", true), s.svc.User, userShape))
 	s.route("PATCH "+p+"/users/{id}", access.WriteUsers, d.updateUser)
@@ -27,7 +27,7 @@ func (s *Server) directoryRoutes(version string) {
 	s.route("PUT "+p+"/users/{id}/manager/$ref", access.WriteUsers, d.setManager)
 	s.route("DELETE "+p+"/users/{id}/manager/$ref", access.WriteUsers, d.removeManager)
 
-	s.route("GET "+p+"/groups", access.ReadGroups, listHandler(s, d.context("groups", false), s.svc.Groups, groupShape, groupID))
+	s.listRoute("GET "+p+"/groups", access.ReadGroups, directoryList(s, groupFields, d.context("groups", false), groupShape))
 	s.route("POST "+p+"/groups", access.WriteGroups, d.createGroup)
 	s.route("GET "+p+"/groups/{id}", access.ReadGroups, getHandler(d.context("groups", true), s.svc.Group, groupShape))
 	s.route("PATCH "+p+"/groups/{id}", access.WriteGroups, d.updateGroup)
@@ -41,8 +41,8 @@ func (s *Server) directoryRoutes(version string) {
 		s.route("DELETE "+base+"/$ref", access.WriteGroups, d.removeRelation(rel))
 	}
 
-	s.route("GET "+p+"/servicePrincipals", access.ReadApplications,
-		listHandler(s, d.context("servicePrincipals", false), s.svc.ServicePrincipals, servicePrincipalShape, servicePrincipalID))
+	s.listRoute("GET "+p+"/servicePrincipals", access.ReadApplications,
+		directoryList(s, servicePrincipalFields, d.context("servicePrincipals", false), servicePrincipalShape))
 	s.route("POST "+p+"/servicePrincipals", access.WriteApplications, d.createServicePrincipal)
 	s.route("GET "+p+"/servicePrincipals/{id}", access.ReadApplications, getHandler(d.context("servicePrincipals", true), s.svc.ServicePrincipal, servicePrincipalShape))
 	s.route("PATCH "+p+"/servicePrincipals/{id}", access.WriteApplications, d.updateServicePrincipal)
@@ -52,13 +52,12 @@ func (s *Server) directoryRoutes(version string) {
 	s.route("DELETE "+p+"/servicePrincipals/{id}/appRoleAssignedTo/{assignmentId}", access.WriteApplications, d.removeAppRoleAssignment)
 }
 
-// The wire shapes and ids of the directory's nouns, for listHandler and getHandler.
+// The wire shapes of the directory's nouns, for directoryList and
+// getHandler, and a group's id, for lists of groups held in memory.
 func userShape(u access.User) any                          { return userOut(u) }
-func userID(u access.User) string                          { return u.ID }
 func groupShape(g access.Group) any                        { return groupOut(g) }
-func groupID(g access.Group) string                        { return g.ID }
 func servicePrincipalShape(sp access.ServicePrincipal) any { return servicePrincipalOut(sp) }
-func servicePrincipalID(sp access.ServicePrincipal) string { return sp.ID }
+func groupID(g access.Group) string                        { return g.ID }
 
 // directory holds the handlers of the directory routes of one version.
 type directory struct {
@@ -152,6 +151,33 @@ func servicePrincipalOut(sp access.ServicePrincipal) servicePrincipalWire {
 	}
 	return servicePrincipalWire{ID: sp.ID, AppID: sp.AppID, DisplayName: optional(sp.DisplayName), AppRoles: roles}
 }
+
+// userFields, groupFields and servicePrincipalFields are what $filter and
+// $orderby may name on the directory's lists, in both versions.
+var (
+	userFields = wireFields{noun: access.NounUsers, paths: map[string]wireField{
+		"id":                {field: "ID"},
+		"displayName":       {field: "DisplayName"},
+		"userPrincipalName": {field: "UserPrincipalName"},
+		"mail":              {field: "Mail"},
+		"mailNickname":      {field: "MailNickname"},
+		"accountEnabled":    {field: "AccountEnabled"},
+		"manager/id":        {field: "ManagerID"},
+	}}
+	groupFields = wireFields{noun: access.NounGroups, paths: map[string]wireField{
+		"id":              {field: "ID"},
+		"displayName":     {field: "DisplayName"},
+		"description":     {field: "Description"},
+		"mailNickname":    {field: "MailNickname"},
+		"mailEnabled":     {field: "MailEnabled"},
+		"securityEnabled": {field: "SecurityEnabled"},
+	}}
+	servicePrincipalFields = wireFields{noun: access.NounServicePrincipals, paths: map[string]wireField{
+		"id":          {field: "ID"},
+		"appId":       {field: "AppID"},
+		"displayName": {field: "DisplayName"},
+	}}
+)
 
 // Members and owners are directory objects of several types; each carries
 // its @odata.type and then that type's own properties.
@@ -493,21 +519,14 @@ func pageItems[T any](xs []T, out func(T) any, id func(T) string) ([]any, string
 	return items, last
 }
 
-// listHandler answers GET on a set: one page of objects in their wire shape,
-// with $select and the nextLink of the next page.
-func listHandler[T any](s *Server, context string, page func(context.Context, access.Page) ([]T, bool, error), shape func(T) any, id func(T) string) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseQuery(r)
-		if err != nil {
-			return err
-		}
-		xs, more, err := page(r.Context(), q.page())
-		if err != nil {
-			return err
-		}
-		items, last := pageItems(xs, shape, id)
-		return s.writeList(w, r, context, items, last, more, q.selectSet)
-	}
+// directoryList answers GET on a list of the directory: one kind of
+// object, nothing to expand.
+func directoryList[T any](s *Server, fields wireFields, context string, shape func(T) any) handler {
+	return serveList(s, storedList[T]{
+		fields:  fields,
+		context: fixedContext(context),
+		shape:   func(_ *http.Request, x T, _ expandSet) (any, error) { return shape(x), nil },
+	})
 }
 
 // getHandler answers GET on one object by the {id} of its route, with $select.

@@ -42,6 +42,14 @@ func catalogToBeta(c access.Catalog) catalogBeta {
 	}
 }
 
+// catalogFieldsBeta are what $filter and $orderby may name on beta
+// catalogs: beta's names, and v1.0's.
+var catalogFieldsBeta = catalogFieldsV1.with(map[string]wireField{
+	"catalogStatus": {field: "State", member: memberOf(access.ParseCatalogState)},
+	"createdBy":     {field: "CreatedBy"},
+	"modifiedBy":    {field: "ModifiedBy"},
+})
+
 // accessPackageBeta is accessPackage in beta.
 type accessPackageBeta struct {
 	ID                   string       `json:"id"`
@@ -60,6 +68,7 @@ type accessPackageBeta struct {
 	IncompatibleAccessPackages      any `json:"incompatibleAccessPackages,omitempty"`
 	AccessPackagesIncompatibleWith  any `json:"accessPackagesIncompatibleWith,omitempty"`
 	IncompatibleGroups              any `json:"incompatibleGroups,omitempty"`
+	AccessPackageAssignmentPolicies any `json:"accessPackageAssignmentPolicies,omitempty"`
 }
 
 func accessPackageToBeta(p access.AccessPackage) accessPackageBeta {
@@ -70,24 +79,33 @@ func accessPackageToBeta(p access.AccessPackage) accessPackageBeta {
 	}
 }
 
+// packageFieldsBeta are what $filter and $orderby may name on beta access
+// packages: beta's names, and v1.0's.
+var packageFieldsBeta = packageFieldsV1.with(map[string]wireField{
+	"catalogId":               {field: "CatalogID"},
+	"accessPackageCatalog/id": {field: "CatalogID"},
+	"createdBy":               {field: "CreatedBy"},
+	"modifiedBy":              {field: "ModifiedBy"},
+})
+
 // entitlementRoutesBeta registers the beta entitlement-management routes.
 func (s *Server) entitlementRoutesBeta() {
 	em := "/beta" + emRoot
 	read, write := access.ReadEntitlements, access.WriteEntitlements
 	const catalogs, extensions = "accessPackageCatalogs", "accessPackageCustomWorkflowExtensions"
-	s.route("GET "+em+"/accessPackageCatalogs", read, s.listCatalogs(catalogsBeta))
+	s.listRoute("GET "+em+"/accessPackageCatalogs", read, s.listCatalogs(catalogsBeta))
 	s.route("POST "+em+"/accessPackageCatalogs", write, s.createCatalog(catalogsBeta))
 	s.route("GET "+em+"/accessPackageCatalogs/{id}", read, s.getCatalog(catalogsBeta))
 	s.route("PATCH "+em+"/accessPackageCatalogs/{id}", write, s.patchCatalog)
 	s.route("DELETE "+em+"/accessPackageCatalogs/{id}", write, s.deleteCatalog)
-	s.route("GET "+em+"/accessPackageCatalogs/{id}/accessPackages", read, s.listPackages(packagesBeta))
-	s.route("GET "+em+"/accessPackageCatalogs/{id}/"+extensions, read, s.listExtensions("beta", catalogs, extensions))
+	s.listRoute("GET "+em+"/accessPackageCatalogs/{id}/accessPackages", read, s.listPackages(packagesBeta))
+	s.listRoute("GET "+em+"/accessPackageCatalogs/{id}/"+extensions, read, s.listExtensions("beta", catalogs, extensions))
 	s.route("POST "+em+"/accessPackageCatalogs/{id}/"+extensions, write, s.createExtension("beta", catalogs, extensions))
 	s.route("GET "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", read, s.getExtension("beta", catalogs, extensions))
 	s.route("PUT "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", write, s.replaceExtension("beta", catalogs, extensions))
 	s.route("DELETE "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", write, s.deleteExtension)
 
-	s.route("GET "+em+"/accessPackages", read, s.listPackages(packagesBeta))
+	s.listRoute("GET "+em+"/accessPackages", read, s.listPackages(packagesBeta))
 	s.route("POST "+em+"/accessPackages", write, s.createPackage(packagesBeta))
 	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackage(packagesBeta))
 	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
@@ -103,6 +121,13 @@ func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand exp
 		}
 		cw := catalogToBeta(c)
 		out.AccessPackageCatalog = &cw
+	}
+	if expand.has("accessPackageAssignmentPolicies") {
+		policies, err := s.packagePolicies(r, p.ID, expand["accessPackageAssignmentPolicies"])
+		if err != nil {
+			return out, err
+		}
+		out.AccessPackageAssignmentPolicies = policies
 	}
 	links, err := s.packageLinksOf(r.Context(), resourcesBeta, p, expand)
 	out.AccessPackageResourceRoleScopes, out.IncompatibleAccessPackages = links.roleScopes, links.incompatiblePackages

@@ -13,26 +13,26 @@ const emRoot = "/identityGovernance/entitlementManagement"
 func (s *Server) entitlementRoutesV1() {
 	em := "/v1.0" + emRoot
 	read, write := access.ReadEntitlements, access.WriteEntitlements
-	s.route("GET "+em+"/catalogs", read, s.listCatalogs(catalogsV1))
+	s.listRoute("GET "+em+"/catalogs", read, s.listCatalogs(catalogsV1))
 	s.route("POST "+em+"/catalogs", write, s.createCatalog(catalogsV1))
 	s.route("GET "+em+"/catalogs/{id}", read, s.getCatalog(catalogsV1))
 	s.route("PATCH "+em+"/catalogs/{id}", write, s.patchCatalog)
 	s.route("DELETE "+em+"/catalogs/{id}", write, s.deleteCatalog)
-	s.route("GET "+em+"/catalogs/{id}/accessPackages", read, s.listPackages(packagesV1))
-	s.route("GET "+em+"/catalogs/{id}/customWorkflowExtensions", read, s.listExtensions("v1.0", "catalogs", "customWorkflowExtensions"))
+	s.listRoute("GET "+em+"/catalogs/{id}/accessPackages", read, s.listPackages(packagesV1))
+	s.listRoute("GET "+em+"/catalogs/{id}/customWorkflowExtensions", read, s.listExtensions("v1.0", "catalogs", "customWorkflowExtensions"))
 	s.route("POST "+em+"/catalogs/{id}/customWorkflowExtensions", write, s.createExtension("v1.0", "catalogs", "customWorkflowExtensions"))
 	s.route("GET "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", read, s.getExtension("v1.0", "catalogs", "customWorkflowExtensions"))
 	s.route("PUT "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.replaceExtension("v1.0", "catalogs", "customWorkflowExtensions"))
 	s.route("DELETE "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.deleteExtension)
 
-	s.route("GET "+em+"/accessPackages", read, s.listPackages(packagesV1))
+	s.listRoute("GET "+em+"/accessPackages", read, s.listPackages(packagesV1))
 	s.route("POST "+em+"/accessPackages", write, s.createPackage(packagesV1))
 	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackage(packagesV1))
 	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
 	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
-	s.route("GET "+em+"/accessPackages/{id}/assignmentPolicies", read, s.listPackagePoliciesV1)
+	s.listRoute("GET "+em+"/accessPackages/{id}/assignmentPolicies", read, s.listPoliciesV1())
 
-	s.route("GET "+em+"/assignmentPolicies", read, s.listPoliciesV1)
+	s.listRoute("GET "+em+"/assignmentPolicies", read, s.listPoliciesV1())
 	s.route("POST "+em+"/assignmentPolicies", write, s.createPolicyV1)
 	s.route("GET "+em+"/assignmentPolicies/{id}", read, s.getPolicyV1)
 	s.route("PUT "+em+"/assignmentPolicies/{id}", write, s.replacePolicyV1)
@@ -45,20 +45,28 @@ func (s *Server) emContext(version, set string, entity bool) string {
 }
 
 // catalogVersion is what differs between the v1.0 and beta catalog routes:
-// the set's name and the shape a catalog is written in.
+// the set's name, what its lists may be filtered on and the shape a catalog
+// is written in.
 type catalogVersion struct {
 	version string // "v1.0" or "beta"
 	set     string // catalogs, or beta's accessPackageCatalogs
+	fields  wireFields
 	shape   func(access.Catalog) any
 }
 
 var (
-	catalogsV1   = catalogVersion{version: "v1.0", set: "catalogs", shape: func(c access.Catalog) any { return catalogToV1(c) }}
-	catalogsBeta = catalogVersion{version: "beta", set: "accessPackageCatalogs", shape: func(c access.Catalog) any { return catalogToBeta(c) }}
+	catalogsV1 = catalogVersion{version: "v1.0", set: "catalogs", fields: catalogFieldsV1,
+		shape: func(c access.Catalog) any { return catalogToV1(c) }}
+	catalogsBeta = catalogVersion{version: "beta", set: "accessPackageCatalogs", fields: catalogFieldsBeta,
+		shape: func(c access.Catalog) any { return catalogToBeta(c) }}
 )
 
 func (s *Server) listCatalogs(cv catalogVersion) handler {
-	return listHandler(s, s.emContext(cv.version, cv.set, false), s.svc.Catalogs, cv.shape, func(c access.Catalog) string { return c.ID })
+	return serveList(s, storedList[access.Catalog]{
+		fields:  cv.fields,
+		context: fixedContext(s.emContext(cv.version, cv.set, false)),
+		shape:   func(_ *http.Request, c access.Catalog, _ expandSet) (any, error) { return cv.shape(c), nil },
+	})
 }
 
 func (s *Server) getCatalog(cv catalogVersion) handler {
@@ -129,10 +137,36 @@ func (s *Server) packageV1(r *http.Request, p access.AccessPackage, expand expan
 		cw := catalogToV1(c)
 		out.Catalog = &cw
 	}
+	if expand.has("assignmentPolicies") {
+		policies, err := s.packagePolicies(r, p.ID, expand["assignmentPolicies"])
+		if err != nil {
+			return out, err
+		}
+		out.AssignmentPolicies = policies
+	}
 	links, err := s.packageLinksOf(r.Context(), resourcesV1, p, expand)
 	out.ResourceRoleScopes, out.IncompatibleAccessPackages = links.roleScopes, links.incompatiblePackages
 	out.AccessPackagesIncompatibleWith, out.IncompatibleGroups = links.packagesIncompatibleWith, links.incompatibleGroups
 	return out, err
+}
+
+// packagePolicies is a package's expanded policies, each with what the
+// nested $expand names. Beta shows them in v1.0's shape too, as it does an
+// assignment's policy, until beta policies exist.
+func (s *Server) packagePolicies(r *http.Request, packageID string, nested expandSet) ([]any, error) {
+	policies, err := allOf[access.AssignmentPolicy](r.Context(), s.svc, access.NounPolicies, fieldEquals("AccessPackageID", packageID))
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, p := range policies {
+		pw, err := s.policyV1(r, p, nested)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pw)
+	}
+	return out, nil
 }
 
 // packageLinks are the navigation properties of a package, other than its
@@ -191,55 +225,55 @@ func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.A
 }
 
 // packageVersion is what differs between the v1.0 and beta access package
-// routes: the names of the catalog set and navigation, and the shape.
+// routes: the names of the catalog set and navigation, what lists may be
+// filtered on, and the shape.
 type packageVersion struct {
-	version    string   // "v1.0" or "beta"
-	catalogSet string   // catalogs, or beta's accessPackageCatalogs
+	version    string // "v1.0" or "beta"
+	catalogSet string // catalogs, or beta's accessPackageCatalogs
+	fields     wireFields
 	expandable []string // the navigation properties $expand may name
 	shape      func(s *Server, r *http.Request, p access.AccessPackage, expand expandSet) (any, error)
 }
 
 var (
-	packagesV1 = packageVersion{version: "v1.0", catalogSet: "catalogs", expandable: packageExpandable("catalog", resourcesV1),
+	packagesV1 = packageVersion{version: "v1.0", catalogSet: "catalogs", fields: packageFieldsV1, expandable: packageExpandable("catalog", "assignmentPolicies", resourcesV1),
 		shape: func(s *Server, r *http.Request, p access.AccessPackage, e expandSet) (any, error) {
 			return s.packageV1(r, p, e)
 		}}
-	packagesBeta = packageVersion{version: "beta", catalogSet: "accessPackageCatalogs", expandable: packageExpandable("accessPackageCatalog", resourcesBeta),
+	packagesBeta = packageVersion{version: "beta", catalogSet: "accessPackageCatalogs", fields: packageFieldsBeta,
+		expandable: packageExpandable("accessPackageCatalog", "accessPackageAssignmentPolicies", resourcesBeta),
 		shape: func(s *Server, r *http.Request, p access.AccessPackage, e expandSet) (any, error) {
 			return s.packageBeta(r, p, e)
 		}}
 )
 
-// packageExpandable lists what $expand may name on a package of one version.
-func packageExpandable(catalog string, n resourceNames) []string {
-	return append([]string{catalog, n.roleScopes, "incompatibleAccessPackages", "accessPackagesIncompatibleWith", "incompatibleGroups"},
+// packageExpandable lists what $expand may name on a package of one
+// version: catalog and policies are what the version calls them.
+func packageExpandable(catalog, policies string, n resourceNames) []string {
+	out := append([]string{catalog, policies, n.roleScopes, "incompatibleAccessPackages", "accessPackagesIncompatibleWith", "incompatibleGroups"},
 		n.roleScopeExpandable(n.roleScopes+"/")...)
+	for _, nested := range policyExpandable {
+		out = append(out, policies+"/"+nested)
+	}
+	return out
 }
 
 // listPackages lists all packages, or a catalog's when the route names one ({id}).
 func (s *Server) listPackages(pv packageVersion) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		catalogID := r.PathValue("id")
-		q, err := parseQuery(r, pv.expandable...)
-		if err != nil {
-			return err
-		}
-		items, more, err := s.svc.AccessPackages(r.Context(), catalogID, q.page())
-		if err != nil {
-			return err
-		}
-		out := make([]any, len(items))
-		for i, p := range items {
-			if out[i], err = pv.shape(s, r, p, q.expand); err != nil {
-				return err
+	return serveList(s, storedList[access.AccessPackage]{
+		fields:     pv.fields,
+		expandable: pv.expandable,
+		context: func(r *http.Request) string {
+			if id := r.PathValue("id"); id != "" {
+				return s.emContext(pv.version, pv.catalogSet+"('"+id+"')/accessPackages", false)
 			}
-		}
-		set := "accessPackages"
-		if catalogID != "" {
-			set = pv.catalogSet + "('" + catalogID + "')/accessPackages"
-		}
-		return s.writeList(w, r, s.emContext(pv.version, set, false), out, lastID(items, func(p access.AccessPackage) string { return p.ID }), more, q.selectSet)
-	}
+			return s.emContext(pv.version, "accessPackages", false)
+		},
+		scope: underParent(s.svc.Catalog, "CatalogID"),
+		shape: func(r *http.Request, p access.AccessPackage, expand expandSet) (any, error) {
+			return pv.shape(s, r, p, expand)
+		},
+	})
 }
 
 func (s *Server) getPackage(pv packageVersion) handler {

@@ -14,23 +14,16 @@ func (s *Server) extensionContext(version, catalogs, collection, catalogID strin
 }
 
 func (s *Server) listExtensions(version, catalogs, collection string) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseQuery(r)
-		if err != nil {
-			return err
-		}
-		catalogID := r.PathValue("id")
-		items, more, err := s.svc.CustomExtensions(r.Context(), catalogID, q.page())
-		if err != nil {
-			return err
-		}
-		out := make([]any, len(items))
-		for i, x := range items {
-			out[i] = customExtensionToWire(x)
-		}
-		return s.writeList(w, r, s.extensionContext(version, catalogs, collection, catalogID, false), out,
-			lastID(items, func(x access.CustomExtension) string { return x.ID }), more, q.selectSet)
-	}
+	return serveList(s, storedList[access.CustomExtension]{
+		fields: extensionFields,
+		context: func(r *http.Request) string {
+			return s.extensionContext(version, catalogs, collection, r.PathValue("id"), false)
+		},
+		scope: underParent(s.svc.Catalog, "CatalogID"),
+		shape: func(_ *http.Request, x access.CustomExtension, _ expandSet) (any, error) {
+			return customExtensionToWire(x), nil
+		},
+	})
 }
 
 func (s *Server) getExtension(version, catalogs, collection string) handler {

@@ -9,31 +9,23 @@ import (
 // policyExpandable lists what $expand may name on a v1.0 policy.
 var policyExpandable = []string{"accessPackage", "catalog", "customExtensionStageSettings", "customExtensionStageSettings/customExtension", "questions"}
 
-func (s *Server) listPoliciesV1(w http.ResponseWriter, r *http.Request) error {
-	return s.writePoliciesV1(w, r, "", "assignmentPolicies")
-}
-
-func (s *Server) listPackagePoliciesV1(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	return s.writePoliciesV1(w, r, id, "accessPackages('"+id+"')/assignmentPolicies")
-}
-
-func (s *Server) writePoliciesV1(w http.ResponseWriter, r *http.Request, packageID, set string) error {
-	q, err := parseQuery(r, policyExpandable...)
-	if err != nil {
-		return err
-	}
-	items, more, err := s.svc.AssignmentPolicies(r.Context(), packageID, q.page())
-	if err != nil {
-		return err
-	}
-	out := make([]any, len(items))
-	for i, p := range items {
-		if out[i], err = s.policyV1(r, p, q.expand); err != nil {
-			return err
-		}
-	}
-	return s.writeList(w, r, s.emContext("v1.0", set, false), out, lastID(items, func(p access.AssignmentPolicy) string { return p.ID }), more, q.selectSet)
+// listPoliciesV1 lists all policies, or a package's when the route names
+// one ({id}).
+func (s *Server) listPoliciesV1() handler {
+	return serveList(s, storedList[access.AssignmentPolicy]{
+		fields:     policyFields,
+		expandable: policyExpandable,
+		context: func(r *http.Request) string {
+			if id := r.PathValue("id"); id != "" {
+				return s.emContext("v1.0", "accessPackages('"+id+"')/assignmentPolicies", false)
+			}
+			return s.emContext("v1.0", "assignmentPolicies", false)
+		},
+		scope: underParent(s.svc.AccessPackage, "AccessPackageID"),
+		shape: func(r *http.Request, p access.AssignmentPolicy, expand expandSet) (any, error) {
+			return s.policyV1(r, p, expand)
+		},
+	})
 }
 
 // policyV1 writes a policy with the navigation properties $expand names;

@@ -42,22 +42,12 @@ func (rs requestSet) expandable() []string {
 		"assignment/target", "assignment/accessPackage", "assignment/assignmentPolicy"}
 }
 
-// filterFields maps the set's filterable properties onto f. Beta lists also
-// read the v1.0 forms, which clients moving between versions send.
-func (rs requestSet) filterFields(f *access.RequestFilter) filterFields {
-	fields := filterFields{
-		"state":            filterEnum("state", &f.State, access.ParseRequestState),
-		"accessPackage/id": filterString("accessPackage/id", &f.AccessPackageID),
-		"target/objectId":  filterString("target/objectId", &f.TargetID),
-		"assignment/id":    filterString("assignment/id", &f.AssignmentID),
-	}
+// fields is what $filter and $orderby may name on the set's requests.
+func (rs requestSet) fields() wireFields {
 	if rs.beta {
-		fields["requestState"] = filterEnum("requestState", &f.State, access.ParseRequestState)
-		fields["accessPackageAssignment/id"] = filterString("accessPackageAssignment/id", &f.AssignmentID)
-		fields["accessPackageAssignment/targetId"] = filterString("accessPackageAssignment/targetId", &f.TargetID)
-		fields["accessPackageAssignment/target/objectId"] = filterString("accessPackageAssignment/target/objectId", &f.TargetID)
+		return requestFieldsBeta
 	}
-	return fields
+	return requestFieldsV1
 }
 
 // assignmentSet is the assignments of one version.
@@ -79,21 +69,12 @@ func (as assignmentSet) expandable() []string {
 	return []string{"target", "accessPackage", "accessPackage/catalog", "assignmentPolicy"}
 }
 
-func (as assignmentSet) filterFields(f *access.AssignmentFilter) filterFields {
-	fields := filterFields{
-		"state":               filterEnum("state", &f.State, access.ParseAssignmentState),
-		"accessPackage/id":    filterString("accessPackage/id", &f.AccessPackageID),
-		"target/objectId":     filterString("target/objectId", &f.TargetID),
-		"assignmentPolicy/id": filterString("assignmentPolicy/id", &f.PolicyID),
-	}
+// fields is what $filter and $orderby may name on the version's assignments.
+func (as assignmentSet) fields() wireFields {
 	if as.beta {
-		fields["assignmentState"] = filterEnum("assignmentState", &f.State, access.ParseAssignmentState)
-		fields["accessPackageId"] = filterString("accessPackageId", &f.AccessPackageID)
-		fields["targetId"] = filterString("targetId", &f.TargetID)
-		fields["assignmentPolicyId"] = filterString("assignmentPolicyId", &f.PolicyID)
-		fields["accessPackageAssignmentPolicy/id"] = filterString("accessPackageAssignmentPolicy/id", &f.PolicyID)
+		return assignmentFieldsBeta
 	}
-	return fields
+	return assignmentFieldsV1
 }
 
 // requestRoutes registers requests and assignments in both versions.
@@ -101,9 +82,10 @@ func (s *Server) requestRoutes() {
 	read, write := access.ReadEntitlements, access.WriteEntitlements
 	for _, rs := range []requestSet{{beta: false, name: "assignmentRequests"}, {beta: true, name: "accessPackageAssignmentRequests"}, {beta: true, name: "assignmentRequests"}} {
 		base := "/" + rs.version() + emRoot + "/" + rs.name
-		s.route("GET "+base, read, s.listRequests(rs))
+		s.listRoute("GET "+base, read, s.listRequests(rs))
 		s.route("POST "+base, submitRequests, s.submitRequest(rs))
 		s.route("GET "+base+"/{id}", read, s.getRequest(rs))
+		s.route("GET "+base+"/{id}/$count", read, s.countRequestsToDecide(rs))
 		s.route("DELETE "+base+"/{id}", write, s.deleteRequest)
 		s.route("GET "+base+"/{id}/history", read, s.requestHistory(rs))
 		// Actions: cancel (beta writes Cancel), with or without microsoft.graph.
@@ -115,7 +97,7 @@ func (s *Server) requestRoutes() {
 	s.route("POST /beta"+emRoot+"/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests/{id}/{action}", write, s.nestedResume)
 	for _, as := range []assignmentSet{{beta: false}, {beta: true}} {
 		base := "/" + as.version() + emRoot + "/" + as.name()
-		s.route("GET "+base, read, s.listAssignments(as))
+		s.listRoute("GET "+base, read, s.listAssignments(as))
 		s.route("GET "+base+"/{id}", read, s.getAssignment(as))
 	}
 }
@@ -123,27 +105,19 @@ func (s *Server) requestRoutes() {
 // ---- requests ----
 
 func (s *Server) listRequests(rs requestSet) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseFilteredQuery(r, rs.expandable()...)
-		if err != nil {
-			return err
-		}
-		var f access.RequestFilter
-		if err := rs.filterFields(&f).apply(q.filter); err != nil {
-			return err
-		}
-		items, more, err := s.svc.Requests(r.Context(), f, q.page())
-		if err != nil {
-			return err
-		}
-		out := make([]any, len(items))
-		for i, req := range items {
-			if out[i], err = s.requestOut(r, rs, req, q.expand); err != nil {
-				return err
-			}
-		}
-		return s.writeList(w, r, s.emContext(rs.version(), rs.name, false), out,
-			lastID(items, func(x access.Request) string { return x.ID }), more, q.selectSet)
+	return serveList(s, rs.list(s, fixedContext(s.emContext(rs.version(), rs.name, false)), nil))
+}
+
+// list is the set's requests, within scope.
+func (rs requestSet) list(s *Server, context func(*http.Request) string, scope func(*http.Request) (*access.Cond, error)) storedList[access.Request] {
+	return storedList[access.Request]{
+		fields:     rs.fields(),
+		expandable: rs.expandable(),
+		context:    context,
+		scope:      scope,
+		shape: func(r *http.Request, req access.Request, expand expandSet) (any, error) {
+			return s.requestOut(r, rs, req, expand)
+		},
 	}
 }
 
@@ -180,22 +154,23 @@ func (s *Server) listRequestsToDecide(w http.ResponseWriter, r *http.Request, rs
 	if err := onlyApprover(rs.name, on); err != nil {
 		return err
 	}
-	q, err := parseQuery(r, rs.expandable()...)
-	if err != nil {
-		return err
-	}
-	items, more, err := s.svc.ApprovalsToDecide(r.Context(), callerOf(r), q.page())
-	if err != nil {
-		return err
-	}
-	out := make([]any, len(items))
-	for i, req := range items {
-		if out[i], err = s.requestOut(r, rs, req, q.expand); err != nil {
+	context := fixedContext(contextURL(s.cfg.PublicURL, rs.version(), "Collection(microsoft.graph.accessPackageAssignmentRequest)", false))
+	return rs.list(s, context, waitingForCaller).serve(s, w, r)
+}
+
+// countRequestsToDecide is the /$count segment of filterByCurrentUser,
+// which shares its place in the path with a request's id.
+func (s *Server) countRequestsToDecide(rs requestSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		on, called, err := currentUserFilter(r.PathValue("id"))
+		if !called {
+			return access.NotFoundf("no resource at %s", r.URL.Path)
+		}
+		if err != nil {
 			return err
 		}
+		return s.listRequestsToDecide(w, r, rs, on)
 	}
-	return s.writeList(w, r, contextURL(s.cfg.PublicURL, rs.version(), "Collection(microsoft.graph.accessPackageAssignmentRequest)", false), out,
-		lastID(items, func(x access.Request) string { return x.ID }), more, q.selectSet)
 }
 
 // submitRequest is POST: 201 with the request as its first transaction left it.
@@ -415,28 +390,14 @@ func (s *Server) expandAssignment(r *http.Request, as assignmentSet, id string, 
 // ---- assignments ----
 
 func (s *Server) listAssignments(as assignmentSet) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseFilteredQuery(r, as.expandable()...)
-		if err != nil {
-			return err
-		}
-		var f access.AssignmentFilter
-		if err := as.filterFields(&f).apply(q.filter); err != nil {
-			return err
-		}
-		items, more, err := s.svc.Assignments(r.Context(), f, q.page())
-		if err != nil {
-			return err
-		}
-		out := make([]any, len(items))
-		for i, a := range items {
-			if out[i], err = s.assignmentOut(r, as, a, q.expand); err != nil {
-				return err
-			}
-		}
-		return s.writeList(w, r, s.emContext(as.version(), as.name(), false), out,
-			lastID(items, func(x access.Assignment) string { return x.ID }), more, q.selectSet)
-	}
+	return serveList(s, storedList[access.Assignment]{
+		fields:     as.fields(),
+		expandable: as.expandable(),
+		context:    fixedContext(s.emContext(as.version(), as.name(), false)),
+		shape: func(r *http.Request, a access.Assignment, expand expandSet) (any, error) {
+			return s.assignmentOut(r, as, a, expand)
+		},
+	})
 }
 
 // getAssignment answers GET of one assignment, and the additionalAccess

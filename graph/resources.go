@@ -24,15 +24,15 @@ func (s *Server) resourceRoutes() {
 		if n.beta {
 			pv = packagesBeta
 		}
-		s.route("GET "+em+"/"+n.resourceRequests, read, s.listResourceRequests(n))
+		s.listRoute("GET "+em+"/"+n.resourceRequests, read, s.listResourceRequests(n))
 		s.route("POST "+em+"/"+n.resourceRequests, write, s.submitResourceRequest(n))
 		s.route("GET "+em+"/"+n.resourceRequests+"/{id}", read, s.getResourceRequest(n))
 
-		s.route("GET "+em+"/"+n.resources, read, s.listResources(n))
+		s.listRoute("GET "+em+"/"+n.resources, read, s.listResources(n))
 		s.route("GET "+em+"/"+n.resources+"/{rid}", read, s.getResource(n))
 		s.route("GET "+em+"/"+n.resources+"/{rid}/"+n.roles, read, s.listRolesOfResource(n))
 		s.route("GET "+em+"/"+n.resources+"/{rid}/"+n.scopes, read, s.listScopesOfResource(n))
-		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.resources, read, s.listResources(n))
+		s.listRoute("GET "+em+"/"+n.catalogs+"/{id}/"+n.resources, read, s.listResources(n))
 		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.resources+"/{rid}", read, s.getResource(n))
 		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.catalogRoles, read, s.listCatalogRoles(n))
 		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.catalogScopes, read, s.listCatalogScopes(n))
@@ -86,24 +86,14 @@ func (n resourceNames) resourceRequestExpandable() []string {
 }
 
 func (s *Server) listResourceRequests(n resourceNames) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseQuery(r, n.resourceRequestExpandable()...)
-		if err != nil {
-			return err
-		}
-		items, more, err := s.svc.ResourceRequests(r.Context(), q.page())
-		if err != nil {
-			return err
-		}
-		out := make([]any, len(items))
-		for i, rr := range items {
-			if out[i], err = s.resourceRequestOut(r.Context(), n, rr, false, q.expand); err != nil {
-				return err
-			}
-		}
-		return s.writeList(w, r, s.emContext(n.version, n.resourceRequests, false), out,
-			lastID(items, func(x access.ResourceRequest) string { return x.ID }), more, q.selectSet)
-	}
+	return serveList(s, storedList[access.ResourceRequest]{
+		fields:     n.resourceRequestFields(),
+		expandable: n.resourceRequestExpandable(),
+		context:    fixedContext(s.emContext(n.version, n.resourceRequests, false)),
+		shape: func(r *http.Request, rr access.ResourceRequest, expand expandSet) (any, error) {
+			return s.resourceRequestOut(r.Context(), n, rr, false, expand)
+		},
+	})
 }
 
 func (s *Server) getResourceRequest(n resourceNames) handler {
@@ -203,26 +193,20 @@ func resourceID(res access.Resource) string { return res.ID }
 // listResources lists every catalog's resources, or one catalog's when the
 // route names it ({id}).
 func (s *Server) listResources(n resourceNames) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseQuery(r, n.resourceExpandable()...)
-		if err != nil {
-			return err
-		}
-		catalogID := r.PathValue("id")
-		items, more, err := s.svc.Resources(r.Context(), catalogID, q.page())
-		if err != nil {
-			return err
-		}
-		out := make([]any, len(items))
-		for i, res := range items {
-			out[i] = resourceOut(n, res, q.expand)
-		}
-		set := n.resources
-		if catalogID != "" {
-			set = n.catalogs + "('" + catalogID + "')/" + n.resources
-		}
-		return s.writeList(w, r, s.emContext(n.version, set, false), out, lastID(items, resourceID), more, q.selectSet)
-	}
+	return serveList(s, storedList[access.Resource]{
+		fields:     n.resourceFields(),
+		expandable: n.resourceExpandable(),
+		context: func(r *http.Request) string {
+			if id := r.PathValue("id"); id != "" {
+				return s.emContext(n.version, n.catalogs+"('"+id+"')/"+n.resources, false)
+			}
+			return s.emContext(n.version, n.resources, false)
+		},
+		scope: underParent(s.svc.Catalog, "CatalogID"),
+		shape: func(_ *http.Request, res access.Resource, expand expandSet) (any, error) {
+			return resourceOut(n, res, expand), nil
+		},
+	})
 }
 
 func (s *Server) getResource(n resourceNames) handler {
@@ -286,59 +270,35 @@ func (s *Server) listScopesOfResource(n resourceNames) handler {
 	}
 }
 
-// resourcePartFilter is what the $filter of a catalog's roles or scopes
-// keeps: an origin system, one resource, or both.
-type resourcePartFilter struct {
-	originSystem string
-	resourceID   string
-}
-
-// filterFields maps the filterable properties onto f: the v1.0 names, and
-// in beta also beta's, as clients moving between versions send both.
-func (f *resourcePartFilter) filterFields(n resourceNames) filterFields {
-	fields := filterFields{
-		"originSystem": filterString("originSystem", &f.originSystem),
-		"resource/id":  filterString("resource/id", &f.resourceID),
-	}
-	if n.beta {
-		fields["accessPackageResource/id"] = filterString("accessPackageResource/id", &f.resourceID)
-	}
-	return fields
-}
-
-func (f resourcePartFilter) keeps(res access.Resource) bool {
-	return (f.originSystem == "" || strings.EqualFold(f.originSystem, res.OriginSystem)) &&
-		(f.resourceID == "" || f.resourceID == res.ID)
-}
-
-// catalogResources reads the query of a catalog's roles or scopes and the
-// catalog's resources its $filter keeps.
+// catalogResources reads the query of a catalog's roles or scopes, and
+// the catalog's resources that its $filter keeps: roles and scopes are
+// listed from their resources, so the filter (originSystem and the
+// resource's id) is the resources' own. They are paged in memory, by id.
 func (s *Server) catalogResources(r *http.Request, n resourceNames) (query, []access.Resource, error) {
-	q, err := parseFilteredQuery(r, n.resource)
+	opts, err := readOptions(r, []string{"$filter", "$top", "$skiptoken", "$expand", "$select"}, "on this resource")
+	if err != nil {
+		return query{}, nil, err
+	}
+	var filter *access.Cond
+	if v, ok := opts["$filter"]; ok {
+		if filter, err = parseFilter(v, n.resourcePartFields()); err != nil {
+			return query{}, nil, err
+		}
+	}
+	q, err := opts.query([]string{n.resource})
 	if err != nil {
 		return q, nil, err
 	}
-	var f resourcePartFilter
-	if err := f.filterFields(n).apply(q.filter); err != nil {
+	catalogID := r.PathValue("id")
+	if _, err := s.svc.Catalog(r.Context(), catalogID); err != nil {
 		return q, nil, err
 	}
-	var kept []access.Resource
-	page := access.Page{Limit: maxPageSize}
-	for {
-		items, more, err := s.svc.Resources(r.Context(), r.PathValue("id"), page)
-		if err != nil {
-			return q, nil, err
-		}
-		for _, res := range items {
-			if f.keeps(res) {
-				kept = append(kept, res)
-			}
-		}
-		if !more {
-			return q, kept, nil
-		}
-		page.After = items[len(items)-1].ID
+	scope := fieldEquals("CatalogID", catalogID)
+	if filter != nil {
+		scope = &access.Cond{Op: access.OpAnd, Args: []*access.Cond{scope, filter}}
 	}
+	resources, err := allOf[access.Resource](r.Context(), s.svc, access.NounResources, scope)
+	return q, resources, err
 }
 
 // resourceRole is a role with the resource that offers it.

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/accessd/accessd/access"
 )
@@ -216,6 +218,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
 		return
 	}
+	// Nor is any id text that is not UTF-8, which PostgreSQL refuses to compare.
+	if !utf8.ValidString(r.URL.Path) {
+		out.err = access.NotFoundf("no resource at an address that is not UTF-8")
+		writeError(rec, r, s.cfg.Clock.Now(), out.err)
+		return
+	}
+	if values, err := queryValues(r.URL.RawQuery); err == nil && !validUTF8(values) {
+		out.err = access.Invalidf("the query string is not UTF-8")
+		writeError(rec, r, s.cfg.Clock.Now(), out.err)
+		return
+	}
 	if _, route = s.mux.Handler(r); route == "" {
 		out.err = s.unrouted(rec, r)
 		writeError(rec, r, s.cfg.Clock.Now(), out.err)
@@ -258,6 +271,21 @@ func (s *Server) logRequest(r *http.Request, path string, status int, took time.
 	default:
 		s.log.Info("request", attrs...)
 	}
+}
+
+// validUTF8 reports whether every name and value of a query string is UTF-8.
+func validUTF8(values url.Values) bool {
+	for k, vs := range values {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 type panicError struct{ v any }
@@ -317,7 +345,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeEntity writes one object with its @odata.context, honouring $select.
-func writeEntity(w http.ResponseWriter, status int, context string, v any, sel []string) error {
+func writeEntity(w http.ResponseWriter, status int, context string, v any, sel selection) error {
 	body, err := encodeEntity(context, v, sel)
 	if err != nil {
 		return err
@@ -329,12 +357,12 @@ func writeEntity(w http.ResponseWriter, status int, context string, v any, sel [
 }
 
 // encodeEntity puts "@odata.context" first in the encoded object.
-func encodeEntity(context string, v any, sel []string) ([]byte, error) {
+func encodeEntity(context string, v any, sel selection) ([]byte, error) {
 	obj, err := marshal(v)
 	if err != nil {
 		return nil, access.Internal(err)
 	}
-	if obj, err = applySelect(obj, sel); err != nil {
+	if obj, err = sel.entity(obj); err != nil {
 		return nil, err
 	}
 	if context == "" {
@@ -353,47 +381,69 @@ func encodeEntity(context string, v any, sel []string) ([]byte, error) {
 // listBody is a Graph collection answer.
 type listBody struct {
 	Context  string            `json:"@odata.context"`
+	Count    *int              `json:"@odata.count,omitempty"`
 	Value    []json.RawMessage `json:"value"`
 	NextLink string            `json:"@odata.nextLink,omitempty"`
 }
 
-// writeList writes one page; lastID is where the next page starts. With
-// $select, a name is refused only when no item of the page has it, since a
-// list of members may mix users, groups and service principals.
-func (s *Server) writeList(w http.ResponseWriter, r *http.Request, context string, items []any, lastID string, more bool, sel []string) error {
-	body := listBody{Context: context, Value: make([]json.RawMessage, 0, len(items))}
-	encoded := make([][]byte, 0, len(items))
-	for _, it := range items {
+// listPage is one page of a list, as writePage writes it.
+type listPage struct {
+	context   string
+	items     []any
+	count     *int   // the size of the whole filtered list, when $count=true asked for it
+	skipToken string // where the next page starts; "" on the last page
+}
+
+// writeList writes one page of a list held in memory; lastID is where the
+// next page starts, when there is one.
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, context string, items []any, lastID string, more bool, sel selection) error {
+	page := listPage{context: context, items: items}
+	if more {
+		page.skipToken = legacySkipToken(lastID)
+	}
+	return s.writePage(w, r, page, sel)
+}
+
+// writePage writes one page. With $select, a name is refused only when no
+// item of the page has it, since a list of members may mix users, groups
+// and service principals.
+func (s *Server) writePage(w http.ResponseWriter, r *http.Request, page listPage, sel selection) error {
+	body := listBody{Context: page.context, Count: page.count, Value: make([]json.RawMessage, 0, len(page.items))}
+	encoded := make([][]byte, 0, len(page.items))
+	for _, it := range page.items {
 		obj, err := marshal(it)
 		if err != nil {
 			return access.Internal(err)
 		}
+		if obj, err = sel.nested(obj, ""); err != nil {
+			return err
+		}
 		encoded = append(encoded, obj)
 	}
-	if len(sel) > 0 && len(encoded) > 0 {
-		for _, name := range sel {
+	if len(sel[""]) > 0 && len(encoded) > 0 {
+		for _, name := range sel[""] {
 			found := false
 			for _, obj := range encoded {
-				if _, err := applySelect(obj, []string{name}); err == nil {
+				if _, err := selectProperties(obj, []string{name}, false); err == nil {
 					found = true
 					break
 				}
 			}
 			if !found {
-				_, err := applySelect(encoded[0], []string{name})
+				_, err := selectProperties(encoded[0], []string{name}, false)
 				return err
 			}
 		}
 	}
 	for _, obj := range encoded {
-		obj, err := selectLenient(obj, sel)
+		obj, err := selectProperties(obj, sel[""], true)
 		if err != nil {
 			return err
 		}
 		body.Value = append(body.Value, obj)
 	}
-	if more {
-		body.NextLink = nextLink(s.cfg.PublicURL, r, lastID)
+	if page.skipToken != "" {
+		body.NextLink = nextLink(s.cfg.PublicURL, r, page.skipToken)
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil

@@ -24,6 +24,18 @@ func catalogToV1(c access.Catalog) catalogV1 {
 	}
 }
 
+// catalogFieldsV1 are what $filter and $orderby may name on v1.0 catalogs.
+var catalogFieldsV1 = wireFields{noun: access.NounCatalogs, paths: map[string]wireField{
+	"id":                  {field: "ID"},
+	"displayName":         {field: "DisplayName"},
+	"description":         {field: "Description"},
+	"catalogType":         {field: "CatalogType", member: memberOf(access.ParseCatalogType)},
+	"state":               {field: "State", member: memberOf(access.ParseCatalogState)},
+	"isExternallyVisible": {field: "IsExternallyVisible"},
+	"createdDateTime":     {field: "CreatedDateTime"},
+	"modifiedDateTime":    {field: "ModifiedDateTime"},
+}}
+
 // catalogInput is a catalog as a client sends it, in either version: pointers
 // tell PATCH which properties were sent.
 type catalogInput struct {
@@ -91,6 +103,7 @@ type accessPackageV1 struct {
 	IncompatibleAccessPackages     any        `json:"incompatibleAccessPackages,omitempty"`
 	AccessPackagesIncompatibleWith any        `json:"accessPackagesIncompatibleWith,omitempty"`
 	IncompatibleGroups             any        `json:"incompatibleGroups,omitempty"`
+	AssignmentPolicies             any        `json:"assignmentPolicies,omitempty"`
 }
 
 func accessPackageToV1(p access.AccessPackage) accessPackageV1 {
@@ -99,6 +112,18 @@ func accessPackageToV1(p access.AccessPackage) accessPackageV1 {
 		CreatedDateTime: timeOut(p.CreatedDateTime), ModifiedDateTime: timeOut(p.ModifiedDateTime),
 	}
 }
+
+// packageFieldsV1 are what $filter and $orderby may name on v1.0 access
+// packages, with the catalog's id through its navigation property.
+var packageFieldsV1 = wireFields{noun: access.NounAccessPackages, paths: map[string]wireField{
+	"id":               {field: "ID"},
+	"displayName":      {field: "DisplayName"},
+	"description":      {field: "Description"},
+	"isHidden":         {field: "IsHidden"},
+	"createdDateTime":  {field: "CreatedDateTime"},
+	"modifiedDateTime": {field: "ModifiedDateTime"},
+	"catalog/id":       {field: "CatalogID"},
+}}
 
 // accessPackageInput is an access package as a client sends it, in either version.
 type accessPackageInput struct {

@@ -76,6 +76,18 @@ func customExtensionToWire(x access.CustomExtension) customExtensionOut {
 	return out
 }
 
+// extensionFields are what $filter and $orderby may name on custom
+// workflow extensions, in both versions.
+var extensionFields = wireFields{noun: access.NounCustomExtensions, paths: map[string]wireField{
+	"id":                   {field: "ID"},
+	"displayName":          {field: "DisplayName"},
+	"description":          {field: "Description"},
+	"createdBy":            {field: "CreatedBy"},
+	"createdDateTime":      {field: "CreatedDateTime"},
+	"lastModifiedBy":       {field: "LastModifiedBy"},
+	"lastModifiedDateTime": {field: "LastModifiedDateTime"},
+}}
+
 func strPtr(s string) *string { return &s }
 
 // customExtensionInput is an extension as a client sends it.

@@ -437,6 +437,20 @@ func policyToV1(p access.AssignmentPolicy) policyV1 {
 	return out
 }
 
+// policyFields are what $filter and $orderby may name on policies, with
+// the ids of the package and catalog through their navigation properties.
+var policyFields = wireFields{noun: access.NounPolicies, paths: map[string]wireField{
+	"id":                       {field: "ID"},
+	"displayName":              {field: "DisplayName"},
+	"description":              {field: "Description"},
+	"allowedTargetScope":       {field: "AllowedTargetScope", member: memberOf(access.ParseAllowedTargetScope)},
+	"createdDateTime":          {field: "CreatedDateTime"},
+	"modifiedDateTime":         {field: "ModifiedDateTime"},
+	"accessPackage/id":         {field: "AccessPackageID"},
+	"catalog/id":               {field: "CatalogID"},
+	"accessPackage/catalog/id": {field: "CatalogID"},
+}}
+
 func approvalStageToWire(st access.ApprovalStage) approvalStageWire {
 	vis := string(st.ApproverInformationVisibility)
 	out := approvalStageWire{

@@ -202,6 +202,53 @@ func requestToBeta(r access.Request) requestBeta {
 	return out
 }
 
+// requestFieldsV1 are what $filter and $orderby may name on v1.0 requests:
+// their properties, and the ids of what they name through navigation
+// properties (accessPackage/id, assignment/target/objectId, …).
+var requestFieldsV1 = wireFields{noun: access.NounRequests, paths: map[string]wireField{
+	"id":                             {field: "ID"},
+	"requestType":                    {field: "Type", member: memberOf(access.ParseRequestType)},
+	"state":                          {field: "State", member: memberOf(access.ParseRequestState)},
+	"status":                         {field: "Status"},
+	"createdDateTime":                {field: "CreatedDateTime"},
+	"completedDateTime":              {field: "CompletedDateTime"},
+	"justification":                  {field: "Justification"},
+	"accessPackage/id":               {field: "AccessPackageID"},
+	"accessPackage/catalog/id":       {field: "CatalogID"},
+	"assignmentPolicy/id":            {field: "PolicyID"},
+	"assignment/id":                  {field: "AssignmentID"},
+	"assignment/accessPackage/id":    {field: "AccessPackageID"},
+	"assignment/assignmentPolicy/id": {field: "PolicyID"},
+	"assignment/target/id":           {field: "Target.ID"},
+	"assignment/target/objectId":     {field: "Target.ID"},
+	"requestor/id":                   {field: "Requestor.ID"},
+	"requestor/objectId":             {field: "Requestor.ID"},
+	"requestor/displayName":          {field: "Requestor.DisplayName"},
+	"target/id":                      {field: "Target.ID"},
+	"target/objectId":                {field: "Target.ID"},
+	"target/displayName":             {field: "Target.DisplayName"},
+	"target/principalName":           {field: "Target.PrincipalName"},
+	"target/email":                   {field: "Target.Email"},
+}}
+
+// requestFieldsBeta are what $filter and $orderby may name on beta
+// requests: beta's names, and v1.0's.
+var requestFieldsBeta = requestFieldsV1.with(map[string]wireField{
+	"requestState":                                             {field: "State", member: memberOf(access.ParseRequestState)},
+	"requestStatus":                                            {field: "Status"},
+	"completedDate":                                            {field: "CompletedDateTime"},
+	"accessPackage/accessPackageCatalog/id":                    {field: "CatalogID"},
+	"accessPackageAssignment/id":                               {field: "AssignmentID"},
+	"accessPackageAssignment/accessPackageId":                  {field: "AccessPackageID"},
+	"accessPackageAssignment/accessPackage/id":                 {field: "AccessPackageID"},
+	"accessPackageAssignment/assignmentPolicyId":               {field: "PolicyID"},
+	"accessPackageAssignment/accessPackageAssignmentPolicy/id": {field: "PolicyID"},
+	"accessPackageAssignment/catalogId":                        {field: "CatalogID"},
+	"accessPackageAssignment/targetId":                         {field: "Target.ID"},
+	"accessPackageAssignment/target/id":                        {field: "Target.ID"},
+	"accessPackageAssignment/target/objectId":                  {field: "Target.ID"},
+})
+
 // ---- assignments ----
 
 // assignmentV1 is accessPackageAssignment in v1.0.
@@ -254,6 +301,38 @@ func assignmentToBeta(a access.Assignment) assignmentBeta {
 	}
 	return out
 }
+
+// assignmentFieldsV1 are what $filter and $orderby may name on v1.0
+// assignments: their properties, and the ids of what they name through
+// navigation properties.
+var assignmentFieldsV1 = wireFields{noun: access.NounAssignments, paths: map[string]wireField{
+	"id":                       {field: "ID"},
+	"state":                    {field: "State", member: memberOf(access.ParseAssignmentState)},
+	"status":                   {field: "Status"},
+	"expiredDateTime":          {field: "ExpiredDateTime"},
+	"schedule/startDateTime":   {field: "Schedule.StartDateTime"},
+	"accessPackage/id":         {field: "AccessPackageID"},
+	"accessPackage/catalog/id": {field: "CatalogID"},
+	"assignmentPolicy/id":      {field: "PolicyID"},
+	"target/id":                {field: "Target.ID"},
+	"target/objectId":          {field: "Target.ID"},
+	"target/displayName":       {field: "Target.DisplayName"},
+	"target/principalName":     {field: "Target.PrincipalName"},
+	"target/email":             {field: "Target.Email"},
+}}
+
+// assignmentFieldsBeta are what $filter and $orderby may name on beta
+// assignments: beta's names, and v1.0's.
+var assignmentFieldsBeta = assignmentFieldsV1.with(map[string]wireField{
+	"accessPackageId":                       {field: "AccessPackageID"},
+	"assignmentPolicyId":                    {field: "PolicyID"},
+	"catalogId":                             {field: "CatalogID"},
+	"targetId":                              {field: "Target.ID"},
+	"assignmentState":                       {field: "State", member: memberOf(access.ParseAssignmentState)},
+	"assignmentStatus":                      {field: "Status"},
+	"accessPackageAssignmentPolicy/id":      {field: "PolicyID"},
+	"accessPackage/accessPackageCatalog/id": {field: "CatalogID"},
+})
 
 // ---- history ----
 

@@ -117,6 +117,33 @@ func resourceOut(n resourceNames, res access.Resource, expand expandSet) any {
 		ModifiedDateTime: timeOut(res.ModifiedDateTime), Roles: roles, Scopes: scopes}
 }
 
+// resourceFieldsV1 are what $filter and $orderby may name on v1.0
+// resources; the roles and scopes of a catalog filter by their resource's
+// (resource/id names the resource's id there).
+var resourceFieldsV1 = wireFields{noun: access.NounResources, paths: map[string]wireField{
+	"id":               {field: "ID"},
+	"displayName":      {field: "DisplayName"},
+	"description":      {field: "Description"},
+	"originId":         {field: "OriginID"},
+	"originSystem":     {field: "OriginSystem"},
+	"createdDateTime":  {field: "CreatedDateTime"},
+	"modifiedDateTime": {field: "ModifiedDateTime"},
+}}
+
+// resourceFields is what $filter and $orderby may name on the version's resources.
+func (n resourceNames) resourceFields() wireFields {
+	if n.beta {
+		return resourceFieldsBeta
+	}
+	return resourceFieldsV1
+}
+
+// resourceFieldsBeta are what $filter and $orderby may name on beta
+// resources: beta's names, and v1.0's.
+var resourceFieldsBeta = resourceFieldsV1.with(map[string]wireField{
+	"addedOn": {field: "CreatedDateTime"},
+})
+
 // ---- roles and scopes ----
 
 // resourceRoleWire is accessPackageResourceRole, the same in both versions
@@ -143,6 +170,17 @@ func roleOut(n resourceNames, res access.Resource, role access.ResourceRole, exp
 		}
 	}
 	return out
+}
+
+// resourcePartFields is what $filter may name on a catalog's roles and
+// scopes, which are listed from their resources: the resource's origin
+// system and id (beta also reads accessPackageResource/id).
+func (n resourceNames) resourcePartFields() wireFields {
+	paths := map[string]wireField{"originSystem": {field: "OriginSystem"}, "resource/id": {field: "ID"}}
+	if n.beta {
+		paths["accessPackageResource/id"] = wireField{field: "ID"}
+	}
+	return wireFields{noun: access.NounResources, paths: paths}
 }
 
 // resourceScopeV1 is accessPackageResourceScope in v1.0.
@@ -257,6 +295,62 @@ type resourceRequestBeta struct {
 	ExpirationDateTime    *string `json:"expirationDateTime"`
 	AccessPackageResource any     `json:"accessPackageResource,omitempty"`
 	Requestor             any     `json:"requestor,omitempty"`
+}
+
+// resourceRequestFieldsV1 are what $filter and $orderby may name on v1.0
+// resource requests, with the ids of the catalog and the resource through
+// their navigation properties.
+var resourceRequestFieldsV1 = wireFields{noun: access.NounResourceRequests, paths: map[string]wireField{
+	"id":                    {field: "ID"},
+	"requestType":           {field: "Type", member: resourceRequestTypeOf},
+	"state":                 {field: "State", member: resourceRequestStateOf},
+	"createdDateTime":       {field: "CreatedDateTime"},
+	"catalog/id":            {field: "CatalogID"},
+	"resource/id":           {field: "ResourceID"},
+	"resource/originId":     {field: "OriginID"},
+	"resource/originSystem": {field: "OriginSystem"},
+}}
+
+// resourceRequestFields is what $filter and $orderby may name on the
+// version's resource requests.
+func (n resourceNames) resourceRequestFields() wireFields {
+	if n.beta {
+		return resourceRequestFieldsBeta
+	}
+	return resourceRequestFieldsV1
+}
+
+// resourceRequestFieldsBeta are what $filter and $orderby may name on beta
+// resource requests: beta's names, and v1.0's.
+var resourceRequestFieldsBeta = resourceRequestFieldsV1.with(map[string]wireField{
+	"catalogId":                          {field: "CatalogID"},
+	"requestState":                       {field: "State", member: resourceRequestStateOf},
+	"requestStatus":                      {field: "Status"},
+	"justification":                      {field: "Justification"},
+	"accessPackageResource/id":           {field: "ResourceID"},
+	"accessPackageResource/originId":     {field: "OriginID"},
+	"accessPackageResource/originSystem": {field: "OriginSystem"},
+	"requestor/id":                       {field: "Requestor.ID"},
+	"requestor/objectId":                 {field: "Requestor.ID"},
+})
+
+// resourceRequestTypeOf and resourceRequestStateOf read the members of a
+// resource request's type and state in any case, as stored.
+func resourceRequestTypeOf(s string) (string, bool) {
+	return memberIn([]string{access.ResourceRequestAdd, access.ResourceRequestRemove}, s)
+}
+
+func resourceRequestStateOf(s string) (string, bool) {
+	return memberIn([]string{access.ResourceRequestDone}, s)
+}
+
+func memberIn(members []string, s string) (string, bool) {
+	for _, m := range members {
+		if strings.EqualFold(m, s) {
+			return m, true
+		}
+	}
+	return "", false
 }
 
 // ---- create bodies ----

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,6 +21,10 @@ import (
 type nounTable struct {
 	table   string
 	columns map[access.Field]column
+	// besideDoc, when set, names columns that hold part of an item outside
+	// its document, and fill puts what they hold into the decoded item.
+	besideDoc []string
+	fill      func(item any, beside []sql.NullString)
 }
 
 // column is a field's column: its name, and for times whether it holds
@@ -30,24 +35,33 @@ type column struct {
 }
 
 var nounTables = map[access.Noun]nounTable{
-	access.NounCatalogs:       {"catalogs", map[access.Field]column{"ID": {name: "id"}}},
-	access.NounAccessPackages: {"access_packages", map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"}}},
-	access.NounPolicies: {"assignment_policies", map[access.Field]column{"ID": {name: "id"},
-		"AccessPackageID": {name: "access_package_id"}, "CatalogID": {name: "catalog_id"}}},
-	access.NounCustomExtensions: {"custom_extensions", map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"}}},
-	access.NounRequests: {"requests", map[access.Field]column{"ID": {name: "id"}, "Type": {name: "request_type"},
+	access.NounCatalogs:       {table: "catalogs", columns: map[access.Field]column{"ID": {name: "id"}}},
+	access.NounAccessPackages: {table: "access_packages", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"}}},
+	access.NounPolicies: {table: "assignment_policies", columns: map[access.Field]column{"ID": {name: "id"},
+		"AccessPackageID": {name: "access_package_id"}, "CatalogID": {name: "catalog_id"}},
+		besideDoc: []string{"review_settings", "notification_settings"}, fill: fillPolicy},
+	access.NounCustomExtensions: {table: "custom_extensions", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"}}},
+	access.NounRequests: {table: "requests", columns: map[access.Field]column{"ID": {name: "id"}, "Type": {name: "request_type"},
 		"State": {name: "state"}, "Target.ID": {name: "target_id"}, "AccessPackageID": {name: "access_package_id"},
 		"PolicyID": {name: "policy_id"}, "AssignmentID": {name: "assignment_id"}, "CreatedDateTime": {name: "created_us", micros: true}}},
-	access.NounAssignments: {"assignments", map[access.Field]column{"ID": {name: "id"}, "Target.ID": {name: "target_id"},
+	access.NounAssignments: {table: "assignments", columns: map[access.Field]column{"ID": {name: "id"}, "Target.ID": {name: "target_id"},
 		"AccessPackageID": {name: "access_package_id"}, "PolicyID": {name: "policy_id"}, "State": {name: "state"},
 		"CreatedDateTime": {name: "created_us", micros: true}}},
-	access.NounResources: {"resources", map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"},
+	access.NounResources: {table: "resources", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"},
 		"OriginID": {name: "origin_id"}}},
-	access.NounResourceRequests: {"resource_requests", map[access.Field]column{"ID": {name: "id"},
+	access.NounResourceRequests: {table: "resource_requests", columns: map[access.Field]column{"ID": {name: "id"},
 		"CreatedDateTime": {name: "created_us", micros: true}}},
-	access.NounUsers:             {"users", map[access.Field]column{"ID": {name: "id"}, "ManagerID": {name: "manager_id"}}},
-	access.NounGroups:            {"groups", map[access.Field]column{"ID": {name: "id"}}},
-	access.NounServicePrincipals: {"service_principals", map[access.Field]column{"ID": {name: "id"}}},
+	access.NounUsers:             {table: "users", columns: map[access.Field]column{"ID": {name: "id"}, "ManagerID": {name: "manager_id"}}},
+	access.NounGroups:            {table: "groups", columns: map[access.Field]column{"ID": {name: "id"}}},
+	access.NounServicePrincipals: {table: "service_principals", columns: map[access.Field]column{"ID": {name: "id"}}},
+}
+
+// fillPolicy puts a policy's reviewSettings and notificationSettings,
+// which are kept beside its document (see selectPolicy), into it.
+func fillPolicy(item any, beside []sql.NullString) {
+	if p, ok := item.(*access.AssignmentPolicy); ok {
+		p.ReviewSettings, p.NotificationSettings = rawJSON(beside[0]), rawJSON(beside[1])
+	}
 }
 
 // noTime stands for a missing time in an order key, below every real one,
@@ -105,7 +119,7 @@ func (t *tx) List(noun access.Noun, q access.Query, each func(decode func(any) e
 	if !q.After.IsZero() {
 		where = append(where, b.after(keys, q))
 	}
-	query := "SELECT doc, " + strings.Join(keys, ", ") + " FROM " + nt.table
+	query := "SELECT " + strings.Join(append(append([]string{"doc"}, nt.besideDoc...), keys...), ", ") + " FROM " + nt.table
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -125,8 +139,12 @@ func (t *tx) List(noun access.Noun, q access.Query, each func(decode func(any) e
 	defer rows.Close()
 	for rows.Next() {
 		var doc []byte
+		beside := make([]sql.NullString, len(nt.besideDoc))
 		vals := make([]any, len(keys))
 		dest := []any{&doc}
+		for i := range beside {
+			dest = append(dest, &beside[i])
+		}
 		for i := range vals {
 			dest = append(dest, &vals[i])
 		}
@@ -144,6 +162,9 @@ func (t *tx) List(noun access.Noun, q access.Query, each func(decode func(any) e
 		decode := func(dst any) error {
 			if err := json.Unmarshal(doc, dst); err != nil {
 				return access.Internal(fmt.Errorf("decode stored %s: %w", noun, err))
+			}
+			if nt.fill != nil {
+				nt.fill(dst, beside)
 			}
 			return nil
 		}
