@@ -26,11 +26,8 @@ import (
 // errUsage means the flag package has already told the user what was wrong.
 var errUsage = errors.New("usage")
 
-// Settings accessd keeps in its database.
-const (
-	settingTenantID  = "tenant_id"
-	settingPublicURL = "public_url"
-)
+// settingTenantID names the database's tenant id among its settings.
+const settingTenantID = "tenant_id"
 
 // parseFlags parses a command's flags. After -h or --help it returns
 // flag.ErrHelp, the usage printed, so that the command stops there and run
@@ -161,11 +158,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	issuer := identity.NewIssuer(identity.IssuerConfig{URL: publicURL, TenantID: tid, Keys: keys, Clock: access.SystemClock{}})
-	// `accessd token` reads this, so that its tokens name the issuer the server checks.
-	if err := store.Update(ctx, func(tx access.Tx) error { return tx.PutSetting(settingPublicURL, publicURL) }); err != nil {
+	// New tokens name this URL, where discovery and the JWKS are served;
+	// tokens naming a URL the database was served at before stay valid.
+	if err := identity.RecordPublicURL(ctx, store, publicURL); err != nil {
 		return err
 	}
+	accepted, err := identity.LoadAcceptedIssuers(ctx, store, access.SystemClock{})
+	if err != nil {
+		return err
+	}
+	issuer := identity.NewIssuer(identity.IssuerConfig{URL: publicURL, TenantID: tid, Keys: keys, Accepted: accepted, Clock: access.SystemClock{}})
 	if cfg.Seed != "" {
 		if err := applySeedFile(ctx, svc, cfg.Seed, log); err != nil {
 			return err

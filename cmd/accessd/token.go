@@ -59,16 +59,13 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 
 	issuerURL := cfg.PublicURL
 	if issuerURL == "" {
-		issuerURL = "http://127.0.0.1:8080"
-		err := store.View(ctx, func(tx access.Tx) error {
-			if v, ok, err := tx.Setting(settingPublicURL); err != nil || ok {
-				issuerURL = v
-				return err
-			}
-			return nil
-		})
+		last, ok, err := identity.LastPublicURL(ctx, store)
 		if err != nil {
 			return err
+		}
+		issuerURL = "http://127.0.0.1:8080" // serve's default, for a database not served yet
+		if ok {
+			issuerURL = last
 		}
 	}
 	tid, err := tenantID(ctx, store, ids)
