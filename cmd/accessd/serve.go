@@ -26,8 +26,10 @@ import (
 // errUsage means the flag package has already told the user what was wrong.
 var errUsage = errors.New("usage")
 
-// settingTenantID names the database's tenant id among its settings.
-const settingTenantID = "tenant_id"
+// Settings accessd keeps in its database (identity keeps its own).
+const (
+	settingTenantID = "tenant_id"
+)
 
 // parseFlags parses a command's flags. After -h or --help it returns
 // flag.ErrHelp, the usage printed, so that the command stops there and run
