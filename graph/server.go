@@ -109,6 +109,9 @@ func (s *Server) protected(need access.Permission, h handler) http.Handler {
 		if err != nil {
 			return err
 		}
+		if err := s.svc.CheckSignedInUser(r.Context(), caller); err != nil {
+			return err
+		}
 		if caller.IsApp && caller.DisplayName == "" {
 			caller.DisplayName = s.appName(r.Context(), caller.ObjectID)
 		}
