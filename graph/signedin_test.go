@@ -68,3 +68,23 @@ func TestDelegatedTokensNeedTheirUser(t *testing.T) {
 	resp, _ := a.do(t, "GET", emV1+"/catalogs", deletedTok, nil)
 	wantStatus(t, resp, http.StatusOK)
 }
+
+// BenchmarkSignedInCall is one small protected call with a delegated token,
+// which reads its user, and with an application token, which does not.
+func BenchmarkSignedInCall(b *testing.B) {
+	a := newTestAPI(b)
+	u := a.newUser(b, "reader@contoso.test")
+	for _, c := range []struct{ name, token string }{
+		{"user", a.userToken(b, u.ID, "EntitlementManagement.Read.All")},
+		{"app", a.appToken(b, "EntitlementManagement.Read.All")},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				resp, _ := a.do(b, "GET", emV1+"/catalogs", c.token, nil)
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("status %d: %s", resp.StatusCode, bodyOf(resp))
+				}
+			}
+		})
+	}
+}
