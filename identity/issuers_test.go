@@ -127,7 +127,7 @@ func TestVerifyAcceptsEveryURLServedBefore(t *testing.T) {
 		{testURL, ""},
 		{"http://127.0.0.1:8080", ""},
 		{"http://127.0.0.1:9090", ""},
-		{"http://127.0.0.1:7070", `token issuer "http://127.0.0.1:7070" is not accepted: this database has not been served at that URL (it is served at "https://accessd.test" now)`},
+		{"http://127.0.0.1:7070", `token issuer "http://127.0.0.1:7070" is not accepted: it is none of the last 50 URLs this database was served at (now "https://accessd.test")`},
 		{"http://127.0.0.1:8080/", `token issuer "http://127.0.0.1:8080/" is not accepted`},
 	}
 	for _, tt := range tests {

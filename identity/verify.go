@@ -172,7 +172,7 @@ func (i *Issuer) checkIssuer(ctx context.Context, claims jwt.MapClaims) error {
 		return err
 	}
 	if !ok {
-		return refuse("token issuer %s is not accepted: this database has not been served at that URL (it is served at %q now)", quote(iss), i.url)
+		return refuse("token issuer %s is not accepted: it is none of the last %d URLs this database was served at (now %q)", quote(iss), MaxIssuers, i.url)
 	}
 	return nil
 }
