@@ -351,6 +351,15 @@ func TestDevReset(t *testing.T) {
 	offset := clock.Offset()
 
 	t.Run("reset deletes the data, keeps keys and tokens working", func(t *testing.T) {
+		ctx := context.Background()
+		app, err := a.Svc.EnsureServicePrincipal(ctx, "test-app") // a.tok's, made by newDevAPI
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.newUser(t, "signed-in@contoso.test")
+		userTok := a.userToken(t, "signed-in@contoso.test", scopeWrite)
+		a.get(t, userTok, emV1+"/catalogs")
+
 		a.mustCall(t, "POST", "/_accessd/reset", nil, http.StatusNoContent)
 		for _, path := range []string{emV1 + "/catalogs", emV1 + "/accessPackages", emV1 + "/assignmentRequests", emV1 + "/assignments", "/v1.0/users"} {
 			tok := a.tok
@@ -368,7 +377,15 @@ func TestDevReset(t *testing.T) {
 		if clock.Offset() != offset {
 			t.Errorf("reset moved the clock: %s → %s", offset, clock.Offset())
 		}
-		a.catalog(t, "After reset") // the token minted before the reset still writes
+		// The application's token minted before the reset still writes,
+		// though its service principal is gone with the rest.
+		if _, err := a.Svc.ServicePrincipal(ctx, app.ID); !access.IsNotFound(err) {
+			t.Errorf("the service principal of the app token after reset: %v, want not found", err)
+		}
+		a.catalog(t, "After reset")
+		// A user's token is not: the user is gone too.
+		resp, _ := a.do(t, "GET", emV1+"/catalogs", userTok, nil)
+		wantError(t, resp, http.StatusUnauthorized, "InvalidAuthenticationToken")
 	})
 	t.Run("reset loads the seed again", func(t *testing.T) {
 		calls := 0

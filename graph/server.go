@@ -137,6 +137,9 @@ func (s *Server) protected(need access.Permission, h handler) http.Handler {
 		if o, ok := r.Context().Value(outcomeKey{}).(*outcome); ok {
 			o.caller = caller
 		}
+		if err := s.svc.CheckSignedInUser(r.Context(), caller); err != nil {
+			return err
+		}
 		if caller.IsApp && caller.DisplayName == "" {
 			caller.DisplayName = s.appName(r.Context(), caller.ObjectID)
 		}

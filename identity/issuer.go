@@ -33,6 +33,10 @@ type IssuerConfig struct {
 	URL      string // the public URL: the iss of every token, and the base of the JWKS URL
 	TenantID string // the tid of every token
 	Keys     *KeySet
+	// Accepted are the other issuers whose tokens Verify accepts: the URLs
+	// the database was served at before, or by other replicas. nil accepts
+	// URL alone.
+	Accepted *AcceptedIssuers
 	Clock    access.Clock // nil means the system clock
 }
 
@@ -41,6 +45,7 @@ type Issuer struct {
 	url       string
 	tenantID  string
 	keys      *KeySet
+	accepted  *AcceptedIssuers // nil: url alone
 	clock     access.Clock
 	parser    *jwt.Parser
 	discovery []byte
@@ -61,12 +66,13 @@ func NewIssuer(cfg IssuerConfig) *Issuer {
 		url:      cfg.URL,
 		tenantID: cfg.TenantID,
 		keys:     cfg.Keys,
+		accepted: cfg.Accepted,
 		clock:    clock,
 		// One parser serves every call: its options never change and it
-		// keeps no state between parses.
+		// keeps no state between parses. It leaves iss to checkIssuer,
+		// which accepts more than one.
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
-			jwt.WithIssuer(cfg.URL),
 			jwt.WithAudience(GraphAudience, GraphAudienceID),
 			jwt.WithExpirationRequired(),
 			jwt.WithLeeway(Leeway),

@@ -16,10 +16,11 @@ import (
 const maxTokenBytes = 32 << 10
 
 // Verify checks a bearer token issued by this Issuer and says who calls.
-// It accepts RS256 only, from this issuer, for Microsoft Graph, with an exp,
-// within Leeway of the Issuer's clock, signed by a known key. Every refusal
-// is a KindUnauthenticated *access.Error whose message says what is wrong;
-// only a key store that cannot be read gives another kind (internal).
+// It accepts RS256 only, from this issuer or one of the accepted ones, for
+// Microsoft Graph, with an exp, within Leeway of the Issuer's clock, signed
+// by a known key. Every refusal is a KindUnauthenticated *access.Error whose
+// message says what is wrong; only a store that cannot be read gives another
+// kind (internal).
 //
 // A token accepted once is accepted again from a cache, without checking its
 // signature, while it is still within its exp and nbf, for at most
@@ -55,7 +56,12 @@ func (i *Issuer) verify(ctx context.Context, raw string) (verifiedToken, error) 
 		return i.keys.verificationKey(ctx, kid)
 	})
 	if err != nil {
-		return verifiedToken{}, i.refusal(tok, claims, err)
+		return verifiedToken{}, i.refusal(ctx, tok, claims, err)
+	}
+	// The signature is good, so only a holder of the database's keys can
+	// make the issuer check read the store.
+	if err := i.checkIssuer(ctx, claims); err != nil {
+		return verifiedToken{}, err
 	}
 	caller, err := callerFrom(claims)
 	if err != nil {
@@ -77,7 +83,7 @@ func (i *Issuer) verify(ctx context.Context, raw string) (verifiedToken, error) 
 
 // refusal turns a parse error from jwt into one specific message. jwt reports
 // claim problems together; the most fundamental one is named.
-func (i *Issuer) refusal(tok *jwt.Token, claims jwt.MapClaims, err error) error {
+func (i *Issuer) refusal(ctx context.Context, tok *jwt.Token, claims jwt.MapClaims, err error) error {
 	var ae *access.Error
 	if errors.As(err, &ae) { // from our key lookup: already specific
 		return ae
@@ -102,14 +108,14 @@ func (i *Issuer) refusal(tok *jwt.Token, claims jwt.MapClaims, err error) error 
 		return refuse("token signature is invalid")
 	}
 	if errors.Is(err, jwt.ErrTokenInvalidClaims) {
-		return i.claimsRefusal(claims, err)
+		return i.claimsRefusal(ctx, claims, err)
 	}
 	return &access.Error{Kind: access.KindUnauthenticated, Message: "token is not valid", Err: err}
 }
 
 // claimsRefusal explains why the registered claims of a correctly signed
 // token are refused.
-func (i *Issuer) claimsRefusal(claims jwt.MapClaims, err error) error {
+func (i *Issuer) claimsRefusal(ctx context.Context, claims jwt.MapClaims, err error) error {
 	// A claim of the wrong type: find which, in the order jwt checks them.
 	for _, c := range []struct {
 		name string
@@ -125,15 +131,14 @@ func (i *Issuer) claimsRefusal(claims jwt.MapClaims, err error) error {
 		}
 	}
 
-	iss, _ := claims.GetIssuer()
+	if claims["exp"] == nil {
+		return refuse("token has no exp claim")
+	}
+	if err := i.checkIssuer(ctx, claims); err != nil {
+		return err
+	}
 	aud, _ := claims.GetAudience()
 	switch {
-	case claims["exp"] == nil:
-		return refuse("token has no exp claim")
-	case iss == "":
-		return refuse("token has no iss claim")
-	case iss != i.url:
-		return refuse("token issuer %s is not accepted: expected %q", quote(iss), i.url)
 	case len(aud) == 0 || len(aud) == 1 && aud[0] == "":
 		return refuse("token has no aud claim")
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
@@ -146,6 +151,30 @@ func (i *Issuer) claimsRefusal(claims jwt.MapClaims, err error) error {
 		return refuse("token is not valid yet: nbf %s, now %s, leeway %s", stamp(nbf.Time), stamp(i.clock.Now()), Leeway)
 	}
 	return &access.Error{Kind: access.KindUnauthenticated, Message: "token claims are not valid", Err: err}
+}
+
+// checkIssuer refuses a token whose iss is neither this issuer's URL nor
+// one of the accepted issuers.
+func (i *Issuer) checkIssuer(ctx context.Context, claims jwt.MapClaims) error {
+	iss, err := claims.GetIssuer()
+	switch {
+	case err != nil:
+		return refuse("token is malformed: claim iss has the wrong type")
+	case iss == "":
+		return refuse("token has no iss claim")
+	case iss == i.url:
+		return nil
+	case i.accepted == nil:
+		return refuse("token issuer %s is not accepted: expected %q", quote(iss), i.url)
+	}
+	ok, err := i.accepted.accepts(ctx, iss)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return refuse("token issuer %s is not accepted: it is none of the last %d URLs this database was served at (now %q)", quote(iss), MaxIssuers, i.url)
+	}
+	return nil
 }
 
 // callerFrom reads who calls from verified claims. The claims are Entra's, so

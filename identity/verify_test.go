@@ -101,6 +101,9 @@ func TestVerifyRefusals(t *testing.T) {
 		{"missing audience", signed(map[string]any{"aud": nil}), "token has no aud claim"},
 		{"wrong issuer", signed(map[string]any{"iss": "https://sts.windows.net/x/"}), `token issuer "https://sts.windows.net/x/" is not accepted`},
 		{"missing issuer", signed(map[string]any{"iss": nil}), "token has no iss claim"},
+		{"issuer of the wrong type", signed(map[string]any{"iss": 5}), "claim iss has the wrong type"},
+		{"wrong issuer, expired too: the issuer is named", signed(map[string]any{"iss": "https://x.test", "exp": now.Add(-time.Hour).Unix()}),
+			`token issuer "https://x.test" is not accepted`},
 
 		{"alg none", func(t *testing.T) string {
 			return handBuilt(t, map[string]any{"alg": "none", "typ": "JWT", "kid": kid}, f.appClaims(),

@@ -120,7 +120,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	switch {
 	case dsn == "":
 		return nil, errors.New("sqlstore: no database given")
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	case isPostgres(dsn):
 		s, err = openPostgres(ctx, dsn, opt)
 	default:
 		s, err = openSQLite(ctx, dsn, opt)

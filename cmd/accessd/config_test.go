@@ -149,8 +149,20 @@ func TestEnvironmentOverDefaults(t *testing.T) {
 	}
 }
 
-func TestTokenRefusesBadArguments(t *testing.T) {
+// newDatabase is a migrated SQLite database in a temporary directory, as
+// `accessd migrate` leaves it: `accessd token` refuses one that does not exist.
+func newDatabase(t *testing.T) string {
+	t.Helper()
 	db := filepath.Join(t.TempDir(), "a.db")
+	var out, errOut bytes.Buffer
+	if code := run(t.Context(), []string{"migrate", "--database", db}, &out, &errOut, func(string) string { return "" }); code != 0 {
+		t.Fatalf("accessd migrate: exit code %d; stderr %q", code, errOut.String())
+	}
+	return db
+}
+
+func TestTokenRefusesBadArguments(t *testing.T) {
+	db := newDatabase(t)
 	tests := []struct {
 		name string
 		args []string
@@ -161,6 +173,8 @@ func TestTokenRefusesBadArguments(t *testing.T) {
 		{"scopes on an app", []string{"--app", "a", "--scopes", "X"}, "--scopes is for --user"},
 		{"roles on a user", []string{"--user", "u@x.test", "--roles", "X"}, "--roles is for --app"},
 		{"negative ttl", []string{"--app", "a", "--ttl", "-1h"}, "--ttl"},
+		{"ttl over the cap", []string{"--app", "a", "--ttl", "25h"}, "--ttl 25h0m0s is longer than the cap of 24h0m0s: ask for less, or raise the cap with --max-ttl"},
+		{"ttl over a raised cap", []string{"--app", "a", "--ttl", "49h", "--max-ttl", "48h"}, "--ttl 49h0m0s is longer than the cap of 48h0m0s"},
 		{"unknown user", []string{"--user", "nobody@x.test", "--scopes", "EntitlementManagement.Read.All"}, "no directory user"},
 		{"bad public url", []string{"--app", "a", "--public-url", "ftp://x"}, "--public-url"},
 		{"unknown role", []string{"--app", "a", "--roles", "EntitlementManagement.ReadWrite.All,Directory.Write.All"},
@@ -192,7 +206,7 @@ func TestTokenRefusesBadArguments(t *testing.T) {
 // user can pick the right name from it.
 func TestTokenNamesKnownPermissions(t *testing.T) {
 	var out, errOut bytes.Buffer
-	args := []string{"token", "--database", filepath.Join(t.TempDir(), "a.db"), "--app", "a", "--roles", "Everything.All"}
+	args := []string{"token", "--database", newDatabase(t), "--app", "a", "--roles", "Everything.All"}
 	if code := run(t.Context(), args, &out, &errOut, func(string) string { return "" }); code != 1 {
 		t.Fatalf("exit code %d, want 1", code)
 	}
@@ -204,7 +218,7 @@ func TestTokenNamesKnownPermissions(t *testing.T) {
 }
 
 func TestTokenMints(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "a.db")
+	db := newDatabase(t)
 	var appPermissions []string
 	for _, name := range access.KnownPermissions() {
 		if name != access.SubjectAccess {
@@ -245,6 +259,75 @@ func TestTokenMints(t *testing.T) {
 			if !slices.Equal(claims.Roles, tt.roles) {
 				t.Errorf("roles %q, want %q", claims.Roles, tt.roles)
 			}
+		})
+	}
+}
+
+// A token lives as long as --ttl says, up to the cap, which --max-ttl moves.
+func TestTokenLifetime(t *testing.T) {
+	db := newDatabase(t)
+	tests := []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, time.Hour},
+		{[]string{"--ttl", "24h"}, 24 * time.Hour},
+		{[]string{"--ttl", "168h", "--max-ttl", "168h"}, 168 * time.Hour},
+		{[]string{"--ttl", "5m", "--max-ttl", "10m"}, 5 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"token", "--database", db, "--app", "a"}, tt.args...)
+			if code := run(t.Context(), args, &out, &errOut, func(string) string { return "" }); code != 0 {
+				t.Fatalf("exit code %d, want 0; stderr %q", code, errOut.String())
+			}
+			parts := strings.Split(strings.TrimSpace(out.String()), ".")
+			if len(parts) != 3 {
+				t.Fatalf("printed %q, not a JWT", out.String())
+			}
+			payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var claims struct {
+				Iat, Exp int64
+			}
+			if err := json.Unmarshal(payload, &claims); err != nil {
+				t.Fatal(err)
+			}
+			if got := time.Duration(claims.Exp-claims.Iat) * time.Second; got != tt.want {
+				t.Errorf("the token lives %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// accessd token never creates a database: one run in the wrong directory
+// would mint tokens signed with a new key, which no server accepts.
+func TestTokenRefusesAMissingDatabase(t *testing.T) {
+	tests := []struct {
+		name     string
+		database []string // --database and its value, or nothing for the default
+		missing  string   // the file the error must name, relative to the directory
+	}{
+		{"the default", nil, "accessd.db"},
+		{"a path", []string{"--database", "elsewhere.db"}, "elsewhere.db"},
+		{"a file: URI", []string{"--database", "file:uri.db?mode=rwc"}, "uri.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append(append([]string{"token"}, tt.database...), "--app", "a")
+			code, stdout, stderr := runIn(t, dir, args...)
+			if code != 1 || stdout != "" {
+				t.Errorf("exit code %d, stdout %q; want 1 and no token", code, stdout)
+			}
+			want := "database " + filepath.Join(dir, tt.missing) + " does not exist: start accessd serve first"
+			if !strings.Contains(stderr, want) {
+				t.Errorf("stderr %q does not say %q", stderr, want)
+			}
+			wantEmptyDir(t, dir)
 		})
 	}
 }

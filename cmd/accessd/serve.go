@@ -30,10 +30,9 @@ import (
 // errUsage means the flag package has already told the user what was wrong.
 var errUsage = errors.New("usage")
 
-// Settings accessd keeps in its database.
+// Settings accessd keeps in its database (identity keeps its own).
 const (
-	settingTenantID  = "tenant_id"
-	settingPublicURL = "public_url"
+	settingTenantID = "tenant_id"
 )
 
 // parseFlags parses a command's flags. After -h or --help it returns
@@ -134,6 +133,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	ids := &access.TimeOrderedIDs{Clock: clock}
 
+	unlock, err := lockDatabase(cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer unlock() // after the store has closed
 	buildInfo, _ := debug.ReadBuildInfo()
 	tracer, stopTracing, err := startTracing(ctx, cfg.OTelEndpoint, describeBuild(version, buildInfo), log)
 	if err != nil {
@@ -178,11 +182,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	issuer := identity.NewIssuer(identity.IssuerConfig{URL: publicURL, TenantID: tid, Keys: keys, Clock: access.SystemClock{}})
-	// `accessd token` reads this, so that its tokens name the issuer the server checks.
-	if err := store.Update(ctx, func(tx access.Tx) error { return tx.PutSetting(settingPublicURL, publicURL) }); err != nil {
+	// New tokens name this URL, where discovery and the JWKS are served;
+	// tokens naming a URL the database was served at before stay valid.
+	if err := identity.RecordPublicURL(ctx, store, publicURL); err != nil {
 		return err
 	}
+	accepted, err := identity.LoadAcceptedIssuers(ctx, store, access.SystemClock{})
+	if err != nil {
+		return err
+	}
+	issuer := identity.NewIssuer(identity.IssuerConfig{URL: publicURL, TenantID: tid, Keys: keys, Accepted: accepted, Clock: access.SystemClock{}})
 	if cfg.Seed != "" {
 		if err := applySeedFile(ctx, svc, cfg.Seed, log); err != nil {
 			return err

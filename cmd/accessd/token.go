@@ -6,13 +6,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/identity"
+	"github.com/accessd/accessd/sqlstore"
 )
+
+// defaultMaxTokenTTL caps --ttl unless --max-ttl says otherwise: a day
+// covers a working session or a test run, and a token pasted somewhere by
+// mistake stops working by the next one. The cap guards against mistakes
+// (a --ttl of 8760h for 8h); it is no security boundary, since whoever can
+// run `accessd token` can read the signing key from the database.
+const defaultMaxTokenTTL = 24 * time.Hour
 
 // token mints one signed JWT for an application or a directory user.
 func token(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -25,7 +35,8 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	roles := fs.String("roles", "", "comma-separated application permissions, e.g. EntitlementManagement.ReadWrite.All")
 	user := fs.String("user", "", "id or userPrincipalName of a directory user: mints a delegated token")
 	scopes := fs.String("scopes", "", "comma-separated delegated permissions, e.g. EntitlementManagement.ReadWrite.All")
-	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
+	ttl := fs.Duration("ttl", time.Hour, "token lifetime, at most --max-ttl")
+	maxTTL := fs.Duration("max-ttl", defaultMaxTokenTTL, "the longest --ttl accepted")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -38,6 +49,8 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return errors.New("--roles is for --app tokens; users have --scopes")
 	case *ttl <= 0:
 		return errors.New("--ttl must be positive")
+	case *ttl > *maxTTL:
+		return fmt.Errorf("--ttl %s is longer than the cap of %s: ask for less, or raise the cap with --max-ttl", *ttl, *maxTTL)
 	}
 	if err := checkPermissions(splitList(*roles), splitList(*scopes)); err != nil {
 		return err
@@ -45,6 +58,16 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if cfg.PublicURL != "" {
 		if err := checkPublicURL(cfg.PublicURL); err != nil {
 			return err
+		}
+	}
+	// SQLite would create a missing file, and tokens signed with the new
+	// database's own key, for a server that is not there, help nobody.
+	if path, ok := sqlstore.SQLiteFile(cfg.Database); ok {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs
+			}
+			return fmt.Errorf("database %s does not exist: start accessd serve first (it creates the database), or pass --database with the file the server uses", path)
 		}
 	}
 	log := newLogger(io.Discard, "text")
@@ -59,16 +82,13 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 
 	issuerURL := cfg.PublicURL
 	if issuerURL == "" {
-		issuerURL = "http://127.0.0.1:8080"
-		err := store.View(ctx, func(tx access.Tx) error {
-			if v, ok, err := tx.Setting(settingPublicURL); err != nil || ok {
-				issuerURL = v
-				return err
-			}
-			return nil
-		})
+		last, ok, err := identity.LastPublicURL(ctx, store)
 		if err != nil {
 			return err
+		}
+		issuerURL = "http://127.0.0.1:8080" // serve's default, for a database not served yet
+		if ok {
+			issuerURL = last
 		}
 	}
 	tid, err := tenantID(ctx, store, ids)
