@@ -520,13 +520,11 @@ func (s *Service) Subject(ctx context.Context, id string) (Subject, error) {
 }
 
 // CancelRequest cancels a request that has not reached delivery. Cancel is
-// delegated only, as in Graph; with only the self-service scope a user
-// cancels just their own requests. bodyErr is why the action's body could
-// not be read, if it could not: it is reported once the request is found.
+// delegated only, as in Graph (the route refuses application tokens); with
+// only the self-service scope a user cancels just their own requests.
+// bodyErr is why the action's body could not be read, if it could not: it
+// is reported once the request is found.
 func (s *Service) CancelRequest(ctx context.Context, by Caller, id string, bodyErr error) error {
-	if by.IsApp {
-		return E(KindForbidden, "cancel needs a signed-in user; application tokens cannot cancel requests")
-	}
 	return s.transition(ctx, id, callerSubject(by), func(_ Tx, r Request, env Env) (*Transition, error) {
 		if !by.Has(WriteEntitlements) && r.Requestor.ID != by.ObjectID && r.Target.ID != by.ObjectID {
 			return nil, E(KindForbidden, "with only EntitlementMgmt-SubjectAccess.ReadWrite a user cancels only their own requests")

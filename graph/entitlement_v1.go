@@ -9,36 +9,6 @@ import (
 
 const emRoot = "/identityGovernance/entitlementManagement"
 
-// entitlementRoutesV1 registers the v1.0 entitlement-management routes.
-func (s *Server) entitlementRoutesV1() {
-	em := "/v1.0" + emRoot
-	read, write := access.ReadEntitlements, access.WriteEntitlements
-	s.listRoute("GET "+em+"/catalogs", read, s.listCatalogs(catalogsV1))
-	s.route("POST "+em+"/catalogs", write, s.createCatalog(catalogsV1))
-	s.route("GET "+em+"/catalogs/{id}", read, s.getCatalog(catalogsV1))
-	s.route("PATCH "+em+"/catalogs/{id}", write, s.patchCatalog)
-	s.route("DELETE "+em+"/catalogs/{id}", write, s.deleteCatalog)
-	s.listRoute("GET "+em+"/catalogs/{id}/accessPackages", read, s.listPackages(packagesV1))
-	s.listRoute("GET "+em+"/catalogs/{id}/customWorkflowExtensions", read, s.listExtensions("v1.0", "catalogs", "customWorkflowExtensions"))
-	s.route("POST "+em+"/catalogs/{id}/customWorkflowExtensions", write, s.createExtension("v1.0", "catalogs", "customWorkflowExtensions"))
-	s.route("GET "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", read, s.getExtension("v1.0", "catalogs", "customWorkflowExtensions"))
-	s.route("PUT "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.replaceExtension("v1.0", "catalogs", "customWorkflowExtensions"))
-	s.route("DELETE "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.deleteExtension)
-
-	s.listRoute("GET "+em+"/accessPackages", read, s.listPackages(packagesV1))
-	s.route("POST "+em+"/accessPackages", write, s.createPackage(packagesV1))
-	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackage(packagesV1))
-	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
-	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
-	s.listRoute("GET "+em+"/accessPackages/{id}/assignmentPolicies", read, s.listPoliciesV1())
-
-	s.listRoute("GET "+em+"/assignmentPolicies", read, s.listPoliciesV1())
-	s.route("POST "+em+"/assignmentPolicies", write, s.createPolicyV1)
-	s.route("GET "+em+"/assignmentPolicies/{id}", read, s.getPolicyV1)
-	s.route("PUT "+em+"/assignmentPolicies/{id}", write, s.replacePolicyV1)
-	s.route("DELETE "+em+"/assignmentPolicies/{id}", write, s.deletePolicy)
-}
-
 // emContext is @odata.context for an entitlement-management set.
 func (s *Server) emContext(version, set string, entity bool) string {
 	return contextURL(s.cfg.PublicURL, version, "identityGovernance/entitlementManagement/"+set, entity)

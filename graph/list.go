@@ -86,12 +86,6 @@ func memberOf[T ~string](parse func(string) (T, bool)) func(string) (string, boo
 	}
 }
 
-// listRoute registers a stored list's route and its /$count segment.
-func (s *Server) listRoute(pattern string, need access.Permission, h handler) {
-	s.route(pattern, need, h)
-	s.route(pattern+"/$count", need, h)
-}
-
 // serveList answers GET on a stored list, and on its /$count segment.
 func serveList[T any](s *Server, l storedList[T]) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {

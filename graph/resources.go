@@ -15,44 +15,6 @@ import (
 // and beta. The service enforces every rule; handlers decode, call it and
 // write the version's shape.
 
-// resourceRoutes registers the resource routes of both versions.
-func (s *Server) resourceRoutes() {
-	read, write := access.ReadEntitlements, access.WriteEntitlements
-	for _, n := range []resourceNames{resourcesV1, resourcesBeta} {
-		em := "/" + n.version + emRoot
-		pv := packagesV1
-		if n.beta {
-			pv = packagesBeta
-		}
-		s.listRoute("GET "+em+"/"+n.resourceRequests, read, s.listResourceRequests(n))
-		s.route("POST "+em+"/"+n.resourceRequests, write, s.submitResourceRequest(n))
-		s.route("GET "+em+"/"+n.resourceRequests+"/{id}", read, s.getResourceRequest(n))
-
-		s.listRoute("GET "+em+"/"+n.resources, read, s.listResources(n))
-		s.route("GET "+em+"/"+n.resources+"/{rid}", read, s.getResource(n))
-		s.route("GET "+em+"/"+n.resources+"/{rid}/"+n.roles, read, s.listRolesOfResource(n))
-		s.route("GET "+em+"/"+n.resources+"/{rid}/"+n.scopes, read, s.listScopesOfResource(n))
-		s.listRoute("GET "+em+"/"+n.catalogs+"/{id}/"+n.resources, read, s.listResources(n))
-		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.resources+"/{rid}", read, s.getResource(n))
-		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.catalogRoles, read, s.listCatalogRoles(n))
-		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.catalogScopes, read, s.listCatalogScopes(n))
-
-		pkg := em + "/accessPackages/{id}/"
-		s.route("GET "+pkg+n.roleScopes, read, s.listRoleScopes(n))
-		s.route("POST "+pkg+n.roleScopes, write, s.addRoleScope(n))
-		s.route("DELETE "+pkg+n.roleScopes+"/{rsid}", write, s.removeRoleScope)
-
-		s.route("GET "+pkg+"incompatibleAccessPackages", read, s.listIncompatiblePackages(pv, false))
-		s.route("GET "+pkg+"accessPackagesIncompatibleWith", read, s.listIncompatiblePackages(pv, true))
-		s.route("POST "+pkg+"incompatibleAccessPackages/$ref", write, s.addIncompatible(access.IncompatiblePackage))
-		s.route("DELETE "+pkg+"incompatibleAccessPackages/{otherId}/$ref", write, s.removeIncompatible(access.IncompatiblePackage))
-		s.route("GET "+pkg+"incompatibleGroups", read, s.listIncompatibleGroups(n))
-		s.route("POST "+pkg+"incompatibleGroups/$ref", write, s.addIncompatible(access.IncompatibleGroup))
-		s.route("DELETE "+pkg+"incompatibleGroups/{otherId}/$ref", write, s.removeIncompatible(access.IncompatibleGroup))
-	}
-	s.route("GET /beta"+emRoot+"/accessPackageAssignments/{id}/accessPackageAssignmentResourceRoles", read, s.listAssignmentResourceRoles)
-}
-
 // pageInIDOrder cuts one page out of a list the service returns whole, in
 // id order and after the last id seen, as the store's keyset paging does:
 // a page still starts in the right place when the item the previous page
@@ -520,7 +482,17 @@ func (s *Server) removeIncompatible(kind access.Incompatibility) handler {
 // listAdditionalAccess is the function additionalAccess(accessPackageId=…,
 // incompatibleAccessPackageId=…) on assignments: the assignments of the
 // first package whose targets also hold the second.
-func (s *Server) listAdditionalAccess(w http.ResponseWriter, r *http.Request, as assignmentSet, params map[string]string) error {
+func (s *Server) listAdditionalAccess(as assignmentSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		params, _, err := functionCall(callSegment(r, "additionalAccess"), "additionalAccess")
+		if err != nil {
+			return err
+		}
+		return s.additionalAccess(w, r, as, params)
+	}
+}
+
+func (s *Server) additionalAccess(w http.ResponseWriter, r *http.Request, as assignmentSet, params map[string]string) error {
 	const usage = "additionalAccess takes two parameters, as in additionalAccess(accessPackageId='…',incompatibleAccessPackageId='…')"
 	for name := range params {
 		if name != "accessPackageId" && name != "incompatibleAccessPackageId" {

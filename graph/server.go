@@ -86,23 +86,13 @@ func NewServer(cfg Config) *Server {
 	}
 	s.mux.Handle("GET /.well-known/openid-configuration", s.public(rawJSON(cfg.OpenIDConfiguration)))
 	s.mux.Handle("GET "+cfg.JWKSPath, s.public(rawJSON(cfg.JWKS)))
-	for _, version := range []string{"v1.0", "beta"} {
-		s.directoryRoutes(version)
-	}
-	s.entitlementRoutesV1()
-	s.entitlementRoutesBeta()
-	s.resourceRoutes()
-	s.requestRoutes()
-	s.approvalRoutes()
-	if cfg.Dev {
-		s.devRoutes()
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
+		if rt.list {
+			s.mux.Handle(rt.method+" "+rt.path+"/$count", s.guard(rt))
+		}
 	}
 	return s
-}
-
-// route registers a handler that needs a token with the given permission.
-func (s *Server) route(pattern string, need access.Permission, h handler) {
-	s.mux.Handle(pattern, s.protected(need, h))
 }
 
 type callerKey struct{}
@@ -121,7 +111,12 @@ func callerOf(r *http.Request) access.Caller {
 	return c
 }
 
-func (s *Server) protected(need access.Permission, h handler) http.Handler {
+// guard adapts a route of the table: it authenticates the caller, reads
+// the roles it holds, and lets it through to the handler when its token
+// carries the route's permission (access.Caller.Admits). The route's rule
+// goes with the caller to the service, which applies it to the objects the
+// call touches.
+func (s *Server) guard(rt route) http.Handler {
 	return s.public(func(w http.ResponseWriter, r *http.Request) error {
 		raw, ok := bearer(r)
 		if !ok {
@@ -143,10 +138,11 @@ func (s *Server) protected(need access.Permission, h handler) http.Handler {
 		if caller.IsApp && caller.DisplayName == "" {
 			caller.DisplayName = s.appName(r.Context(), caller.ObjectID)
 		}
-		if !caller.Has(need) {
-			return access.E(access.KindForbidden, "the token lacks the permission for this call: it needs one of %s", strings.Join(need, ", "))
+		caller.Rule = rt.rule
+		if err := caller.Admits(rt.need, rt.rule); err != nil {
+			return err
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+		return rt.h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
 	})
 }
 
@@ -204,6 +200,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p := rewriteKeys(r.URL.Path); p != r.URL.Path {
 		r.URL.Path, r.URL.RawPath = p, ""
 	}
+	r = s.canonicalOperation(r)
 	defer func() {
 		if p := recover(); p != nil {
 			out.err = access.Internal(panicError{p})
