@@ -154,13 +154,17 @@ func (c Caller) hasEntitlementRole() bool { return len(c.HeldRoles) > 0 }
 // without it is let through when it holds an entitlement-management role,
 // since roles are how Entra lets an application act without the
 // application permission. Application tokens are refused where only a
-// signed-in user may call.
+// signed-in user may call. The rules that touch no object (creating a
+// catalog, the tenant-wide changes) are applied here too.
 func (c Caller) Admits(need Permission, r Rule) error {
 	if c.IsApp && r.DelegatedOnly() {
 		return E(KindForbidden, "this call acts for a signed-in user (%s); application tokens cannot make it", r)
 	}
 	if !c.Has(need) && !(c.IsApp && r != RulePermission && c.hasEntitlementRole()) {
 		return E(KindForbidden, "the token lacks the permission for this call: it needs one of %s", joinNames(need))
+	}
+	if (r == RuleCatalogCreator || r == RuleTenantAdmin) && !c.May(r, "") {
+		return E(KindForbidden, "this call needs the role %s, with EntitlementManagement.ReadWrite.All", r)
 	}
 	return nil
 }
@@ -216,21 +220,41 @@ func (c Caller) May(r Rule, catalogID string) bool {
 	if !c.IsApp && !c.Has(WriteEntitlements) {
 		return false
 	}
-	if r == RuleCatalogCreator {
+	switch r {
+	case RuleCatalogCreator:
 		return c.holds(RoleCatalogCreator)
+	case RuleTenantAdmin:
+		return false
 	}
 	return c.holdsOn(catalogID, r.catalogRoles())
 }
 
-// authorize applies the caller's rule to an object of a catalog: an object
-// it may not see is absent (notFound, what a missing object gives), one it
-// sees but may not change is forbidden.
-func (c Caller) authorize(catalogID string, notFound error) error {
-	if !c.Sees(catalogID) {
-		return notFound
-	}
+// authorize applies the caller's rule to an object of a catalog that it
+// sees (catalogFor, packageFor and the like have told it is absent
+// otherwise): one it may not change is forbidden.
+func (c Caller) authorize(catalogID string) error {
 	if !c.May(c.Rule, catalogID) {
-		return E(KindForbidden, "this call needs the role %s on the catalog %q (or the Identity Governance Administrator role), with EntitlementManagement.ReadWrite.All", c.Rule, catalogID)
+		return E(KindForbidden, "this call needs the role %s on the catalog %q, or the Identity Governance Administrator role, with EntitlementManagement.ReadWrite.All", c.Rule, catalogID)
+	}
+	return nil
+}
+
+// authorizeRequest applies the caller's rule to a request: one it may not
+// see is not found; its own (as target or requestor) it may cancel under
+// RuleCanceller; otherwise it needs the rule on the request's catalog.
+func (c Caller) authorizeRequest(r Request) error {
+	if !c.SeesRequest(r) {
+		return NotFoundf("no assignment request with id %q", r.ID)
+	}
+	own := c.ObjectID != "" && (r.Target.ID == c.ObjectID || r.Requestor.ID == c.ObjectID)
+	if c.Rule == RuleCanceller && own {
+		return nil
+	}
+	if !c.May(c.Rule, r.CatalogID) {
+		if c.Rule == RuleCanceller {
+			return E(KindForbidden, "a user cancels their own requests; others' need the role %s on their catalog, with EntitlementManagement.ReadWrite.All", RuleAssignmentManager)
+		}
+		return c.authorize(r.CatalogID)
 	}
 	return nil
 }
@@ -262,6 +286,8 @@ func (c Caller) Visible(noun Noun) *Cond {
 		any = append(any, &Cond{Op: OpEq, Field: "Target.ID", Value: me}, &Cond{Op: OpEq, Field: "Requestor.ID", Value: me})
 	case NounAssignments:
 		any = append(any, &Cond{Op: OpEq, Field: "Target.ID", Value: me})
+	case NounRoleAssignments:
+		any = append(any, &Cond{Op: OpEq, Field: "PrincipalID", Value: me})
 	}
 	switch len(any) {
 	case 0:
@@ -270,6 +296,18 @@ func (c Caller) Visible(noun Noun) *Cond {
 		return any[0]
 	}
 	return &Cond{Op: OpOr, Args: any}
+}
+
+// ListScope is what a list shows the caller under its route's rule: what
+// it may see (Visible), except on the lists an address already limits to
+// the caller's own items (filterByCurrentUser, an approver's approvals)
+// and on the directory's, which no role limits.
+func (c Caller) ListScope(noun Noun) *Cond {
+	switch c.Rule {
+	case RulePermission, RuleSubject, RuleApprover:
+		return nil
+	}
+	return c.Visible(noun)
 }
 
 // SeesRequest is Visible for one request.

@@ -91,7 +91,7 @@ var packageFieldsBeta = packageFieldsV1.with(map[string]wireField{
 func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageBeta, error) {
 	out := accessPackageToBeta(p)
 	if expand.has("accessPackageCatalog") {
-		c, err := s.svc.Catalog(r.Context(), p.CatalogID)
+		c, err := s.svc.Catalog(r.Context(), callerOf(r), p.CatalogID)
 		if err != nil {
 			return out, err
 		}

@@ -40,7 +40,7 @@ func (s *Server) listCatalogs(cv catalogVersion) handler {
 }
 
 func (s *Server) getCatalog(cv catalogVersion) handler {
-	return getHandler(s.emContext(cv.version, cv.set, true), s.svc.Catalog, cv.shape)
+	return getHandler(s.emContext(cv.version, cv.set, true), asCaller(s.svc.Catalog), cv.shape)
 }
 
 func (s *Server) createCatalog(cv catalogVersion) handler {
@@ -81,7 +81,7 @@ func (s *Server) patchCatalog(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteCatalog(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.DeleteCatalog(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.svc.DeleteCatalog(r.Context(), callerOf(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -100,7 +100,7 @@ func lastID[T any](items []T, id func(T) string) string {
 func (s *Server) packageV1(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageV1, error) {
 	out := accessPackageToV1(p)
 	if expand.has("catalog") {
-		c, err := s.svc.Catalog(r.Context(), p.CatalogID)
+		c, err := s.svc.Catalog(r.Context(), callerOf(r), p.CatalogID)
 		if err != nil {
 			return out, err
 		}
@@ -151,7 +151,7 @@ type packageLinks struct {
 func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.AccessPackage, expand expandSet) (packageLinks, error) {
 	var links packageLinks
 	if expand.has(n.roleScopes) {
-		views, err := s.svc.RoleScopes(ctx, p.ID)
+		views, err := s.svc.RoleScopes(ctx, callerIn(ctx), p.ID)
 		if err != nil {
 			return links, err
 		}
@@ -169,7 +169,7 @@ func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.A
 		if !expand.has(nav.name) {
 			continue
 		}
-		pkgs, err := s.svc.IncompatiblePackages(ctx, p.ID, nav.reverse)
+		pkgs, err := s.svc.IncompatiblePackages(ctx, callerIn(ctx), p.ID, nav.reverse)
 		if err != nil {
 			return links, err
 		}
@@ -184,7 +184,7 @@ func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.A
 		*nav.dst = out
 	}
 	if expand.has("incompatibleGroups") {
-		groups, err := s.svc.IncompatibleGroups(ctx, p.ID)
+		groups, err := s.svc.IncompatibleGroups(ctx, callerIn(ctx), p.ID)
 		if err != nil {
 			return links, err
 		}
@@ -239,7 +239,7 @@ func (s *Server) listPackages(pv packageVersion) handler {
 			}
 			return s.emContext(pv.version, "accessPackages", false)
 		},
-		scope: underParent(s.svc.Catalog, "CatalogID"),
+		scope: underParent(asCaller(s.svc.Catalog), "CatalogID"),
 		shape: func(r *http.Request, p access.AccessPackage, expand expandSet) (any, error) {
 			return pv.shape(s, r, p, expand)
 		},
@@ -252,7 +252,7 @@ func (s *Server) getPackage(pv packageVersion) handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.svc.AccessPackage(r.Context(), r.PathValue("id"))
+		p, err := s.svc.AccessPackage(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -305,7 +305,7 @@ func (s *Server) patchPackage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deletePackage(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.DeleteAccessPackage(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.svc.DeleteAccessPackage(r.Context(), callerOf(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -27,7 +27,7 @@ func (s *Server) listExtensions(xs extensionSet) handler {
 		context: func(r *http.Request) string {
 			return s.extensionContext(xs, r.PathValue("id"), false)
 		},
-		scope: underParent(s.svc.Catalog, "CatalogID"),
+		scope: underParent(asCaller(s.svc.Catalog), "CatalogID"),
 		shape: func(_ *http.Request, x access.CustomExtension, _ expandSet) (any, error) {
 			return customExtensionToWire(x), nil
 		},
@@ -41,7 +41,7 @@ func (s *Server) getExtension(xs extensionSet) handler {
 			return err
 		}
 		catalogID := r.PathValue("id")
-		x, err := s.svc.CustomExtension(r.Context(), catalogID, r.PathValue("xid"))
+		x, err := s.svc.CustomExtension(r.Context(), callerOf(r), catalogID, r.PathValue("xid"))
 		if err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func (s *Server) replaceExtension(xs extensionSet) handler {
 }
 
 func (s *Server) deleteExtension(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.DeleteCustomExtension(r.Context(), r.PathValue("id"), r.PathValue("xid")); err != nil {
+	if err := s.svc.DeleteCustomExtension(r.Context(), callerOf(r), r.PathValue("id"), r.PathValue("xid")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -105,6 +105,9 @@ func (l storedList[T]) serve(s *Server, w http.ResponseWriter, r *http.Request) 
 			return err
 		}
 	}
+	// What the caller may see is part of the query: counts and pages are
+	// of the visible items only.
+	q.Scope = bothOf(q.Scope, callerOf(r).ListScope(l.fields.noun))
 	if countOnly {
 		q.Count, q.Top = true, 1
 		found, err := access.Find[struct{}](r.Context(), s.svc, l.fields.noun, q)
@@ -133,6 +136,17 @@ func (l storedList[T]) serve(s *Server, w http.ResponseWriter, r *http.Request) 
 		page.skipToken = encodeSkipToken(lq.fingerprint, found.Next)
 	}
 	return s.writePage(w, r, page, lq.selectSet)
+}
+
+// bothOf is the condition that a and b hold; either may be nil.
+func bothOf(a, b *access.Cond) *access.Cond {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return &access.Cond{Op: access.OpAnd, Args: []*access.Cond{a, b}}
 }
 
 // fixedContext is a list's @odata.context that does not depend on the address.

@@ -98,7 +98,7 @@ func (s *Server) getRequest(rs requestSet) handler {
 		if err != nil {
 			return err
 		}
-		req, err := s.svc.Request(r.Context(), r.PathValue("id"))
+		req, err := s.svc.Request(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func decodeRequestInput(r *http.Request, beta bool) (access.RequestInput, error)
 }
 
 func (s *Server) deleteRequest(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.DeleteRequest(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.svc.DeleteRequest(r.Context(), callerOf(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	return writeNoContent(w)
@@ -210,7 +210,7 @@ func (s *Server) requestHistory(rs requestSet) handler {
 			return err
 		}
 		id := r.PathValue("id")
-		items, more, err := s.svc.History(r.Context(), id, q.page())
+		items, more, err := s.svc.History(r.Context(), callerOf(r), id, q.page())
 		if err != nil {
 			return err
 		}
@@ -223,8 +223,18 @@ func (s *Server) requestHistory(rs requestSet) handler {
 	}
 }
 
+// throughSeen is r as it reads the navigation properties of a request or
+// an assignment the caller sees (its package, assignment and policy):
+// those are part of the object, shown to whoever may see it, a target
+// without any role included.
+func throughSeen(r *http.Request) *http.Request {
+	reader := access.Caller{ObjectID: callerOf(r).ObjectID, IsApp: true, Roles: access.ReadEntitlements, Rule: access.RuleReader}
+	return r.WithContext(context.WithValue(r.Context(), callerKey{}, reader))
+}
+
 // requestOut writes a request in the set's shape with what $expand names.
 func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, expand expandSet) (any, error) {
+	r = throughSeen(r)
 	ctx := r.Context()
 	if rs.beta {
 		out := requestToBeta(req)
@@ -288,7 +298,7 @@ func (s *Server) expandPackage(r *http.Request, beta bool, id string, nested exp
 	if id == "" {
 		return jsonNull, nil
 	}
-	p, err := s.svc.AccessPackage(r.Context(), id)
+	p, err := s.svc.AccessPackage(r.Context(), callerOf(r), id)
 	if access.IsNotFound(err) {
 		return jsonNull, nil
 	}
@@ -307,7 +317,7 @@ func (s *Server) expandAssignment(r *http.Request, as assignmentSet, id string, 
 	if id == "" {
 		return jsonNull, nil
 	}
-	a, err := s.svc.Assignment(r.Context(), id)
+	a, err := s.svc.Assignment(r.Context(), callerOf(r), id)
 	if access.IsNotFound(err) {
 		return jsonNull, nil
 	}
@@ -337,7 +347,7 @@ func (s *Server) getAssignment(as assignmentSet) handler {
 		if err != nil {
 			return err
 		}
-		a, err := s.svc.Assignment(r.Context(), r.PathValue("id"))
+		a, err := s.svc.Assignment(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -362,6 +372,7 @@ func (s *Server) assignmentsByCurrentUser(as assignmentSet) handler {
 
 // assignmentOut writes an assignment in the version's shape with what $expand names.
 func (s *Server) assignmentOut(r *http.Request, as assignmentSet, a access.Assignment, expand expandSet) (any, error) {
+	r = throughSeen(r)
 	ctx := r.Context()
 	var target, pkg, policy any
 	if expand.has("target") {
@@ -387,7 +398,7 @@ func (s *Server) assignmentOut(r *http.Request, as assignmentSet, a access.Assig
 	}
 	if expand.has(policyNav) {
 		// beta shows the v1.0 policy shape until beta policies exist.
-		p, err := s.svc.AssignmentPolicy(ctx, a.PolicyID)
+		p, err := s.svc.AssignmentPolicy(ctx, callerIn(ctx), a.PolicyID)
 		switch {
 		case access.IsNotFound(err):
 			policy = jsonNull

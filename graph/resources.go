@@ -64,7 +64,7 @@ func (s *Server) getResourceRequest(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		rr, err := s.svc.ResourceRequest(r.Context(), r.PathValue("id"))
+		rr, err := s.svc.ResourceRequest(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (s *Server) submitResourceRequest(n resourceNames) handler {
 func (s *Server) resourceRequestOut(ctx context.Context, n resourceNames, rr access.ResourceRequest, validationOnly bool, expand expandSet) (any, error) {
 	var resource any
 	if expand.has(n.resource) {
-		res, err := s.svc.Resource(ctx, "", rr.ResourceID)
+		res, err := s.svc.Resource(ctx, callerIn(ctx), "", rr.ResourceID)
 		switch {
 		case access.IsNotFound(err):
 			resource = jsonNull
@@ -135,7 +135,7 @@ func (s *Server) resourceRequestOut(ctx context.Context, n resourceNames, rr acc
 	out := resourceRequestV1{ID: rr.ID, RequestType: requestTypeOut(n, rr.Type), State: rr.State,
 		CreatedDateTime: timeOut(rr.CreatedDateTime), Resource: resource}
 	if expand.has("catalog") {
-		c, err := s.svc.Catalog(ctx, rr.CatalogID)
+		c, err := s.svc.Catalog(ctx, callerIn(ctx), rr.CatalogID)
 		switch {
 		case access.IsNotFound(err):
 			out.Catalog = jsonNull
@@ -164,7 +164,7 @@ func (s *Server) listResources(n resourceNames) handler {
 			}
 			return s.emContext(n.version, n.resources, false)
 		},
-		scope: underParent(s.svc.Catalog, "CatalogID"),
+		scope: underParent(asCaller(s.svc.Catalog), "CatalogID"),
 		shape: func(_ *http.Request, res access.Resource, expand expandSet) (any, error) {
 			return resourceOut(n, res, expand), nil
 		},
@@ -178,7 +178,7 @@ func (s *Server) getResource(n resourceNames) handler {
 			return err
 		}
 		catalogID := r.PathValue("id")
-		res, err := s.svc.Resource(r.Context(), catalogID, r.PathValue("rid"))
+		res, err := s.svc.Resource(r.Context(), callerOf(r), catalogID, r.PathValue("rid"))
 		if err != nil {
 			return err
 		}
@@ -197,7 +197,7 @@ func (s *Server) listRolesOfResource(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		res, err := s.svc.Resource(r.Context(), "", r.PathValue("rid"))
+		res, err := s.svc.Resource(r.Context(), callerOf(r), "", r.PathValue("rid"))
 		if err != nil {
 			return err
 		}
@@ -218,7 +218,7 @@ func (s *Server) listScopesOfResource(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		res, err := s.svc.Resource(r.Context(), "", r.PathValue("rid"))
+		res, err := s.svc.Resource(r.Context(), callerOf(r), "", r.PathValue("rid"))
 		if err != nil {
 			return err
 		}
@@ -252,7 +252,7 @@ func (s *Server) catalogResources(r *http.Request, n resourceNames) (query, []ac
 		return q, nil, err
 	}
 	catalogID := r.PathValue("id")
-	if _, err := s.svc.Catalog(r.Context(), catalogID); err != nil {
+	if _, err := s.svc.Catalog(r.Context(), callerOf(r), catalogID); err != nil {
 		return q, nil, err
 	}
 	scope := fieldEquals("CatalogID", catalogID)
@@ -336,7 +336,7 @@ func (s *Server) listRoleScopes(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		views, err := s.svc.RoleScopes(r.Context(), r.PathValue("id"))
+		views, err := s.svc.RoleScopes(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -376,7 +376,7 @@ func (s *Server) addRoleScope(n resourceNames) handler {
 		}
 		view := access.RoleScopeView{RoleScope: rs}
 		if len(q.expand) > 0 {
-			views, err := s.svc.RoleScopes(r.Context(), pkgID)
+			views, err := s.svc.RoleScopes(r.Context(), callerOf(r), pkgID)
 			if err != nil {
 				return err
 			}
@@ -413,7 +413,7 @@ func (s *Server) listIncompatiblePackages(pv packageVersion, reverse bool) handl
 		if err != nil {
 			return err
 		}
-		pkgs, err := s.svc.IncompatiblePackages(r.Context(), r.PathValue("id"), reverse)
+		pkgs, err := s.svc.IncompatiblePackages(r.Context(), callerOf(r), r.PathValue("id"), reverse)
 		if err != nil {
 			return err
 		}
@@ -435,7 +435,7 @@ func (s *Server) listIncompatibleGroups(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		groups, err := s.svc.IncompatibleGroups(r.Context(), r.PathValue("id"))
+		groups, err := s.svc.IncompatibleGroups(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -508,11 +508,11 @@ func (s *Server) additionalAccess(w http.ResponseWriter, r *http.Request, as ass
 		return err
 	}
 	for _, id := range []string{pkgID, otherID} {
-		if _, err := s.svc.AccessPackage(r.Context(), id); err != nil {
+		if _, err := s.svc.AccessPackage(r.Context(), callerOf(r), id); err != nil {
 			return err
 		}
 	}
-	items, more, err := s.svc.AdditionalAccess(r.Context(), pkgID, otherID, q.page())
+	items, more, err := s.svc.AdditionalAccess(r.Context(), callerOf(r), pkgID, otherID, q.page())
 	if err != nil {
 		return err
 	}
@@ -535,7 +535,7 @@ func (s *Server) listAssignmentResourceRoles(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	a, err := s.svc.Assignment(r.Context(), r.PathValue("id"))
+	a, err := s.svc.Assignment(r.Context(), callerOf(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

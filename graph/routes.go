@@ -158,6 +158,24 @@ func (s *Server) routes() []route {
 			{"PATCH", base + "/{id}/" + as.children + "/{stageId}", write, approver, s.decideApprovalStage(as), false},
 		}...)
 	}
+	// Roles: entitlement management's, on catalogs or tenant-wide, and the
+	// directory's Identity Governance Administrator.
+	for _, version := range []string{"v1.0", "beta"} {
+		em, dir := roleProvider{version, "entitlementManagement", false}, roleProvider{version, "directory", true}
+		base := "/" + version + "/roleManagement/"
+		rt = append(rt, []route{
+			{"GET", base + "entitlementManagement/roleDefinitions", read, perm, s.listRoleDefinitions(em), false},
+			{"GET", base + "entitlementManagement/roleDefinitions/{id}", read, perm, s.getRoleDefinition(em), false},
+			{"GET", base + "entitlementManagement/roleAssignments", read, reader, s.listRoleAssignments(em), true},
+			{"POST", base + "entitlementManagement/roleAssignments", write, roleAdm, s.createRoleAssignment(em), false},
+			{"GET", base + "entitlementManagement/roleAssignments/{id}", read, reader, s.getRoleAssignment(em), false},
+			{"DELETE", base + "entitlementManagement/roleAssignments/{id}", write, roleAdm, s.deleteRoleAssignment(em), false},
+			{"GET", base + "directory/roleAssignments", read, reader, s.listRoleAssignments(dir), true},
+			{"POST", base + "directory/roleAssignments", write, tenant, s.createRoleAssignment(dir), false},
+			{"GET", base + "directory/roleAssignments/{id}", read, reader, s.getRoleAssignment(dir), false},
+			{"DELETE", base + "directory/roleAssignments/{id}", write, tenant, s.deleteRoleAssignment(dir), false},
+		}...)
+	}
 	// The directory, the same in both versions, with Graph's own permissions.
 	for _, version := range []string{"v1.0", "beta"} {
 		d, p := directory{s: s, version: version}, "/"+version

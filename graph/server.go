@@ -105,10 +105,19 @@ type outcome struct {
 	caller access.Caller
 }
 
-// callerOf is the authenticated caller of a protected route.
-func callerOf(r *http.Request) access.Caller {
-	c, _ := r.Context().Value(callerKey{}).(access.Caller)
+// callerOf is the authenticated caller of a route of the table.
+func callerOf(r *http.Request) access.Caller { return callerIn(r.Context()) }
+
+// callerIn is callerOf for the context of the request.
+func callerIn(ctx context.Context) access.Caller {
+	c, _ := ctx.Value(callerKey{}).(access.Caller)
 	return c
+}
+
+// asCaller binds a service read to the caller of the request whose
+// context it is given, for the helpers that take a read of (ctx, id).
+func asCaller[T any](get func(context.Context, access.Caller, string) (T, error)) func(context.Context, string) (T, error) {
+	return func(ctx context.Context, id string) (T, error) { return get(ctx, callerIn(ctx), id) }
 }
 
 // guard adapts a route of the table: it authenticates the caller, reads
@@ -132,7 +141,7 @@ func (s *Server) guard(rt route) http.Handler {
 		if o, ok := r.Context().Value(outcomeKey{}).(*outcome); ok {
 			o.caller = caller
 		}
-		if err := s.svc.CheckSignedInUser(r.Context(), caller); err != nil {
+		if caller, err = s.svc.Identify(r.Context(), caller, rt.rule != access.RulePermission); err != nil {
 			return err
 		}
 		if caller.IsApp && caller.DisplayName == "" {
