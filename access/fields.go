@@ -59,7 +59,7 @@ var FieldsOf = map[Noun]Fields{
 	NounAssignments: {
 		"ID": TypeID, "State": TypeEnum, "Status": TypeString, "CreatedDateTime": TypeTime, "ExpiredDateTime": TypeTime,
 		"AccessPackageID": TypeID, "PolicyID": TypeID, "CatalogID": TypeID, "Target.ID": TypeID,
-		"Target.DisplayName": TypeString, "Target.PrincipalName": TypeString, "Target.Email": TypeString,
+		"Target.DisplayName": TypeString, "Target.PrincipalName": TypeString, "Target.Email": TypeString, "RequestorID": TypeID,
 		"Schedule.StartDateTime": TypeTime, "Schedule.Expiration.EndDateTime": TypeTime, FieldCatalogRoleOf: TypeID,
 	},
 	NounResources: {

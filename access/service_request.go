@@ -140,15 +140,16 @@ func (s *Service) prepareAdd(tx Tx, by Caller, in RequestInput, r Request) (Requ
 	if err != nil {
 		return r, nil, referencedAt("assignment.targetId", err)
 	}
-	if in.Type == RequestUserAdd {
-		if target.ID != by.ObjectID {
-			return r, nil, Invalidf("userAdd asks for the signed-in user's own access; requests on behalf of others are not supported yet")
-		}
-		if !policy.RequestorSettings.EnableTargetsToSelfAddAccess {
-			return r, nil, Invalidf("policy %q does not let users request this access package for themselves", policy.ID)
+	if in.Type.IsSelfService() {
+		if err := checkRequestor(tx, policy, ChangeAdd, by, target); err != nil {
+			return r, nil, err
 		}
 	}
 	if err := s.checkTargetScope(tx, policy, target); err != nil {
+		if in.Type.IsSelfService() && KindOf(err) == KindInvalid {
+			// The policy does not let this user have it: a refusal, not a bad body.
+			return r, nil, E(KindForbidden, "%s", err.Error())
+		}
 		return r, nil, err
 	}
 	if err := checkRequestDetails(policy, policy.RequestApprovalSettings.IsRequestorJustificationRequired, in); err != nil {
@@ -180,36 +181,35 @@ func (s *Service) prepareChange(tx Tx, by Caller, in RequestInput, r Request) (R
 	if in.AssignmentID == "" {
 		return r, nil, Invalidf("assignment.id is required for %s: it names the assignment to change", in.Type)
 	}
+	missing := NotFoundf("no assignment with id %q", in.AssignmentID)
 	a, err := tx.Assignment(in.AssignmentID)
-	if err == nil && !by.SeesAssignment(a) {
-		err = NotFoundf("no assignment with id %q", in.AssignmentID)
-	}
 	if err != nil {
 		return r, nil, referencedAt("assignment.id", err)
-	}
-	if !in.Type.IsSelfService() {
-		if err := by.authorize(a.CatalogID); err != nil {
-			return r, nil, err
-		}
-	}
-	if !a.State.IsActive() {
-		return r, nil, Conflictf("assignment %q is %s; only active assignments can be changed or removed", a.ID, a.State)
 	}
 	policy, err := tx.AssignmentPolicy(a.PolicyID)
 	if err != nil {
 		return r, nil, err
 	}
 	if in.Type.IsSelfService() {
-		if a.Target.ID != by.ObjectID {
-			return r, nil, E(KindForbidden, "%s acts on the signed-in user's own assignment; assignment %q is someone else's", in.Type, a.ID)
+		// Another's assignment is there only for those the policy lets act
+		// on behalf of others; to anyone else it does not exist.
+		err := checkRequestor(tx, policy, changeOf(in.Type), by, a.Target)
+		if err != nil && a.Target.ID != by.ObjectID && !by.SeesAssignment(a) {
+			return r, nil, referencedAt("assignment.id", missing)
 		}
-		allowed := policy.RequestorSettings.EnableTargetsToSelfUpdateAccess
-		if in.Type == RequestUserRemove {
-			allowed = policy.RequestorSettings.EnableTargetsToSelfRemoveAccess
+		if err != nil {
+			return r, nil, err
 		}
-		if !allowed {
-			return r, nil, Invalidf("policy %q does not let users %s their own access", policy.ID, strings.TrimPrefix(string(in.Type), "user"))
+	} else {
+		if !by.SeesAssignment(a) {
+			return r, nil, referencedAt("assignment.id", missing)
 		}
+		if err := by.authorize(a.CatalogID); err != nil {
+			return r, nil, err
+		}
+	}
+	if !a.State.IsActive() {
+		return r, nil, Conflictf("assignment %q is %s; only active assignments can be changed or removed", a.ID, a.State)
 	}
 	if n, err := tx.CountOpenRequests(RequestFilter{AssignmentID: a.ID}); err != nil {
 		return r, nil, err

@@ -467,7 +467,7 @@ func TestApprovalFilterByCurrentUser(t *testing.T) {
 		says       string
 	}{
 		{"another on value, approvals", emV1 + "/accessPackageAssignmentApprovals/filterByCurrentUser(on='target')", 400, "on='approver'"},
-		{"another on value, requests", emBeta + "/assignmentRequests/filterByCurrentUser(on='createdBy')", 400, "on='approver'"},
+		{"an on value accessd does not answer, requests", emBeta + "/assignmentRequests/filterByCurrentUser(on='targetManager')", 400, "on='approver'"},
 		{"no parameter", emV1 + "/assignmentRequests/filterByCurrentUser()", 400, "on='approver'"},
 		{"no parentheses", emV1 + "/accessPackageAssignmentApprovals/filterByCurrentUser", 400, "on='approver'"},
 		{"an unquoted value", emV1 + "/assignmentRequests/filterByCurrentUser(on=approver)", 400, "on='approver'"},

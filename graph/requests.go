@@ -110,20 +110,22 @@ func (s *Server) getRequest(rs requestSet) handler {
 	}
 }
 
-// requestsByCurrentUser is filterByCurrentUser(on='approver'): the requests
-// waiting for the caller's decision now, in the set's shape, and its
-// /$count segment.
+// requestsByCurrentUser is filterByCurrentUser on requests, in the set's
+// shape, and its /$count segment: the caller's as target (on='target'), as
+// requestor (on='createdBy'), either (on='targetOrRequestor'), or those
+// waiting for the caller's decision now (on='approver').
 func (s *Server) requestsByCurrentUser(rs requestSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		on, _, err := currentUserFilter(callSegment(r, "filterByCurrentUser"))
 		if err != nil {
 			return err
 		}
-		if err := onlyApprover(rs.name, on); err != nil {
+		scope, err := currentUserScope(r, rs.name, on, requestsOfCurrentUser)
+		if err != nil {
 			return err
 		}
 		context := fixedContext(contextURL(s.cfg.PublicURL, rs.version(), "Collection(microsoft.graph.accessPackageAssignmentRequest)", false))
-		return rs.list(s, context, waitingForCaller).serve(s, w, r)
+		return rs.list(s, context, func(*http.Request) (*access.Cond, error) { return scope, nil }).serve(s, w, r)
 	}
 }
 
@@ -329,15 +331,18 @@ func (s *Server) expandAssignment(r *http.Request, as assignmentSet, id string, 
 
 // ---- assignments ----
 
-func (s *Server) listAssignments(as assignmentSet) handler {
-	return serveList(s, storedList[access.Assignment]{
+func (s *Server) listAssignments(as assignmentSet) handler { return serveList(s, as.list(s)) }
+
+// list is the version's assignments.
+func (as assignmentSet) list(s *Server) storedList[access.Assignment] {
+	return storedList[access.Assignment]{
 		fields:     as.fields(),
 		expandable: as.expandable(),
 		context:    fixedContext(s.emContext(as.version(), as.name(), false)),
 		shape: func(r *http.Request, a access.Assignment, expand expandSet) (any, error) {
 			return s.assignmentOut(r, as, a, expand)
 		},
-	})
+	}
 }
 
 // getAssignment answers GET of one assignment.
@@ -359,14 +364,23 @@ func (s *Server) getAssignment(as assignmentSet) handler {
 	}
 }
 
-// assignmentsByCurrentUser is filterByCurrentUser on assignments.
+// assignmentsByCurrentUser is filterByCurrentUser on assignments, and its
+// /$count segment: the caller's as target (on='target'), or those it asked
+// for (on='createdBy').
 func (s *Server) assignmentsByCurrentUser(as assignmentSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		on, _, err := currentUserFilter(callSegment(r, "filterByCurrentUser"))
 		if err != nil {
 			return err
 		}
-		return access.Invalidf("filterByCurrentUser(on='%s') is not supported on %s yet", on, as.name())
+		scope, err := currentUserScope(r, as.name(), on, assignmentsOfCurrentUser)
+		if err != nil {
+			return err
+		}
+		l := as.list(s)
+		l.context = fixedContext(contextURL(s.cfg.PublicURL, as.version(), "Collection(microsoft.graph.accessPackageAssignment)", false))
+		l.scope = func(*http.Request) (*access.Cond, error) { return scope, nil }
+		return l.serve(s, w, r)
 	}
 }
 

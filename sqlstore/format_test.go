@@ -210,6 +210,7 @@ func storedDocs() []storedDoc {
 			RoleOriginID: "Member_group-1", Status: access.GrantDelivered, HeldBefore: true, Error: "retried once",
 			FirstAttemptAt: at(time.Minute)}},
 		LastRequestID:   "request-1",
+		RequestorID:     "requestor",
 		CreatedDateTime: formatTime,
 	}
 	history := access.HistoryEntry{ID: "history-1", RequestID: "request-1", At: formatTime, ActorID: "actor-1",
