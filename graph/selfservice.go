@@ -103,7 +103,12 @@ func (s *Server) packagesByCurrentUser(pv packageVersion) handler {
 			w.Write([]byte(strconv.Itoa(len(pkgs))))
 			return nil
 		}
-		q, err := parseQuery(r, pv.expandable...)
+		// The package's own navigations; its incompatibilities may name
+		// packages of catalogs the requestor has no business seeing.
+		expandable := slices.DeleteFunc(slices.Clone(pv.expandable), func(name string) bool {
+			return strings.HasPrefix(name, "incompatible") || strings.HasPrefix(name, "accessPackagesIncompatibleWith")
+		})
+		q, err := parseQuery(r, expandable...)
 		if err != nil {
 			return err
 		}

@@ -192,3 +192,18 @@ func TestSelfServiceOnBehalfOfOthers(t *testing.T) {
 	resp, _ = ss.post(t, ss.carolTok, map[string]any{"requestType": "userRemove", "assignment": map[string]any{"id": asg}})
 	wantStatus(t, resp, http.StatusCreated)
 }
+
+// What a requestor may request shows its catalog, but not the packages it is
+// incompatible with, which may be in catalogs the requestor does not see.
+func TestSelfServiceRequestablePackagesExpand(t *testing.T) {
+	ss := newSSAPI(t)
+	pkg, _, _ := ss.pkgPolicy(t, "Open to all", requestorSettings(map[string]any{"enableTargetsToSelfAddAccess": true}))
+	got := emValue(t, ss.get(t, ss.aliceTok, emV1+"/accessPackages/filterByCurrentUser(on='allowedRequestor')?$expand=catalog"))
+	if len(got) != 1 || got[0]["id"] != pkg || got[0]["catalog"].(map[string]any)["id"] != ss.catalog {
+		t.Errorf("requestable packages with their catalog: %v", got)
+	}
+	resp, _ := ss.do(t, "GET", emV1+"/accessPackages/filterByCurrentUser(on='allowedRequestor')?$expand=incompatibleAccessPackages", ss.aliceTok, nil)
+	wantError(t, resp, http.StatusBadRequest, "invalidRequest")
+	resp, _ = ss.do(t, "GET", emV1+"/accessPackages/filterByCurrentUser(on='target')", ss.aliceTok, nil)
+	wantMessage(t, wantError(t, resp, http.StatusBadRequest, "invalidRequest"), "allowedRequestor")
+}
