@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/identity/oidctest"
+	"github.com/accessd/accessd/sqlstore"
 	"github.com/accessd/accessd/sqlstore/storetest"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -30,10 +32,10 @@ type oidcFixture struct {
 	oidc  *OIDC
 }
 
-func newOIDCFixture(t *testing.T, createPrincipals bool) *oidcFixture {
+func newOIDCFixture(t testing.TB, createPrincipals bool) *oidcFixture {
 	t.Helper()
 	clock := &fakeClock{now: testStart}
-	store := storetest.Open(t, storetest.Backend())
+	store := storetest.OpenStore(t, storetest.Backend(), sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	f := &oidcFixture{p: oidctest.New(t), clock: clock, svc: access.NewService(store, clock, &access.TimeOrderedIDs{Clock: clock})}
 	o, err := NewOIDC(t.Context(), OIDCConfig{
 		Issuer: f.p.Issuer(), Audience: oidctest.Audience, TenantID: oidctest.Tenant,
@@ -453,4 +455,31 @@ func TestVerifierModes(t *testing.T) {
 	_, err = NewVerifier(builtin.issuer, nil).Verify(ctx, externalToken)
 	wantRefusal(t, err, `token signing key "`+f.p.Signer().Kid+`" is not known`)
 	f.wantJWKSHits(t, 1, "after the tokens of the other issuer")
+}
+
+// BenchmarkOIDCVerify is the cost of one external token's full check:
+// signature, claims and the directory read of its caller.
+func BenchmarkOIDCVerify(b *testing.B) {
+	for _, tt := range []struct {
+		name  string
+		token func(f *oidcFixture) string
+	}{
+		{"RS256 app", func(f *oidcFixture) string { return f.p.Sign(b, f.app("sp-1", "EntitlementManagement.Read.All")) }},
+		{"ES256 user", func(f *oidcFixture) string {
+			return f.p.SignWith(b, f.p.ECKey(), f.user("u-1", "EntitlementManagement.Read.All"))
+		}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			f := newOIDCFixture(b, true)
+			tok := tt.token(f)
+			if _, err := f.oidc.Verify(b.Context(), tok); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := f.oidc.Verify(b.Context(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
