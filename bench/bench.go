@@ -73,6 +73,8 @@ type config struct {
 	Duration         time.Duration
 	Warmup           time.Duration
 	Requests         int
+	Assignments      int
+	Packages         int
 	Users            int
 	SetupConcurrency int
 	RawCommit        time.Duration
@@ -111,7 +113,9 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.Arrival, "arrival", "poisson", "open loop arrivals: poisson or fixed (evenly spaced)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "warm-up before the measured time, not counted")
-	fs.IntVar(&cfg.Requests, "requests", 100000, "waiting scenario: requests created and left waiting")
+	fs.IntVar(&cfg.Requests, "requests", 100000, "waiting scenario: requests created and left waiting; read scenario: requests generated")
+	fs.IntVar(&cfg.Assignments, "assignments", 1000000, "read scenario: assignments generated, spread evenly over --packages")
+	fs.IntVar(&cfg.Packages, "packages", 100, "read scenario: access packages generated, ten to a catalog")
 	fs.IntVar(&cfg.Users, "users", 0, "users created for the measured time, one per lifecycle (default: sized from --rate, or from the warm-up's rate)")
 	fs.IntVar(&cfg.SetupConcurrency, "setup-concurrency", 32, "API calls at once while creating users before the load")
 	fs.DurationVar(&cfg.RawCommit, "raw-commit", 2*time.Second, "how long to measure the raw single-row commit rate (0 skips it)")
@@ -163,6 +167,12 @@ func (c config) validate() error {
 	}
 	if c.Requests < 1 {
 		problems = append(problems, "--requests must be at least 1")
+	}
+	if c.Assignments < 1 || c.Packages < 1 || c.Packages > c.Assignments {
+		problems = append(problems, "--assignments and --packages must be at least 1, with no more packages than assignments")
+	}
+	if c.URL != "" && c.Database == "" && scenarioNamed(c.Scenario) != nil && scenarioNamed(c.Scenario).prepare != nil {
+		problems = append(problems, fmt.Sprintf("--scenario %s with --url needs --database: the database the server serves, to generate its data into", c.Scenario))
 	}
 	if c.Users < 0 {
 		problems = append(problems, "--users must not be negative")
@@ -228,6 +238,7 @@ type runner struct {
 	notes     []string
 	peakRSSMB float64 // the server's, highest seen
 	rawCommit *rawCommitReport
+	readData  *readDataset // the read scenario's data, once prepared
 }
 
 // Run is `accessd bench` with args, the arguments after "bench". accessd is
@@ -252,7 +263,13 @@ func Run(ctx context.Context, accessd string, args []string, stdout, stderr io.W
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	b := &runner{cfg: cfg, sc: scenarioNamed(cfg.Scenario), progress: stderr, runID: randomHex(4), accessd: accessd}
+	sc := scenarioNamed(cfg.Scenario)
+	concurrencySet := false
+	fs.Visit(func(f *flag.Flag) { concurrencySet = concurrencySet || f.Name == "concurrency" })
+	if sc.concurrency > 0 && !concurrencySet {
+		cfg.Concurrency = sc.concurrency
+	}
+	b := &runner{cfg: cfg, sc: sc, progress: stderr, runID: randomHex(4), accessd: accessd}
 	if b.cfg.CallbackTimeout == 0 {
 		b.cfg.CallbackTimeout = b.sc.callbackTimeout
 	}
@@ -289,6 +306,11 @@ func (b *runner) note(format string, args ...any) {
 func (b *runner) run(ctx context.Context) (*result, error) {
 	if err := b.startTarget(ctx); err != nil {
 		return nil, err
+	}
+	// A scenario without stages (read) drives no lifecycles: it needs
+	// neither the extension nor a policy, nor the commit rate to compare with.
+	if len(b.sc.stages) == 0 {
+		return b.sc.run(ctx, b)
 	}
 	if err := b.startExtension(); err != nil {
 		return nil, err
@@ -331,6 +353,11 @@ func (b *runner) startTarget(ctx context.Context) error {
 		case b.engine == "sqlite":
 			b.dbFile = sqliteFile(b.cfg.Database)
 		}
+		if b.sc.prepare != nil {
+			if err := b.sc.prepare(ctx, b, b.cfg.Database); err != nil {
+				return err
+			}
+		}
 		return b.connect(ctx)
 	}
 
@@ -346,6 +373,11 @@ func (b *runner) startTarget(ctx context.Context) error {
 	}
 	if b.engine == "sqlite" {
 		b.dbFile = sqliteFile(db)
+	}
+	if b.sc.prepare != nil {
+		if err := b.sc.prepare(ctx, b, db); err != nil {
+			return err
+		}
 	}
 	exe := b.accessd
 	logFile, err := os.Create(filepath.Join(dir, "serve.log"))

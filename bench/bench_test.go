@@ -201,6 +201,40 @@ func TestBench(t *testing.T) {
 		})
 	}
 
+	t.Run("read", func(t *testing.T) {
+		// Generated once into a kept database, then reused by a second run.
+		db := filepath.Join(t.TempDir(), "read.db")
+		args := []string{"--json", "--scenario", "read", "--database", db, "--assignments", "2000", "--packages", "4",
+			"--requests", "300", "--duration", "1s", "--warmup", "200ms", "--concurrency", "2", "--raw-commit", "0"}
+		for run, reused := range []bool{false, true} {
+			out := runBench(t, bin, args...)
+			var r result
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("run %d: output is not one JSON object: %v\n%s", run, err, out)
+			}
+			rd := r.Read
+			if rd == nil {
+				t.Fatalf("run %d: no read section in %s", run, out)
+			}
+			d := rd.Dataset
+			if d.Assignments != 2000 || d.Packages != 4 || d.Requests != 300 || d.Catalogs != 1 || d.Users != 500 || d.Reused != reused {
+				t.Errorf("run %d: dataset %s", run, jsonField(t, out, "read"))
+			}
+			// Every package's first page was checked: its count (80% of its
+			// 500 assignments are delivered), length, order and targets.
+			if rd.Verified != 4 || rd.Reads <= 0 || rd.ReadsPerS <= 0 || r.ErrorCount != 0 {
+				t.Errorf("run %d: verified %d, reads %d (%g/s), errors %d %v", run, rd.Verified, rd.Reads, rd.ReadsPerS, r.ErrorCount, r.Errors)
+			}
+			checkPercentiles(t, "read", rd.LatencyMS, rd.Reads)
+			if !strings.Contains(rd.Query, "$orderby=schedule/startDateTime") && !strings.Contains(rd.Query, "%24orderby=schedule%2FstartDateTime") {
+				t.Errorf("run %d: query %q", run, rd.Query)
+			}
+			if runtime.GOOS == "linux" && (rd.CPUPerReadMS == nil || *rd.CPUPerReadMS <= 0) {
+				t.Errorf("run %d: cpu per read %v", run, rd.CPUPerReadMS)
+			}
+		}
+	})
+
 	t.Run("table", func(t *testing.T) {
 		out := string(runBench(t, bin, "--scenario", "continue", "--duration", "500ms", "--warmup", "0", "--concurrency", "2", "--raw-commit", "0"))
 		if strings.Contains(out, "--dev") {
@@ -226,6 +260,9 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
 		{[]string{"--arrival", "burst"}, "--arrival must be poisson or fixed"},
 		{[]string{"--callback-timeout", "90s"}, "--callback-timeout must be whole minutes"},
+		{[]string{"--scenario", "read", "--packages", "0"}, "--assignments and --packages must be at least 1"},
+		{[]string{"--scenario", "read", "--assignments", "3", "--packages", "4"}, "no more packages than assignments"},
+		{[]string{"--scenario", "read", "--url", "http://127.0.0.1:1", "--token", "x"}, "--scenario read with --url needs --database"},
 	} {
 		var out, errOut bytes.Buffer
 		if err := Run(t.Context(), "", tc.args, &out, &errOut); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -254,7 +291,7 @@ func TestBenchFlags(t *testing.T) {
 // --serve-flag last, where it overrides what comes before. That accessd
 // serve accepts it is checked in TestBench, which builds the binary.
 func TestBenchServeArgs(t *testing.T) {
-	wantDev := map[string]bool{"wait": false, "continue": false, "waiting": true}
+	wantDev := map[string]bool{"wait": false, "continue": false, "waiting": true, "read": false}
 	for _, sc := range scenarios {
 		want, ok := wantDev[sc.name]
 		if !ok {

@@ -39,6 +39,7 @@ type result struct {
 	RawCommit              *rawCommitReport `json:"raw_commit"`
 	LifecyclesPerRawCommit *float64         `json:"lifecycles_per_raw_commit"`
 	Waiting                *waitingReport   `json:"waiting,omitempty"`
+	Read                   *readReport      `json:"read,omitempty"`
 	Notes                  []string         `json:"notes"`
 }
 
@@ -510,6 +511,10 @@ func commitLoop(ctx context.Context, d time.Duration, commit func() error) (int,
 // ---- the table ----
 
 func (r *result) writeTable(w io.Writer) {
+	if r.Read != nil {
+		r.writeReadTable(w)
+		return
+	}
 	na := func(f *float64, format string) string {
 		if f == nil {
 			return "n/a"

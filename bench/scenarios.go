@@ -42,7 +42,12 @@ type scenario struct {
 	// it also records every callout attempt, an extra insert per callout,
 	// so a scenario that does not need it measures the server without it.
 	needsDev bool
-	run      func(context.Context, *runner) (*result, error)
+	// prepare, when set, readies the database before the child server
+	// starts (or, with --url, the --database it serves).
+	prepare func(ctx context.Context, b *runner, db string) error
+	// concurrency is its --concurrency unless the command line sets one.
+	concurrency int
+	run         func(context.Context, *runner) (*result, error)
 }
 
 var scenarios = []*scenario{
@@ -77,6 +82,14 @@ var scenarios = []*scenario{
 		callbackTimeout: time.Hour,
 		needsDev:        true, // POST /_accessd/clock moves the virtual clock past the deadline
 		run:             runWaiting,
+	},
+	{
+		name: "read",
+		summary: "--assignments assignments and --requests requests in --packages packages, written straight into the database before the server starts; " +
+			"then one page of 100 of a random package's delivered assignments, oldest first, with $count and $expand=target (concurrency 16 by default)",
+		prepare:     prepareRead,
+		concurrency: 16,
+		run:         runRead,
 	},
 }
 

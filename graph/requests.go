@@ -118,6 +118,27 @@ func (rs requestSet) list(s *Server, context func(*http.Request) string, scope f
 		shape: func(r *http.Request, req access.Request, expand expandSet) (any, error) {
 			return s.requestOut(r, rs, req, expand)
 		},
+		shapePage: func(r *http.Request, reqs []access.Request, expand expandSet) ([]any, error) {
+			var requestors subjectsNow
+			if expand.has("requestor") {
+				ids := make([]string, len(reqs))
+				for i, req := range reqs {
+					ids[i] = req.Requestor.ID
+				}
+				var err error
+				if requestors, err = s.svc.Subjects(r.Context(), ids); err != nil {
+					return nil, err
+				}
+			}
+			out := make([]any, len(reqs))
+			for i, req := range reqs {
+				var err error
+				if out[i], err = s.requestShape(r, rs, req, expand, requestors); err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
+		},
 	}
 }
 
@@ -295,7 +316,19 @@ func (s *Server) requestHistory(rs requestSet) handler {
 
 // requestOut writes a request in the set's shape with what $expand names.
 func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, expand expandSet) (any, error) {
-	ctx := r.Context()
+	var requestors subjectsNow
+	if expand.has("requestor") {
+		var err error
+		if requestors, err = s.svc.Subjects(r.Context(), []string{req.Requestor.ID}); err != nil {
+			return nil, err
+		}
+	}
+	return s.requestShape(r, rs, req, expand, requestors)
+}
+
+// requestShape is requestOut with the requestor, when expanded, already
+// looked up.
+func (s *Server) requestShape(r *http.Request, rs requestSet, req access.Request, expand expandSet, requestors subjectsNow) (any, error) {
 	if rs.beta {
 		out := requestToBeta(req)
 		var err error
@@ -310,11 +343,7 @@ func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, 
 			}
 		}
 		if expand.has("requestor") {
-			sub, err := s.subjectNow(ctx, req.Requestor)
-			if err != nil {
-				return nil, err
-			}
-			out.Requestor = subjectToBeta(sub)
+			out.Requestor = subjectToBeta(requestors.of(req.Requestor))
 		}
 		return out, nil
 	}
@@ -331,13 +360,22 @@ func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, 
 		}
 	}
 	if expand.has("requestor") {
-		sub, err := s.subjectNow(ctx, req.Requestor)
-		if err != nil {
-			return nil, err
-		}
-		out.Requestor = subjectToV1(sub)
+		out.Requestor = subjectToV1(requestors.of(req.Requestor))
 	}
 	return out, nil
+}
+
+// subjectsNow are targets or requestors as the directory has them now,
+// by id, looked up together for a page (access.Service.Subjects).
+type subjectsNow map[string]access.Subject
+
+// of is the subject recorded as it is now; the record itself when the
+// object is gone (or is accessd).
+func (k subjectsNow) of(recorded access.Subject) access.Subject {
+	if sub, ok := k[recorded.ID]; ok {
+		return sub
+	}
+	return recorded
 }
 
 // subjectNow describes a target or requestor as the directory has it now;
@@ -397,6 +435,9 @@ func (s *Server) listAssignments(as assignmentSet) handler {
 		shape: func(r *http.Request, a access.Assignment, expand expandSet) (any, error) {
 			return s.assignmentOut(r, as, a, expand)
 		},
+		shapePage: func(r *http.Request, items []access.Assignment, expand expandSet) ([]any, error) {
+			return s.assignmentsOut(r, as, items, expand)
+		},
 	})
 }
 
@@ -429,13 +470,43 @@ func (s *Server) getAssignment(as assignmentSet) handler {
 
 // assignmentOut writes an assignment in the version's shape with what $expand names.
 func (s *Server) assignmentOut(r *http.Request, as assignmentSet, a access.Assignment, expand expandSet) (any, error) {
+	out, err := s.assignmentsOut(r, as, []access.Assignment{a}, expand)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// assignmentsOut writes assignments as assignmentOut does, looking up the
+// targets of all of them at once when $expand names target.
+func (s *Server) assignmentsOut(r *http.Request, as assignmentSet, items []access.Assignment, expand expandSet) ([]any, error) {
+	var targets subjectsNow
+	if expand.has("target") {
+		ids := make([]string, len(items))
+		for i, a := range items {
+			ids[i] = a.Target.ID
+		}
+		var err error
+		if targets, err = s.svc.Subjects(r.Context(), ids); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]any, len(items))
+	for i, a := range items {
+		var err error
+		if out[i], err = s.assignmentShape(r, as, a, expand, targets); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// assignmentShape is one assignment of assignmentsOut.
+func (s *Server) assignmentShape(r *http.Request, as assignmentSet, a access.Assignment, expand expandSet, targets subjectsNow) (any, error) {
 	ctx := r.Context()
 	var target, pkg, policy any
 	if expand.has("target") {
-		sub, err := s.subjectNow(ctx, a.Target)
-		if err != nil {
-			return nil, err
-		}
+		sub := targets.of(a.Target)
 		if as.beta {
 			target = subjectToBeta(sub)
 		} else {

@@ -197,3 +197,46 @@ func TestVersionCommand(t *testing.T) {
 		}
 	})
 }
+
+// docs/configuration.md promises every flag of every command; this holds
+// it to that as flags are added. The commands are the ones accessd's own
+// usage names, so a new command is covered the day it appears there.
+func TestConfigurationDocNamesEveryFlag(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, usage, _ := runIn(t, t.TempDir(), "-h")
+	var commands []string
+	for _, line := range strings.Split(usage, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "accessd "); ok {
+			commands = append(commands, strings.Fields(rest)[0])
+		}
+	}
+	if len(commands) < 5 {
+		t.Fatalf("found the commands %q in the usage:\n%s", commands, usage)
+	}
+	for _, cmd := range commands {
+		section := "## `accessd " + cmd + "`"
+		start := strings.Index(string(doc), section)
+		if start < 0 {
+			t.Errorf("docs/configuration.md has no section %q", section)
+			continue
+		}
+		text := string(doc[start+len(section):])
+		if end := strings.Index(text, "\n## "); end >= 0 {
+			text = text[:end]
+		}
+		_, _, help := runIn(t, t.TempDir(), cmd, "-h")
+		for _, line := range strings.Split(help, "\n") {
+			name, ok := strings.CutPrefix(line, "  -")
+			if !ok {
+				continue
+			}
+			name, _, _ = strings.Cut(name, " ")
+			if !strings.Contains(text, "`--"+name+"`") && !strings.Contains(text, "`--"+name+" ") {
+				t.Errorf("the section %s does not name --%s", section, name)
+			}
+		}
+	}
+}

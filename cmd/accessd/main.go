@@ -26,6 +26,7 @@ const usage = `accessd: a self-hosted Microsoft Graph entitlement-management ser
 
 usage:
   accessd serve   [--addr 127.0.0.1:8080] [--database accessd.db] [--public-url URL] [--seed FILE] [--dev]
+                  [--auth builtin|oidc|both --oidc-issuer URL --oidc-audience AUD --tenant-id ID [--oidc-create-principals]]
   accessd migrate [--database accessd.db]
   accessd backup  [--database accessd.db] FILE
   accessd restore [--database accessd.db] FILE
