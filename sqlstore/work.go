@@ -85,6 +85,18 @@ func (t *tx) DeleteWork(id string) error {
 	return err
 }
 
+func (t *tx) RenewLeases(owner string, ids []string, until time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{until.UnixMicro(), owner}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := t.exec("UPDATE work SET lease_until_us = ? WHERE lease_owner = ? AND id IN ("+marks(len(ids))+")", args...)
+	return err
+}
+
 func (t *tx) ShiftLeases(from, to time.Time) error {
 	_, err := t.exec("UPDATE work SET lease_until_us = lease_until_us + ? WHERE lease_until_us > ?",
 		to.UnixMicro()-from.UnixMicro(), from.UnixMicro())

@@ -66,6 +66,8 @@ func TestHelpDoesNothingElse(t *testing.T) {
 		{[]string{"serve"}, false, "Usage of accessd serve:"},
 		{[]string{"migrate"}, false, "Usage of accessd migrate:"},
 		{[]string{"token"}, false, "Usage of accessd token:"},
+		{[]string{"backup"}, false, "usage: accessd backup [--database accessd.db] FILE"},
+		{[]string{"restore"}, false, "usage: accessd restore [--database accessd.db] FILE"},
 		{[]string{"bench"}, false, "usage: accessd bench [flags]"},
 		{[]string{"version"}, false, "Usage of accessd version:"},
 		// Flags before the help flag are parsed first; it still stops there.
@@ -110,6 +112,14 @@ func TestBadArgumentsFail(t *testing.T) {
 		{[]string{"bench", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"version", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"version", "extra"}, "unexpected arguments: [extra]"},
+		{[]string{"backup"}, "give exactly one FILE"},
+		{[]string{"backup", "a.db", "b.db"}, "give exactly one FILE"},
+		{[]string{"backup", "--no-such-flag", "a.db"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"backup", "a.db"}, "database accessd.db: stat accessd.db: no such file or directory"},
+		{[]string{"backup", "--database", "postgres://u@localhost/db", "a.db"}, "back up PostgreSQL with pg_dump"},
+		{[]string{"restore"}, "give exactly one FILE"},
+		{[]string{"restore", "missing.db"}, "backup stat missing.db: no such file or directory"},
+		{[]string{"restore", "--database", "postgres://u@localhost/db", "a.db"}, "restore with pg_restore"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
