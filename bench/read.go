@@ -241,22 +241,8 @@ func (b *runner) readLoop(ctx context.Context, d time.Duration, want []int) []ti
 // writeReadTable prints the read scenario's report.
 func (r *result) writeReadTable(w io.Writer) {
 	rd := r.Read
-	na := func(f *float64, format string) string {
-		if f == nil {
-			return "n/a"
-		}
-		return fmt.Sprintf(format, *f)
-	}
-	fmt.Fprintf(w, "scenario     %s: %s\n", r.Scenario, r.Description)
-	t := r.Target
-	line := t.URL
-	if t.StartedChild {
-		line += fmt.Sprintf(", child accessd serve, pid %d", t.PID)
-	}
-	if t.Engine != "" {
-		line += ", " + t.Engine + " " + t.Database
-	}
-	fmt.Fprintf(w, "target       %s\n", line)
+	na := orNA
+	r.writeTarget(w)
 	d := rd.Dataset
 	how := fmt.Sprintf("generated in %.1f s", d.GenerateSeconds)
 	if d.Reused {

@@ -510,17 +510,16 @@ func commitLoop(ctx context.Context, d time.Duration, commit func() error) (int,
 
 // ---- the table ----
 
-func (r *result) writeTable(w io.Writer) {
-	if r.Read != nil {
-		r.writeReadTable(w)
-		return
+// orNA formats a figure the report may lack.
+func orNA(f *float64, format string) string {
+	if f == nil {
+		return "n/a"
 	}
-	na := func(f *float64, format string) string {
-		if f == nil {
-			return "n/a"
-		}
-		return fmt.Sprintf(format, *f)
-	}
+	return fmt.Sprintf(format, *f)
+}
+
+// writeTarget prints the table's scenario and target lines.
+func (r *result) writeTarget(w io.Writer) {
 	fmt.Fprintf(w, "scenario     %s: %s\n", r.Scenario, r.Description)
 	t := r.Target
 	line := t.URL
@@ -543,6 +542,15 @@ func (r *result) writeTable(w io.Writer) {
 		line += ", serve flags " + strings.Join(t.ServeFlags, " ")
 	}
 	fmt.Fprintf(w, "target       %s\n", line)
+}
+
+func (r *result) writeTable(w io.Writer) {
+	if r.Read != nil {
+		r.writeReadTable(w)
+		return
+	}
+	na := orNA
+	r.writeTarget(w)
 	l := r.Load
 	var load string
 	if l.Mode == "open" {
