@@ -112,7 +112,8 @@ func TestBench(t *testing.T) {
 				t.Fatalf("output is not one JSON object: %v\n%s", err, out)
 			}
 			for _, f := range []string{"scenario", "target", "load", "completed", "lifecycles_per_s", "error_count", "errors",
-				"latency_ms", "server", "bench", "machine", "raw_commit", "lifecycles_per_raw_commit", "notes"} {
+				"latency_ms", "server", "bench", "machine", "raw_commit", "lifecycles_per_raw_commit", "notes",
+				"statements_per_lifecycle", "documents_per_lifecycle", "write_transactions_per_lifecycle"} {
 				if _, ok := fields[f]; !ok {
 					t.Errorf("no field %q in %s", f, out)
 				}
@@ -157,6 +158,17 @@ func TestBench(t *testing.T) {
 				}
 			} else if r.LatencyMS.Lifecycle != nil {
 				t.Errorf("lifecycle latency should be null: %+v", r.LatencyMS.Lifecycle)
+			}
+			// The store's counters, per lifecycle: a lifecycle writes its
+			// request at least once and reads and writes in statements.
+			for name, v := range map[string]*float64{"statements": r.StatementsPerLifecycle, "documents": r.DocumentsPerLifecycle,
+				"write transactions": r.WriteTransactionsPerLifecycle} {
+				if v == nil || *v < 1 {
+					t.Errorf("%s per lifecycle: %v, want at least 1", name, v)
+				}
+			}
+			if r.StatementsPerLifecycle != nil && r.DocumentsPerLifecycle != nil && *r.StatementsPerLifecycle < *r.DocumentsPerLifecycle {
+				t.Errorf("%g statements but %g documents per lifecycle: every document takes a statement", *r.StatementsPerLifecycle, *r.DocumentsPerLifecycle)
 			}
 			if rc := r.RawCommit; rc == nil || rc.Engine != "sqlite" || rc.Synchronous != "normal" || rc.Commits <= 0 || rc.CommitsPerSecond <= 0 {
 				t.Errorf("raw commit: %+v", rc)

@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,9 +40,14 @@ type result struct {
 	Machine                machineReport    `json:"machine"`
 	RawCommit              *rawCommitReport `json:"raw_commit"`
 	LifecyclesPerRawCommit *float64         `json:"lifecycles_per_raw_commit"`
-	Waiting                *waitingReport   `json:"waiting,omitempty"`
-	Read                   *readReport      `json:"read,omitempty"`
-	Notes                  []string         `json:"notes"`
+	// What the server's store did per completed lifecycle over the window,
+	// from its /metrics; null when that cannot be read.
+	StatementsPerLifecycle        *float64       `json:"statements_per_lifecycle"`
+	DocumentsPerLifecycle         *float64       `json:"documents_per_lifecycle"`
+	WriteTransactionsPerLifecycle *float64       `json:"write_transactions_per_lifecycle"`
+	Waiting                       *waitingReport `json:"waiting,omitempty"`
+	Read                          *readReport    `json:"read,omitempty"`
+	Notes                         []string       `json:"notes"`
 }
 
 type targetReport struct {
@@ -236,6 +243,12 @@ func (b *runner) resultOf(p *phase, cpu0, cpu1 cpuSample, users int, timed bool)
 		res.Bench.Cores = ptrFloat(round3(cpu / span))
 	}
 	res.Machine = machine(cpu0, cpu1)
+	if c0, c1 := cpu0.store, cpu1.store; c0.ok && c1.ok && res.Completed > 0 {
+		per := func(a, b float64) *float64 { return ptrFloat(round3((b - a) / float64(res.Completed))) }
+		res.StatementsPerLifecycle = per(c0.statements, c1.statements)
+		res.DocumentsPerLifecycle = per(c0.documents, c1.documents)
+		res.WriteTransactionsPerLifecycle = per(c0.writeTransactions, c1.writeTransactions)
+	}
 	if rc := b.rawCommit; rc != nil && rc.CommitsPerSecond > 0 {
 		res.LifecyclesPerRawCommit = ptrFloat(math.Round(res.LifecyclesPerSecond/rc.CommitsPerSecond*10000) / 10000)
 	}
@@ -251,7 +264,48 @@ func (b *runner) resultOf(p *phase, cpu0, cpu1 cpuSample, users int, timed bool)
 type cpuSample struct {
 	at                  time.Time
 	server, self, total procCPU
-	idle                int64 // machine: idle+iowait ticks; total is every tick of every CPU
+	idle                int64       // machine: idle+iowait ticks; total is every tick of every CPU
+	store               storeCounts // the server's store counters, from its /metrics
+}
+
+// storeCounts are the server's counters of what its store did
+// (accessd_store_*_total).
+type storeCounts struct {
+	statements, documents, writeTransactions float64
+	ok                                       bool
+}
+
+// storeMetrics names the counters storeCounts reads.
+var storeMetrics = []string{"accessd_store_statements_total", "accessd_store_documents_written_total", "accessd_store_write_transactions_total"}
+
+// readStoreCounts scrapes the server's /metrics for the store's counters;
+// not ok where /metrics is elsewhere (--metrics-addr) or lacks them.
+func (b *runner) readStoreCounts() storeCounts {
+	resp, err := b.httpClient.Get(b.url + "/metrics")
+	if err != nil {
+		return storeCounts{}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return storeCounts{}
+	}
+	found := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !slices.Contains(storeMetrics, name) {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			found[name] = v
+		}
+	}
+	if len(found) != len(storeMetrics) {
+		return storeCounts{}
+	}
+	return storeCounts{statements: found[storeMetrics[0]], documents: found[storeMetrics[1]],
+		writeTransactions: found[storeMetrics[2]], ok: true}
 }
 
 // procCPU is a process's utime+stime in clock ticks.
@@ -273,6 +327,9 @@ func (b *runner) cpuSnapshot() cpuSample {
 		s.server = readProcCPU(strconv.Itoa(b.pid))
 	}
 	s.total, s.idle = readMachineCPU()
+	if b.url != "" {
+		s.store = b.readStoreCounts()
+	}
 	return s
 }
 
@@ -597,6 +654,8 @@ func (r *result) writeTable(w io.Writer) {
 	s := r.Server
 	fmt.Fprintf(w, "server       CPU %s s (%s cores), %s ms per lifecycle; peak RSS %s MB\n",
 		na(s.CPUSeconds, "%.2f"), na(s.Cores, "%.2f"), na(s.CPUPerLifecycleMS, "%.3f"), na(s.PeakRSSMB, "%.1f"))
+	fmt.Fprintf(w, "store        per lifecycle: %s statements, %s documents written, %s write transactions\n",
+		na(r.StatementsPerLifecycle, "%.1f"), na(r.DocumentsPerLifecycle, "%.1f"), na(r.WriteTransactionsPerLifecycle, "%.2f"))
 	fmt.Fprintf(w, "bench        CPU %s s (%s cores): load, extension and resume calls\n", na(r.Bench.CPUSeconds, "%.2f"), na(r.Bench.Cores, "%.2f"))
 	fmt.Fprintf(w, "machine      %d CPUs, %s cores busy, %s of them neither the server nor the bench\n", r.Machine.CPUs, na(r.Machine.BusyCores, "%.2f"), na(r.Machine.OtherCores, "%.2f"))
 	if rc := r.RawCommit; rc != nil {

@@ -207,3 +207,38 @@ func TestAnalyzeGathersStatistics(t *testing.T) {
 		}
 	})
 }
+
+// Counts adds up what transactions do: one write transaction writing one
+// document, then a read of one row, which is one statement and writes none.
+func TestCountsAddUpStatementsDocumentsAndWrites(t *testing.T) {
+	eachEngine(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		before := s.Counts()
+		err := s.Update(ctx, func(tx access.Tx) error {
+			return tx.PutUser(access.User{ID: "u1", DisplayName: "U", UserPrincipalName: "u1@contoso.test"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		written := s.Counts()
+		if d := written.WriteTransactions - before.WriteTransactions; d != 1 {
+			t.Errorf("%d write transactions counted, want 1", d)
+		}
+		if d := written.Documents - before.Documents; d != 1 {
+			t.Errorf("%d documents counted, want 1", d)
+		}
+		if d := written.Statements - before.Statements; d < 1 {
+			t.Errorf("%d statements counted for a write", d)
+		}
+		if err := s.View(ctx, func(tx access.Tx) error { _, err := tx.User("u1"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		read := s.Counts()
+		if d := read.Statements - written.Statements; d != 1 {
+			t.Errorf("%d statements counted for one read, want 1", d)
+		}
+		if read.Documents != written.Documents || read.WriteTransactions != written.WriteTransactions {
+			t.Errorf("a read counted as a write: %+v after %+v", read, written)
+		}
+	})
+}

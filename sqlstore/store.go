@@ -76,6 +76,8 @@ type Store struct {
 
 	// retries counts the transactions run again after losing a race.
 	retries atomic.Int64
+	// counts is what Counts reports.
+	counts counters
 	// turns lets an Update transaction that keeps losing races run alone:
 	// Update transactions hold it for reading, such a one for writing.
 	turns sync.RWMutex
@@ -249,6 +251,7 @@ func (s *Store) Update(ctx context.Context, fn func(access.Tx) error) (err error
 	if ended := s.transactionStarted(ctx, true); ended != nil {
 		defer func() { ended(err) }()
 	}
+	s.counts.writeTransactions.Add(1)
 	if !s.dialect.losesRaces {
 		return s.updateGrouped(ctx, fn)
 	}
@@ -332,7 +335,7 @@ func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn
 			s.log.Error("rolling back a transaction failed", "err", err)
 		}
 	}()
-	t := &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect}
+	t := &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect, counts: &s.counts}
 	// A statement that lost a race dooms the transaction, whatever fn made
 	// of its error: PostgreSQL refuses every later statement.
 	if err := fn(t); err != nil || t.lost != nil {

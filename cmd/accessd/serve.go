@@ -165,6 +165,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	svc := access.NewService(store, clock, ids)
 	svc.SetDeliveryRetryFor(cfg.DeliveryRetryFor)
 	tel.WatchQueue(svc.QueueStats)
+	tel.WatchStore(store.Counts)
 	if cfg.Dev {
 		svc.RecordCallouts(true)
 		if err := svc.LoadClock(ctx); err != nil {
