@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/accessd/accessd/client"
+	"github.com/accessd/accessd/sqlstore/storetest"
 )
 
 // The bench tests run `accessd bench` through the built binary for about a
@@ -213,6 +214,23 @@ func TestBench(t *testing.T) {
 		})
 	}
 
+	t.Run("replicas", func(t *testing.T) {
+		// Three servers on one PostgreSQL schema; lifecycles spread over them.
+		db := storetest.DSN(t, storetest.Postgres)
+		out := runBench(t, bin, append(append([]string{}, quick...), "--replicas", "3", "--database", db)...)
+		var r result
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+		}
+		if r.Target.Replicas != 3 || r.Target.Engine != "postgres" || r.Completed <= 0 || r.ErrorCount != 0 {
+			t.Errorf("replicas: target %+v, completed %d, errors %d %v", r.Target, r.Completed, r.ErrorCount, r.Errors)
+		}
+		checkPercentiles(t, "lifecycle", r.LatencyMS.Lifecycle, r.Completed)
+		if r.WriteTransactionsPerLifecycle == nil || *r.WriteTransactionsPerLifecycle < 1 {
+			t.Errorf("write transactions per lifecycle, all replicas together: %v", r.WriteTransactionsPerLifecycle)
+		}
+	})
+
 	t.Run("read", func(t *testing.T) {
 		// Generated once into a kept database, then reused by a second run.
 		db := filepath.Join(t.TempDir(), "read.db")
@@ -272,6 +290,9 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
 		{[]string{"--arrival", "burst"}, "--arrival must be poisson or fixed"},
 		{[]string{"--callback-timeout", "90s"}, "--callback-timeout must be whole minutes"},
+		{[]string{"--replicas", "0"}, "--replicas must be from 1 to 16"},
+		{[]string{"--replicas", "2"}, "--replicas needs --database postgres://"},
+		{[]string{"--replicas", "2", "--url", "http://127.0.0.1:1", "--token", "x"}, "--replicas is for the servers the bench starts"},
 		{[]string{"--scenario", "read", "--packages", "0"}, "--assignments and --packages must be at least 1"},
 		{[]string{"--scenario", "read", "--assignments", "3", "--packages", "4"}, "no more packages than assignments"},
 		{[]string{"--scenario", "read", "--url", "http://127.0.0.1:1", "--token", "x"}, "--scenario read with --url needs --database"},

@@ -161,7 +161,7 @@ func runRead(ctx context.Context, b *runner) (*result, error) {
 
 	res := &result{
 		Scenario: b.sc.name, Description: b.sc.summary,
-		Target: targetReport{URL: b.url, StartedChild: b.child != nil, PID: b.pid, Engine: b.engine, Database: b.dbShown,
+		Target: targetReport{URL: b.url, StartedChild: b.child != nil, PID: b.pid, Engine: b.engine, Database: b.dbShown, Replicas: len(b.replicas),
 			SQLiteSynchronous: b.cfg.Synchronous, ServeFlags: b.cfg.ServeFlags},
 		Load: loadReport{Mode: "closed", Concurrency: b.cfg.Concurrency, WarmupS: b.cfg.Warmup.Seconds(), DurationS: b.cfg.Duration.Seconds(),
 			WindowS: round3(wall.Seconds()), MeasuredS: round3(wall.Seconds()), Started: len(took)},

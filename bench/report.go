@@ -59,6 +59,7 @@ type targetReport struct {
 	Database          string   `json:"database"`
 	SQLiteSynchronous string   `json:"sqlite_synchronous"`
 	ServeFlags        []string `json:"serve_flags,omitempty"`
+	Replicas          int      `json:"replicas"` // servers driven; the CPU figures are theirs together
 }
 
 type loadReport struct {
@@ -171,7 +172,7 @@ func percentilesOf(ds []time.Duration) *percentiles {
 func (b *runner) resultOf(p *phase, cpu0, cpu1 cpuSample, users int, timed bool) *result {
 	res := &result{
 		Scenario: b.sc.name, Description: b.sc.summary,
-		Target: targetReport{URL: b.url, StartedChild: b.child != nil, Dev: b.dev, PID: b.pid, Engine: b.engine, Database: b.dbShown,
+		Target: targetReport{URL: b.url, StartedChild: b.child != nil, Dev: b.dev, PID: b.pid, Engine: b.engine, Database: b.dbShown, Replicas: len(b.replicas),
 			SQLiteSynchronous: b.cfg.Synchronous, ServeFlags: b.cfg.ServeFlags},
 		Load: loadReport{Mode: "closed", Concurrency: b.cfg.Concurrency, WarmupS: b.cfg.Warmup.Seconds(), DurationS: b.cfg.Duration.Seconds(),
 			WindowS: round3(p.window().Seconds()), MeasuredS: round3(p.wall().Seconds()), Started: len(p.lcs), Users: users, UsersExhausted: p.exhausted},
@@ -280,8 +281,8 @@ var storeMetrics = []string{"accessd_store_statements_total", "accessd_store_doc
 
 // readStoreCounts scrapes the server's /metrics for the store's counters;
 // not ok where /metrics is elsewhere (--metrics-addr) or lacks them.
-func (b *runner) readStoreCounts() storeCounts {
-	resp, err := b.httpClient.Get(b.url + "/metrics")
+func (b *runner) readStoreCounts(url string) storeCounts {
+	resp, err := b.httpClient.Get(url + "/metrics")
 	if err != nil {
 		return storeCounts{}
 	}
@@ -324,11 +325,21 @@ func (a procCPU) sub(b procCPU) (seconds float64, ok bool) {
 func (b *runner) cpuSnapshot() cpuSample {
 	s := cpuSample{at: time.Now(), self: readProcCPU("self")}
 	if b.pid != 0 {
-		s.server = readProcCPU(strconv.Itoa(b.pid))
+		s.server = procCPU{ok: true}
+		for _, r := range b.replicas {
+			cpu := readProcCPU(strconv.Itoa(r.pid))
+			s.server.ticks += cpu.ticks
+			s.server.ok = s.server.ok && cpu.ok
+		}
 	}
 	s.total, s.idle = readMachineCPU()
-	if b.url != "" {
-		s.store = b.readStoreCounts()
+	s.store = storeCounts{ok: len(b.replicas) > 0}
+	for _, r := range b.replicas {
+		c := b.readStoreCounts(r.url)
+		s.store.statements += c.statements
+		s.store.documents += c.documents
+		s.store.writeTransactions += c.writeTransactions
+		s.store.ok = s.store.ok && c.ok
 	}
 	return s
 }
@@ -597,6 +608,9 @@ func (r *result) writeTarget(w io.Writer) {
 	}
 	if len(t.ServeFlags) > 0 {
 		line += ", serve flags " + strings.Join(t.ServeFlags, " ")
+	}
+	if t.Replicas > 1 {
+		line += fmt.Sprintf(", %d replicas (lifecycles spread over them; server CPU is theirs together, memory the first's)", t.Replicas)
 	}
 	fmt.Fprintf(w, "target       %s\n", line)
 }
