@@ -559,6 +559,69 @@ func (s *Service) Subject(ctx context.Context, id string) (Subject, error) {
 	return get(ctx, s, func(tx Tx) (Subject, error) { return subjectOf(tx, id) })
 }
 
+// Subjects describes many users or service principals in one read, for a
+// page that expands the target or requestor of each item: one transaction
+// and a statement or two for the page, rather than a transaction for each
+// item. Ids the directory does not hold are left out.
+func (s *Service) Subjects(ctx context.Context, ids []string) (map[string]Subject, error) {
+	var wanted []string
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			wanted = append(wanted, id)
+		}
+	}
+	out := make(map[string]Subject, len(wanted))
+	if len(wanted) == 0 {
+		return out, nil
+	}
+	err := s.view(ctx, func(tx Tx) error {
+		clear(out)
+		for chunk := range slices.Chunk(wanted, MaxFilterTerms/2) {
+			if err := listByID(tx, NounUsers, chunk, func(u User) {
+				out[u.ID] = Subject{ID: u.ID, Kind: SubjectUser, DisplayName: u.DisplayName, PrincipalName: u.UserPrincipalName, Email: u.Mail}
+			}); err != nil {
+				return err
+			}
+			var rest []string
+			for _, id := range chunk {
+				if _, ok := out[id]; !ok {
+					rest = append(rest, id)
+				}
+			}
+			if len(rest) == 0 {
+				continue
+			}
+			if err := listByID(tx, NounServicePrincipals, rest, func(sp ServicePrincipal) {
+				out[sp.ID] = Subject{ID: sp.ID, Kind: SubjectServicePrincipal, DisplayName: sp.DisplayName, PrincipalName: sp.AppID}
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// listByID passes each item of a list whose id is one of ids to each.
+func listByID[T any](tx Tx, noun Noun, ids []string, each func(T)) error {
+	values := make([]Value, len(ids))
+	for i, id := range ids {
+		values[i] = Value{Kind: ValueString, S: id}
+	}
+	q := Query{Filter: &Cond{Op: OpIn, Field: "ID", Values: values}, Top: len(ids)}
+	_, err := tx.List(noun, q, func(decode func(any) error, _ Cursor) error {
+		var item T
+		if err := decode(&item); err != nil {
+			return err
+		}
+		each(item)
+		return nil
+	})
+	return err
+}
+
 // CancelRequest cancels a request that has not reached delivery. Cancel is
 // delegated only, as in Graph (the route refuses application tokens); with
 // only the self-service scope a user cancels just their own requests.

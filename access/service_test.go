@@ -1059,3 +1059,41 @@ func TestServicePaging(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceSubjects checks the page-at-once lookup that $expand=target
+// uses: users and service principals alike, each id once, unknown ids left
+// out, and more ids than one statement takes.
+func TestServiceSubjects(t *testing.T) {
+	e := newEnv(t)
+	var ids []string
+	for i := range 130 {
+		id := fmt.Sprintf("u%03d", i)
+		must[access.User](t)(e.svc.CreateUser(e.ctx, newUser(id)))
+		ids = append(ids, id)
+	}
+	must[access.ServicePrincipal](t)(e.svc.CreateServicePrincipal(e.ctx, access.ServicePrincipal{ID: "sp-bot", AppID: "bot-app", DisplayName: "Bot"}))
+	ask := append(append([]string{}, ids...), "sp-bot", "nobody", "", "u007", "sp-bot")
+
+	got, err := e.svc.Subjects(e.ctx, ask)
+	noErr(t, err)
+	if len(got) != 131 {
+		t.Fatalf("%d subjects, want 131 (130 users and one service principal)", len(got))
+	}
+	if want := (access.Subject{ID: "u042", Kind: access.SubjectUser, DisplayName: "User u042", PrincipalName: "u042@contoso.test"}); got["u042"] != want {
+		t.Errorf("u042: %+v, want %+v", got["u042"], want)
+	}
+	if want := (access.Subject{ID: "sp-bot", Kind: access.SubjectServicePrincipal, DisplayName: "Bot", PrincipalName: "bot-app"}); got["sp-bot"] != want {
+		t.Errorf("sp-bot: %+v, want %+v", got["sp-bot"], want)
+	}
+	if _, ok := got["nobody"]; ok {
+		t.Errorf("an unknown id was described: %+v", got["nobody"])
+	}
+	for _, id := range ids {
+		if one, err := e.svc.Subject(e.ctx, id); err != nil || got[id] != one {
+			t.Errorf("%s: Subjects says %+v, Subject says %+v (%v)", id, got[id], one, err)
+		}
+	}
+	if none, err := e.svc.Subjects(e.ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("no ids: %v, %v", none, err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/accessd/accessd/client"
+	"github.com/accessd/accessd/sqlstore/storetest"
 )
 
 // The bench tests run `accessd bench` through the built binary for about a
@@ -112,7 +113,8 @@ func TestBench(t *testing.T) {
 				t.Fatalf("output is not one JSON object: %v\n%s", err, out)
 			}
 			for _, f := range []string{"scenario", "target", "load", "completed", "lifecycles_per_s", "error_count", "errors",
-				"latency_ms", "server", "bench", "machine", "raw_commit", "lifecycles_per_raw_commit", "notes"} {
+				"latency_ms", "server", "bench", "machine", "raw_commit", "lifecycles_per_raw_commit", "notes",
+				"statements_per_lifecycle", "documents_per_lifecycle", "write_transactions_per_lifecycle"} {
 				if _, ok := fields[f]; !ok {
 					t.Errorf("no field %q in %s", f, out)
 				}
@@ -158,6 +160,17 @@ func TestBench(t *testing.T) {
 			} else if r.LatencyMS.Lifecycle != nil {
 				t.Errorf("lifecycle latency should be null: %+v", r.LatencyMS.Lifecycle)
 			}
+			// The store's counters, per lifecycle: a lifecycle writes its
+			// request at least once and reads and writes in statements.
+			for name, v := range map[string]*float64{"statements": r.StatementsPerLifecycle, "documents": r.DocumentsPerLifecycle,
+				"write transactions": r.WriteTransactionsPerLifecycle} {
+				if v == nil || *v < 1 {
+					t.Errorf("%s per lifecycle: %v, want at least 1", name, v)
+				}
+			}
+			if r.StatementsPerLifecycle != nil && r.DocumentsPerLifecycle != nil && *r.StatementsPerLifecycle < *r.DocumentsPerLifecycle {
+				t.Errorf("%g statements but %g documents per lifecycle: every document takes a statement", *r.StatementsPerLifecycle, *r.DocumentsPerLifecycle)
+			}
 			if rc := r.RawCommit; rc == nil || rc.Engine != "sqlite" || rc.Synchronous != "normal" || rc.Commits <= 0 || rc.CommitsPerSecond <= 0 {
 				t.Errorf("raw commit: %+v", rc)
 			} else if r.LifecyclesPerRawCommit == nil || *r.LifecyclesPerRawCommit <= 0 {
@@ -201,6 +214,57 @@ func TestBench(t *testing.T) {
 		})
 	}
 
+	t.Run("replicas", func(t *testing.T) {
+		// Three servers on one PostgreSQL schema; lifecycles spread over them.
+		db := storetest.DSN(t, storetest.Postgres)
+		out := runBench(t, bin, append(append([]string{}, quick...), "--replicas", "3", "--database", db)...)
+		var r result
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+		}
+		if r.Target.Replicas != 3 || r.Target.Engine != "postgres" || r.Completed <= 0 || r.ErrorCount != 0 {
+			t.Errorf("replicas: target %+v, completed %d, errors %d %v", r.Target, r.Completed, r.ErrorCount, r.Errors)
+		}
+		checkPercentiles(t, "lifecycle", r.LatencyMS.Lifecycle, r.Completed)
+		if r.WriteTransactionsPerLifecycle == nil || *r.WriteTransactionsPerLifecycle < 1 {
+			t.Errorf("write transactions per lifecycle, all replicas together: %v", r.WriteTransactionsPerLifecycle)
+		}
+	})
+
+	t.Run("read", func(t *testing.T) {
+		// Generated once into a kept database, then reused by a second run.
+		db := filepath.Join(t.TempDir(), "read.db")
+		args := []string{"--json", "--scenario", "read", "--database", db, "--assignments", "2000", "--packages", "4",
+			"--requests", "300", "--duration", "1s", "--warmup", "200ms", "--concurrency", "2", "--raw-commit", "0"}
+		for run, reused := range []bool{false, true} {
+			out := runBench(t, bin, args...)
+			var r result
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("run %d: output is not one JSON object: %v\n%s", run, err, out)
+			}
+			rd := r.Read
+			if rd == nil {
+				t.Fatalf("run %d: no read section in %s", run, out)
+			}
+			d := rd.Dataset
+			if d.Assignments != 2000 || d.Packages != 4 || d.Requests != 300 || d.Catalogs != 1 || d.Users != 500 || d.Reused != reused {
+				t.Errorf("run %d: dataset %s", run, jsonField(t, out, "read"))
+			}
+			// Every package's first page was checked: its count (80% of its
+			// 500 assignments are delivered), length, order and targets.
+			if rd.Verified != 4 || rd.Reads <= 0 || rd.ReadsPerS <= 0 || r.ErrorCount != 0 {
+				t.Errorf("run %d: verified %d, reads %d (%g/s), errors %d %v", run, rd.Verified, rd.Reads, rd.ReadsPerS, r.ErrorCount, r.Errors)
+			}
+			checkPercentiles(t, "read", rd.LatencyMS, rd.Reads)
+			if !strings.Contains(rd.Query, "$orderby=schedule/startDateTime") && !strings.Contains(rd.Query, "%24orderby=schedule%2FstartDateTime") {
+				t.Errorf("run %d: query %q", run, rd.Query)
+			}
+			if runtime.GOOS == "linux" && (rd.CPUPerReadMS == nil || *rd.CPUPerReadMS <= 0) {
+				t.Errorf("run %d: cpu per read %v", run, rd.CPUPerReadMS)
+			}
+		}
+	})
+
 	t.Run("table", func(t *testing.T) {
 		out := string(runBench(t, bin, "--scenario", "continue", "--duration", "500ms", "--warmup", "0", "--concurrency", "2", "--raw-commit", "0"))
 		if strings.Contains(out, "--dev") {
@@ -226,6 +290,12 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
 		{[]string{"--arrival", "burst"}, "--arrival must be poisson or fixed"},
 		{[]string{"--callback-timeout", "90s"}, "--callback-timeout must be whole minutes"},
+		{[]string{"--replicas", "0"}, "--replicas must be from 1 to 16"},
+		{[]string{"--replicas", "2"}, "--replicas needs --database postgres://"},
+		{[]string{"--replicas", "2", "--url", "http://127.0.0.1:1", "--token", "x"}, "--replicas is for the servers the bench starts"},
+		{[]string{"--scenario", "read", "--packages", "0"}, "--assignments and --packages must be at least 1"},
+		{[]string{"--scenario", "read", "--assignments", "3", "--packages", "4"}, "no more packages than assignments"},
+		{[]string{"--scenario", "read", "--url", "http://127.0.0.1:1", "--token", "x"}, "--scenario read with --url needs --database"},
 	} {
 		var out, errOut bytes.Buffer
 		if err := Run(t.Context(), "", tc.args, &out, &errOut); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -254,7 +324,7 @@ func TestBenchFlags(t *testing.T) {
 // --serve-flag last, where it overrides what comes before. That accessd
 // serve accepts it is checked in TestBench, which builds the binary.
 func TestBenchServeArgs(t *testing.T) {
-	wantDev := map[string]bool{"wait": false, "continue": false, "waiting": true}
+	wantDev := map[string]bool{"wait": false, "continue": false, "waiting": true, "read": false}
 	for _, sc := range scenarios {
 		want, ok := wantDev[sc.name]
 		if !ok {

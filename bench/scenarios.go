@@ -42,7 +42,12 @@ type scenario struct {
 	// it also records every callout attempt, an extra insert per callout,
 	// so a scenario that does not need it measures the server without it.
 	needsDev bool
-	run      func(context.Context, *runner) (*result, error)
+	// prepare, when set, readies the database before the child server
+	// starts (or, with --url, the --database it serves).
+	prepare func(ctx context.Context, b *runner, db string) error
+	// concurrency is its --concurrency unless the command line sets one.
+	concurrency int
+	run         func(context.Context, *runner) (*result, error)
 }
 
 var scenarios = []*scenario{
@@ -77,6 +82,14 @@ var scenarios = []*scenario{
 		callbackTimeout: time.Hour,
 		needsDev:        true, // POST /_accessd/clock moves the virtual clock past the deadline
 		run:             runWaiting,
+	},
+	{
+		name: "read",
+		summary: "--assignments assignments and --requests requests in --packages packages, written straight into the database before the server starts; " +
+			"then one page of 100 of a random package's delivered assignments, oldest first, with $count and $expand=target (concurrency 16 by default)",
+		prepare:     prepareRead,
+		concurrency: 16,
+		run:         runRead,
 	},
 }
 
@@ -145,8 +158,9 @@ func (s *scenario) endStage() string {
 // lifecycle is one request, from the create call to the callout that
 // ends it, for one target user created for it.
 type lifecycle struct {
-	target string
-	done   chan struct{} // closed when it completes or fails
+	target  string
+	replica int           // the server it calls, of b.replicas (modulo their number)
+	done    chan struct{} // closed when it completes or fails
 
 	mu          sync.Mutex
 	requestID   string
@@ -226,7 +240,7 @@ func (b *runner) live(ctx context.Context, lc *lifecycle, scheduled time.Time) {
 		ID string `json:"id"`
 	}
 	createCtx, cancel := context.WithTimeout(ctx, b.cfg.LifecycleTimeout)
-	err := b.api.Do(createCtx, http.MethodPost, requestsPath, body, &created)
+	err := b.apiFor(lc).Do(createCtx, http.MethodPost, requestsPath, body, &created)
 	cancel()
 	now = time.Now()
 	lc.mu.Lock()
@@ -329,7 +343,7 @@ func (b *runner) resume(lc *lifecycle, c calloutBody) {
 		lc.resumeStart = start
 	}
 	lc.mu.Unlock()
-	err := b.api.ResumeAt(context.Background(), c.CallbackURIPath, cb)
+	err := b.apiFor(lc).ResumeAt(context.Background(), c.CallbackURIPath, cb)
 	end := time.Now()
 	if !first { // the answer to a callout sent again: a repeat, which changes nothing
 		if err != nil {

@@ -88,6 +88,13 @@ func (rs requestSet) list(s *Server, context func(*http.Request) string, scope f
 		shape: func(r *http.Request, req access.Request, expand expandSet) (any, error) {
 			return s.requestOut(r, rs, req, expand)
 		},
+		shapePage: func(r *http.Request, reqs []access.Request, expand expandSet) ([]any, error) {
+			requestors, err := subjectsOf(s, r, expand.has("requestor"), reqs, func(req access.Request) access.Subject { return req.Requestor })
+			if err != nil {
+				return nil, err
+			}
+			return shapeEach(reqs, func(req access.Request) (any, error) { return s.requestShape(r, rs, req, expand, requestors) })
+		},
 	}
 }
 
@@ -236,8 +243,17 @@ func throughSeen(r *http.Request) *http.Request {
 
 // requestOut writes a request in the set's shape with what $expand names.
 func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, expand expandSet) (any, error) {
+	requestors, err := subjectsOf(s, r, expand.has("requestor"), []access.Request{req}, func(req access.Request) access.Subject { return req.Requestor })
+	if err != nil {
+		return nil, err
+	}
+	return s.requestShape(r, rs, req, expand, requestors)
+}
+
+// requestShape is requestOut with the requestor, when expanded, already
+// looked up.
+func (s *Server) requestShape(r *http.Request, rs requestSet, req access.Request, expand expandSet, requestors subjectsNow) (any, error) {
 	r = throughSeen(r)
-	ctx := r.Context()
 	if rs.beta {
 		out := requestToBeta(req)
 		var err error
@@ -252,11 +268,7 @@ func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, 
 			}
 		}
 		if expand.has("requestor") {
-			sub, err := s.subjectNow(ctx, req.Requestor)
-			if err != nil {
-				return nil, err
-			}
-			out.Requestor = subjectToBeta(sub)
+			out.Requestor = subjectToBeta(requestors.of(req.Requestor))
 		}
 		return out, nil
 	}
@@ -273,13 +285,22 @@ func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, 
 		}
 	}
 	if expand.has("requestor") {
-		sub, err := s.subjectNow(ctx, req.Requestor)
-		if err != nil {
-			return nil, err
-		}
-		out.Requestor = subjectToV1(sub)
+		out.Requestor = subjectToV1(requestors.of(req.Requestor))
 	}
 	return out, nil
+}
+
+// subjectsNow are targets or requestors as the directory has them now,
+// by id, looked up together for a page (access.Service.Subjects).
+type subjectsNow map[string]access.Subject
+
+// of is the subject recorded as it is now; the record itself when the
+// object is gone (or is accessd).
+func (k subjectsNow) of(recorded access.Subject) access.Subject {
+	if sub, ok := k[recorded.ID]; ok {
+		return sub
+	}
+	return recorded
 }
 
 // subjectNow describes a target or requestor as the directory has it now;
@@ -342,6 +363,9 @@ func (as assignmentSet) list(s *Server) storedList[access.Assignment] {
 		shape: func(r *http.Request, a access.Assignment, expand expandSet) (any, error) {
 			return s.assignmentOut(r, as, a, expand)
 		},
+		shapePage: func(r *http.Request, items []access.Assignment, expand expandSet) ([]any, error) {
+			return s.assignmentsOut(r, as, items, expand)
+		},
 	}
 }
 
@@ -386,14 +410,55 @@ func (s *Server) assignmentsByCurrentUser(as assignmentSet) handler {
 
 // assignmentOut writes an assignment in the version's shape with what $expand names.
 func (s *Server) assignmentOut(r *http.Request, as assignmentSet, a access.Assignment, expand expandSet) (any, error) {
+	out, err := s.assignmentsOut(r, as, []access.Assignment{a}, expand)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// assignmentsOut writes assignments as assignmentOut does, looking up the
+// targets of all of them at once when $expand names target.
+func (s *Server) assignmentsOut(r *http.Request, as assignmentSet, items []access.Assignment, expand expandSet) ([]any, error) {
+	targets, err := subjectsOf(s, r, expand.has("target"), items, func(a access.Assignment) access.Subject { return a.Target })
+	if err != nil {
+		return nil, err
+	}
+	return shapeEach(items, func(a access.Assignment) (any, error) { return s.assignmentShape(r, as, a, expand, targets) })
+}
+
+// subjectsOf looks up, when want, the subject each item names (its target,
+// its requestor), all in one read.
+func subjectsOf[T any](s *Server, r *http.Request, want bool, items []T, of func(T) access.Subject) (subjectsNow, error) {
+	if !want {
+		return nil, nil
+	}
+	ids := make([]string, len(items))
+	for i, item := range items {
+		ids[i] = of(item).ID
+	}
+	return s.svc.Subjects(r.Context(), ids)
+}
+
+// shapeEach writes each item of a page with shape.
+func shapeEach[T any](items []T, shape func(T) (any, error)) ([]any, error) {
+	out := make([]any, len(items))
+	for i, item := range items {
+		var err error
+		if out[i], err = shape(item); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// assignmentShape is one assignment of assignmentsOut.
+func (s *Server) assignmentShape(r *http.Request, as assignmentSet, a access.Assignment, expand expandSet, targets subjectsNow) (any, error) {
 	r = throughSeen(r)
 	ctx := r.Context()
 	var target, pkg, policy any
 	if expand.has("target") {
-		sub, err := s.subjectNow(ctx, a.Target)
-		if err != nil {
-			return nil, err
-		}
+		sub := targets.of(a.Target)
 		if as.beta {
 			target = subjectToBeta(sub)
 		} else {

@@ -516,11 +516,9 @@ func (s *Server) additionalAccess(w http.ResponseWriter, r *http.Request, as ass
 	if err != nil {
 		return err
 	}
-	out := make([]any, len(items))
-	for i, a := range items {
-		if out[i], err = s.assignmentOut(r, as, a, q.expand); err != nil {
-			return err
-		}
+	out, err := s.assignmentsOut(r, as, items, q.expand)
+	if err != nil {
+		return err
 	}
 	return s.writeList(w, r, contextURL(s.cfg.PublicURL, as.version(), "Collection(microsoft.graph.accessPackageAssignment)", false), out,
 		lastID(items, func(a access.Assignment) string { return a.ID }), more, q.selectSet)

@@ -306,11 +306,15 @@ func assignmentToBeta(a access.Assignment) assignmentBeta {
 // assignments: their properties, and the ids of what they name through
 // navigation properties.
 var assignmentFieldsV1 = wireFields{noun: access.NounAssignments, paths: map[string]wireField{
-	"id":                       {field: "ID"},
-	"state":                    {field: "State", member: memberOf(access.ParseAssignmentState)},
-	"status":                   {field: "Status"},
-	"expiredDateTime":          {field: "ExpiredDateTime"},
-	"schedule/startDateTime":   {field: "Schedule.StartDateTime"},
+	"id":              {field: "ID"},
+	"state":           {field: "State", member: memberOf(access.ParseAssignmentState)},
+	"status":          {field: "Status"},
+	"expiredDateTime": {field: "ExpiredDateTime"},
+	// An assignment's schedule starts when it is made (deliver sets both
+	// from one clock reading, and nothing moves either later), so the start
+	// is asked of the creation time, which the store keeps in an indexed
+	// column: ordering a package's assignments by it reads the index.
+	"schedule/startDateTime":   {field: "CreatedDateTime"},
 	"accessPackage/id":         {field: "AccessPackageID"},
 	"accessPackage/catalog/id": {field: "CatalogID"},
 	"assignmentPolicy/id":      {field: "PolicyID"},

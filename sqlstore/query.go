@@ -30,11 +30,15 @@ type nounTable struct {
 	catalog string
 }
 
-// column is a field's column: its name, and for times whether it holds
-// microseconds since the Unix epoch (the store's time columns do).
+// column is a field's column: its name, for times whether it holds
+// microseconds since the Unix epoch (the store's time columns do), and
+// whether it is declared NOT NULL. An order key on such a column needs no
+// COALESCE, and without one the engines can walk an index in key order
+// instead of sorting every row that meets the filter.
 type column struct {
-	name   string
-	micros bool
+	name    string
+	micros  bool
+	notNull bool
 }
 
 var nounTables = map[access.Noun]nounTable{
@@ -47,14 +51,14 @@ var nounTables = map[access.Noun]nounTable{
 	access.NounRequests: {table: "requests", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"}, "Type": {name: "request_type"},
 		"State": {name: "state"}, "Target.ID": {name: "target_id"}, "AccessPackageID": {name: "access_package_id"},
 		"PolicyID": {name: "policy_id"}, "AssignmentID": {name: "assignment_id"}, "CatalogID": {name: "catalog_id"},
-		"CreatedDateTime": {name: "created_us", micros: true}}},
+		"CreatedDateTime": {name: "created_us", micros: true, notNull: true}}},
 	access.NounAssignments: {table: "assignments", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"}, "Target.ID": {name: "target_id"},
 		"AccessPackageID": {name: "access_package_id"}, "PolicyID": {name: "policy_id"}, "State": {name: "state"},
-		"CatalogID": {name: "catalog_id"}, "CreatedDateTime": {name: "created_us", micros: true}}},
+		"CatalogID": {name: "catalog_id"}, "CreatedDateTime": {name: "created_us", micros: true, notNull: true}}},
 	access.NounResources: {table: "resources", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"},
 		"OriginID": {name: "origin_id"}}},
 	access.NounResourceRequests: {table: "resource_requests", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"},
-		"CatalogID": {name: "catalog_id"}, "CreatedDateTime": {name: "created_us", micros: true}}},
+		"CatalogID": {name: "catalog_id"}, "CreatedDateTime": {name: "created_us", micros: true, notNull: true}}},
 	access.NounRoleAssignments: {table: "role_assignments", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"},
 		"PrincipalID": {name: "principal_id"}, "RoleDefinitionID": {name: "role_definition_id"}, "CatalogID": {name: "catalog_id"}}},
 	access.NounUsers:             {table: "users", columns: map[access.Field]column{"ID": {name: "id"}, "ManagerID": {name: "manager_id"}}},
@@ -138,7 +142,7 @@ func (t *tx) List(noun access.Noun, q access.Query, each func(decode func(any) e
 	if b.err != nil {
 		return 0, b.err
 	}
-	rows, err := t.sql.QueryContext(t.ctx, t.dialect.rebind(query), args...)
+	rows, err := t.queryRows(query, args...)
 	if err != nil {
 		return 0, t.fail(err)
 	}
@@ -253,6 +257,9 @@ func (b *sqlBuilder) expr(f access.Field) string {
 // regard to case for strings.
 func (b *sqlBuilder) orderKey(f access.Field) string {
 	e := b.expr(f)
+	if c, ok := b.nt.columns[f]; ok && c.notNull && b.fields[f] != access.TypeString {
+		return e
+	}
 	switch b.fields[f] {
 	case access.TypeString:
 		return "lower(COALESCE(" + e + ", ''))"

@@ -18,7 +18,7 @@ func (t *tx) RolesHeld(principalID string) ([]access.HeldRole, error) {
 // AddRoleAssignment does nothing on a conflict rather than fail the
 // statement, which on PostgreSQL would abort the transaction.
 func (t *tx) AddRoleAssignment(a access.RoleAssignment) error {
-	doc, err := encode(a)
+	doc, err := t.encode(a)
 	if err != nil {
 		return err
 	}
