@@ -11,6 +11,13 @@ type Caller struct {
 	UPN         string
 	Scopes      []string // delegated permissions (scp)
 	Roles       []string // application permissions (roles)
+
+	// HeldRoles are the entitlement-management and directory roles the
+	// caller's principal holds, read when the call comes in.
+	HeldRoles []HeldRole
+	// Rule is the rule of the route the call came in by; the Service
+	// applies it to the objects the call touches (authorize.go).
+	Rule Rule
 }
 
 // Name is how the caller is shown in createdBy and history.
@@ -27,10 +34,17 @@ func (c Caller) Name() string {
 // Permission is satisfied by any one of the Graph permissions it lists.
 type Permission []string
 
-// Permissions of the API. Until roles exist the permission alone decides.
+// Permissions of the API: the first check of every route (authorize.go).
 var (
 	ReadEntitlements  = Permission{"EntitlementManagement.Read.All", "EntitlementManagement.ReadWrite.All"}
 	WriteEntitlements = Permission{"EntitlementManagement.ReadWrite.All"}
+	// SelfService admits the routes a user calls for their own access:
+	// submitting and cancelling their requests.
+	SelfService = Permission{"EntitlementManagement.ReadWrite.All", SubjectAccess}
+	// ReadOrSelfService admits what a user reads of their own: their
+	// requests and assignments by id, filterByCurrentUser and
+	// getApplicablePolicyRequirements.
+	ReadOrSelfService = Permission{"EntitlementManagement.Read.All", "EntitlementManagement.ReadWrite.All", SubjectAccess}
 	ReadUsers         = Permission{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 	WriteUsers        = Permission{"User.ReadWrite.All", "Directory.ReadWrite.All"}
 	ReadGroups        = Permission{"Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}

@@ -21,6 +21,7 @@ const (
 	NounUsers             Noun = "users"
 	NounGroups            Noun = "groups"
 	NounServicePrincipals Noun = "servicePrincipals"
+	NounRoleAssignments   Noun = "roleAssignments"
 )
 
 // FieldApprover is a request field that is no property: it holds when the
@@ -32,41 +33,47 @@ var FieldsOf = map[Noun]Fields{
 	NounCatalogs: {
 		"ID": TypeID, "DisplayName": TypeString, "Description": TypeString, "CatalogType": TypeEnum, "State": TypeEnum,
 		"IsExternallyVisible": TypeBool, "CreatedBy": TypeString, "CreatedDateTime": TypeTime, "ModifiedBy": TypeString,
-		"ModifiedDateTime": TypeTime,
+		"ModifiedDateTime": TypeTime, FieldCatalogRoleOf: TypeID,
 	},
 	NounAccessPackages: {
 		"ID": TypeID, "CatalogID": TypeID, "DisplayName": TypeString, "Description": TypeString, "IsHidden": TypeBool,
 		"CreatedBy": TypeString, "CreatedDateTime": TypeTime, "ModifiedBy": TypeString, "ModifiedDateTime": TypeTime,
+		FieldCatalogRoleOf: TypeID,
 	},
 	NounPolicies: {
 		"ID": TypeID, "AccessPackageID": TypeID, "CatalogID": TypeID, "DisplayName": TypeString, "Description": TypeString,
-		"AllowedTargetScope": TypeEnum, "CreatedDateTime": TypeTime, "ModifiedDateTime": TypeTime,
+		"AllowedTargetScope": TypeEnum, "CreatedDateTime": TypeTime, "ModifiedDateTime": TypeTime, FieldCatalogRoleOf: TypeID,
 	},
 	NounCustomExtensions: {
 		"ID": TypeID, "CatalogID": TypeID, "DisplayName": TypeString, "Description": TypeString, "Type": TypeEnum,
 		"CreatedBy": TypeString, "CreatedDateTime": TypeTime, "LastModifiedBy": TypeString, "LastModifiedDateTime": TypeTime,
+		FieldCatalogRoleOf: TypeID,
 	},
 	NounRequests: {
 		"ID": TypeID, "Type": TypeEnum, "State": TypeEnum, "Status": TypeString, "CreatedDateTime": TypeTime,
 		"CompletedDateTime": TypeTime, "Justification": TypeString, "AccessPackageID": TypeID, "PolicyID": TypeID,
 		"CatalogID": TypeID, "AssignmentID": TypeID, "Target.ID": TypeID, "Target.DisplayName": TypeString,
 		"Target.PrincipalName": TypeString, "Target.Email": TypeString, "Requestor.ID": TypeID,
-		"Requestor.DisplayName": TypeString, FieldApprover: TypeID,
+		"Requestor.DisplayName": TypeString, FieldApprover: TypeID, FieldCatalogRoleOf: TypeID,
 	},
 	NounAssignments: {
 		"ID": TypeID, "State": TypeEnum, "Status": TypeString, "CreatedDateTime": TypeTime, "ExpiredDateTime": TypeTime,
 		"AccessPackageID": TypeID, "PolicyID": TypeID, "CatalogID": TypeID, "Target.ID": TypeID,
-		"Target.DisplayName": TypeString, "Target.PrincipalName": TypeString, "Target.Email": TypeString,
-		"Schedule.StartDateTime": TypeTime, "Schedule.Expiration.EndDateTime": TypeTime,
+		"Target.DisplayName": TypeString, "Target.PrincipalName": TypeString, "Target.Email": TypeString, "RequestorID": TypeID,
+		"Schedule.StartDateTime": TypeTime, "Schedule.Expiration.EndDateTime": TypeTime, FieldCatalogRoleOf: TypeID,
 	},
 	NounResources: {
 		"ID": TypeID, "CatalogID": TypeID, "OriginID": TypeID, "OriginSystem": TypeString, "DisplayName": TypeString,
-		"Description": TypeString, "CreatedDateTime": TypeTime, "ModifiedDateTime": TypeTime,
+		"Description": TypeString, "CreatedDateTime": TypeTime, "ModifiedDateTime": TypeTime, FieldCatalogRoleOf: TypeID,
 	},
 	NounResourceRequests: {
 		"ID": TypeID, "Type": TypeEnum, "State": TypeEnum, "Status": TypeString, "CatalogID": TypeID,
 		"ResourceID": TypeID, "OriginID": TypeID, "OriginSystem": TypeString, "Justification": TypeString,
-		"Requestor.ID": TypeID, "CreatedDateTime": TypeTime,
+		"Requestor.ID": TypeID, "CreatedDateTime": TypeTime, FieldCatalogRoleOf: TypeID,
+	},
+	NounRoleAssignments: {
+		"ID": TypeID, "PrincipalID": TypeID, "RoleDefinitionID": TypeID, "DirectoryScopeID": TypeID, "AppScopeID": TypeID,
+		"CatalogID": TypeID, "CreatedDateTime": TypeTime, FieldCatalogRoleOf: TypeID,
 	},
 	NounUsers: {
 		"ID": TypeID, "DisplayName": TypeString, "UserPrincipalName": TypeString, "Mail": TypeString,

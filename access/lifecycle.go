@@ -254,7 +254,7 @@ func (t *Transition) deliver(env Env) (*Assignment, bool) {
 	}
 	a := &Assignment{
 		ID: env.NewID(), AccessPackageID: r.AccessPackageID, PolicyID: r.PolicyID, CatalogID: r.CatalogID, Target: r.Target,
-		State: AssignmentDelivered, Status: StatusDelivered, CreatedDateTime: env.Now, LastRequestID: r.ID,
+		State: AssignmentDelivered, Status: StatusDelivered, CreatedDateTime: env.Now, LastRequestID: r.ID, RequestorID: r.Requestor.ID,
 		Schedule: Schedule{StartDateTime: &start, Expiration: expiration},
 	}
 	if env.Roles != nil {

@@ -268,7 +268,10 @@ type Assignment struct {
 	Grants []Grant `json:"Grants"`
 	// LastRequestID is the request that last delivered or extended the
 	// assignment, which its pre-expiration callouts name.
-	LastRequestID   string    `json:"LastRequestID"`
+	LastRequestID string `json:"LastRequestID"`
+	// RequestorID is who asked for the assignment: the requestor of the
+	// request that made it (filterByCurrentUser(on='createdBy')).
+	RequestorID     string    `json:"RequestorID"`
 	CreatedDateTime time.Time `json:"CreatedDateTime"`
 }
 

@@ -152,12 +152,12 @@ func TestSeedAppliesEverything(t *testing.T) {
 	if sp.AppID != "sp-noappid" {
 		t.Errorf("seeded service principal without appId got appId %q, want its id", sp.AppID)
 	}
-	c := must[access.Catalog](t)(e.svc.Catalog(e.ctx, "cat-a"))
+	c := must[access.Catalog](t)(e.svc.Catalog(e.ctx, admin, "cat-a"))
 	if c.CreatedBy != "accessd seed" || !c.CreatedDateTime.Equal(t0) || !c.ModifiedDateTime.Equal(t0) ||
 		c.CatalogType != access.CatalogUserManaged || c.State != access.CatalogPublished {
 		t.Errorf("seeded catalog = %+v", c)
 	}
-	p := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, "pol-a"))
+	p := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, "pol-a"))
 	if p.CatalogID != "cat-a" || !p.CreatedDateTime.Equal(t0) {
 		t.Errorf("seeded policy catalog %q created %v", p.CatalogID, p.CreatedDateTime)
 	}
@@ -228,33 +228,33 @@ func TestSeedEditedItemIsUpdated(t *testing.T) {
 			}
 		}},
 		{"catalog", func(s *access.Seed) { s.Catalogs[1].Description = "B!" }, func(t *testing.T, e *env) {
-			c := must[access.Catalog](t)(e.svc.Catalog(e.ctx, "cat-b"))
+			c := must[access.Catalog](t)(e.svc.Catalog(e.ctx, admin, "cat-b"))
 			if c.Description != "B!" || !c.CreatedDateTime.Equal(t0) || !c.ModifiedDateTime.Equal(t1) {
 				t.Errorf("catalog = %+v", c)
 			}
 		}},
 		{"access package", func(s *access.Seed) { s.AccessPackages[0].IsHidden = true }, func(t *testing.T, e *env) {
-			p := must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, "pkg-a"))
+			p := must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, admin, "pkg-a"))
 			if !p.IsHidden || !p.CreatedDateTime.Equal(t0) || !p.ModifiedDateTime.Equal(t1) {
 				t.Errorf("package = %+v", p)
 			}
 		}},
 		{"custom extension", func(s *access.Seed) { s.CustomExtensions[0].Endpoint.TargetURL = "https://new.example.test/" },
 			func(t *testing.T, e *env) {
-				x := must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, "cat-a", "x-req"))
+				x := must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, admin, "cat-a", "x-req"))
 				if x.Endpoint.TargetURL != "https://new.example.test/" || !x.CreatedDateTime.Equal(t0) || !x.LastModifiedDateTime.Equal(t1) {
 					t.Errorf("extension = %+v", x)
 				}
 			}},
 		{"policy", func(s *access.Seed) { s.Policies[0].Description = "edited" }, func(t *testing.T, e *env) {
-			p := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, "pol-a"))
+			p := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, "pol-a"))
 			if p.Description != "edited" || !p.CreatedDateTime.Equal(t0) || !p.ModifiedDateTime.Equal(t1) {
 				t.Errorf("policy = %+v", p)
 			}
 		}},
 		{"policy's review settings", func(s *access.Seed) { s.Policies[0].ReviewSettings = json.RawMessage(`{"isEnabled":true}`) },
 			func(t *testing.T, e *env) {
-				p := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, "pol-a"))
+				p := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, "pol-a"))
 				if string(p.ReviewSettings) != `{"isEnabled":true}` {
 					t.Errorf("reviewSettings = %s", p.ReviewSettings)
 				}
@@ -310,7 +310,7 @@ func TestSeedGroupRelationsAreSyncedExactly(t *testing.T) {
 func TestSeedPolicyKeepsGeneratedIDs(t *testing.T) {
 	e := newEnv(t)
 	applySeed(t, e, fullSeed())
-	first := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, "pol-a"))
+	first := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, "pol-a"))
 	ids := func(p access.AssignmentPolicy) []string {
 		var out []string
 		for _, b := range p.ExtensionBindings {
@@ -330,7 +330,7 @@ func TestSeedPolicyKeepsGeneratedIDs(t *testing.T) {
 	if res := applySeed(t, e, fullSeed()); res != (access.SeedResult{Unchanged: fullSeedItems}) {
 		t.Errorf("re-apply = %+v", res)
 	}
-	if diff := cmp.Diff(want, ids(must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, "pol-a")))); diff != "" {
+	if diff := cmp.Diff(want, ids(must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, "pol-a")))); diff != "" {
 		t.Errorf("ids after re-apply (-want +got):\n%s", diff)
 	}
 
@@ -341,7 +341,7 @@ func TestSeedPolicyKeepsGeneratedIDs(t *testing.T) {
 	if res := applySeed(t, e, edited); res.Updated != 1 {
 		t.Errorf("edited apply = %+v", res)
 	}
-	got := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, "pol-a"))
+	got := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, "pol-a"))
 	if diff := cmp.Diff(want, ids(got)); diff != "" {
 		t.Errorf("ids after an edit (-want +got):\n%s", diff)
 	}
@@ -357,7 +357,7 @@ func TestSeedPolicyKeepsGeneratedIDs(t *testing.T) {
 	more.Policies[0].ExtensionBindings = append(more.Policies[0].ExtensionBindings,
 		access.ExtensionBinding{Stage: access.StageRequestGranted, CustomExtensionID: "x-req"})
 	applySeed(t, e, more)
-	got = must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, "pol-a"))
+	got = must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, "pol-a"))
 	if len(got.ExtensionBindings) != 3 || got.ExtensionBindings[0].ID != want[0] || got.ExtensionBindings[1].ID != want[1] ||
 		got.ExtensionBindings[2].ID == "" || got.ExtensionBindings[2].ID == want[0] || got.ExtensionBindings[2].ID == want[1] {
 		t.Errorf("bindings after adding one = %+v (earlier ids %v)", got.ExtensionBindings, want[:2])
@@ -471,14 +471,14 @@ func TestSeedKeepsPolicyBindingsConsistent(t *testing.T) {
 				return
 			}
 			// Accepted: then every binding must still be valid.
-			p := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, "pol-a"))
-			pkg := must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, p.AccessPackageID))
+			p := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, "pol-a"))
+			pkg := must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, admin, p.AccessPackageID))
 			var problems []string
 			if p.CatalogID != pkg.CatalogID {
 				problems = append(problems, "policy CatalogID "+p.CatalogID+" but its package is in "+pkg.CatalogID)
 			}
 			for _, b := range p.ExtensionBindings {
-				x, err := e.svc.CustomExtension(e.ctx, pkg.CatalogID, b.CustomExtensionID)
+				x, err := e.svc.CustomExtension(e.ctx, admin, pkg.CatalogID, b.CustomExtensionID)
 				if err != nil {
 					problems = append(problems, "binding "+string(b.Stage)+": "+err.Error())
 					continue
@@ -515,7 +515,7 @@ func TestCreateAssignmentPolicyDoesNotModifyItsArgument(t *testing.T) {
 	p.Questions = []access.Question{{Text: "Why?"}}
 	p.RequestApprovalSettings = access.ApprovalSettings{IsApprovalRequiredForAdd: true,
 		Stages: []access.ApprovalStage{{PrimaryApprovers: []access.SubjectSet{user("approver")}}}}
-	must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, p))
+	must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, p))
 	var changed []string
 	if p.ExtensionBindings[0].ID != "" {
 		changed = append(changed, "ExtensionBindings[0].ID = "+p.ExtensionBindings[0].ID)

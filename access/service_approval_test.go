@@ -43,7 +43,9 @@ func newApWorld(t *testing.T) *apWorld {
 	must[access.ServicePrincipal](t)(e.svc.CreateServicePrincipal(e.ctx, access.ServicePrincipal{ID: "sp-bot", AppID: "bot-app", DisplayName: "Approver bot"}))
 	must[access.Group](t)(e.svc.CreateGroup(e.ctx, newGroup("g-nested"), []string{"nina"}, nil))
 	must[access.Group](t)(e.svc.CreateGroup(e.ctx, newGroup("g-leads"), []string{"lee", "sp-bot", "g-nested", "dora", "tom"}, nil))
-	w.requestor = access.Caller{ObjectID: "rita", UPN: "rita@contoso.test", Scopes: access.WriteEntitlements}
+	// rita sends admin requests as an Access package assignment manager of cat1.
+	w.requestor = access.Caller{ObjectID: "rita", UPN: "rita@contoso.test", Scopes: access.WriteEntitlements,
+		HeldRoles: []access.HeldRole{{RoleID: access.RoleAccessPackageAssignmentManager, CatalogID: "cat1"}}, Rule: access.RuleRequestor}
 	w.app = access.Caller{ObjectID: "app", IsApp: true, DisplayName: "Admin app", Roles: access.WriteEntitlements}
 	return w
 }
@@ -61,7 +63,7 @@ func (w *apWorld) policy(t *testing.T, id string, stages ...access.ApprovalStage
 	t.Helper()
 	p := newPolicy(id, "pkg1")
 	p.RequestApprovalSettings = access.ApprovalSettings{IsApprovalRequiredForAdd: true, Stages: stages}
-	must[access.AssignmentPolicy](t)(w.svc.CreateAssignmentPolicy(w.ctx, p))
+	must[access.AssignmentPolicy](t)(w.svc.CreateAssignmentPolicy(w.ctx, admin, p))
 }
 
 func (w *apWorld) submit(t *testing.T, by access.Caller, policy, target string) access.Request {
@@ -124,7 +126,7 @@ func TestServiceResolvesEachSubjectSet(t *testing.T) {
 			if diff := cmp.Diff(want, stageApprovers(r, 0)); diff != "" {
 				t.Errorf("approvers (-want +got):\n%s", diff)
 			}
-			stored := must[access.Request](t)(w.svc.Request(w.ctx, r.ID))
+			stored := must[access.Request](t)(w.svc.Request(w.ctx, admin, r.ID))
 			if diff := cmp.Diff(want, stageApprovers(stored, 0)); diff != "" {
 				t.Errorf("stored approvers (-want +got):\n%s", diff)
 			}
@@ -203,7 +205,7 @@ func TestServiceApprovalFlow(t *testing.T) {
 		t.Errorf("a second decision: %v, want 409", err)
 	}
 	noErr(t, w.svc.DecideApproval(w.ctx, mo, access.ApprovalDecision{RequestID: r.ID, StageID: second2, Decision: access.Decision{Approve: true}}))
-	done := must[access.Request](t)(w.svc.Request(w.ctx, r.ID))
+	done := must[access.Request](t)(w.svc.Request(w.ctx, admin, r.ID))
 	if done.State != access.StateDelivered || done.AssignmentID == "" {
 		t.Errorf("after both stages: %s, assignment %q", done.State, done.AssignmentID)
 	}
@@ -214,7 +216,7 @@ func TestServiceApprovalFlow(t *testing.T) {
 		t.Errorf("mo still sees %v after the request was delivered", got)
 	}
 	history := must[[]access.HistoryEntry](t)(func() ([]access.HistoryEntry, error) {
-		h, _, err := w.svc.History(w.ctx, r.ID, access.Page{Limit: 100})
+		h, _, err := w.svc.History(w.ctx, admin, r.ID, access.Page{Limit: 100})
 		return h, err
 	}())
 	var actions []string
@@ -236,11 +238,11 @@ func TestServiceDynamicApprovalStagePolicy(t *testing.T) {
 	w := newApWorld(t)
 	dynamic := access.ApprovalStage{Type: access.DynamicApprovalStage, CustomExtensionID: "xreq"}
 	w.policy(t, "pol", dynamic)
-	stored := must[access.AssignmentPolicy](t)(w.svc.AssignmentPolicy(w.ctx, "pol"))
+	stored := must[access.AssignmentPolicy](t)(w.svc.AssignmentPolicy(w.ctx, admin, "pol"))
 	if st := stored.RequestApprovalSettings.Stages[0]; st.Type != access.DynamicApprovalStage || st.CustomExtensionID != "xreq" {
 		t.Errorf("stored stage %+v", st)
 	}
-	err := w.svc.DeleteCustomExtension(w.ctx, "cat1", "xreq")
+	err := w.svc.DeleteCustomExtension(w.ctx, admin, "cat1", "xreq")
 	wantKind(t, err, access.KindConflict, "xreq")
 
 	for _, tc := range []struct {
@@ -256,7 +258,7 @@ func TestServiceDynamicApprovalStagePolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPolicy("bad", "pkg1")
 			p.RequestApprovalSettings = access.ApprovalSettings{IsApprovalRequiredForAdd: true, Stages: []access.ApprovalStage{tc.stage}}
-			_, err := w.svc.CreateAssignmentPolicy(w.ctx, p)
+			_, err := w.svc.CreateAssignmentPolicy(w.ctx, admin, p)
 			wantInvalid(t, err, tc.words...)
 		})
 	}

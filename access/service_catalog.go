@@ -5,7 +5,8 @@ import (
 	"errors"
 )
 
-// CreateCatalog stores a new catalog.
+// CreateCatalog stores a new catalog. Its creator becomes its owner, as in
+// Entra, so that a Catalog creator may go on to fill it.
 func (s *Service) CreateCatalog(ctx context.Context, by Caller, c Catalog) (Catalog, error) {
 	c.Normalize()
 	if err := c.Validate(); err != nil {
@@ -19,14 +20,39 @@ func (s *Service) CreateCatalog(ctx context.Context, by Caller, c Catalog) (Cata
 		if _, err := tx.Catalog(c.ID); err == nil {
 			return Conflictf("a catalog with id %q already exists", c.ID)
 		}
-		return tx.PutCatalog(c)
+		if err := tx.PutCatalog(c); err != nil {
+			return err
+		}
+		if by.ObjectID == "" {
+			return nil
+		}
+		return tx.AddRoleAssignment(RoleAssignment{ID: s.ids.NewID(), PrincipalID: by.ObjectID, RoleDefinitionID: RoleCatalogOwner,
+			AppScopeID: CatalogRoleScope(c.ID), CatalogID: c.ID, CreatedDateTime: now})
 	})
 	return c, err
 }
 
-// Catalog reads one catalog.
-func (s *Service) Catalog(ctx context.Context, id string) (Catalog, error) {
-	return get(ctx, s, func(tx Tx) (Catalog, error) { return tx.Catalog(id) })
+// Catalog reads one catalog the caller may see.
+func (s *Service) Catalog(ctx context.Context, by Caller, id string) (Catalog, error) {
+	return get(ctx, s, func(tx Tx) (Catalog, error) { return catalogFor(tx, by, id) })
+}
+
+// catalogFor reads a catalog the caller may see; others are not found.
+func catalogFor(tx Tx, by Caller, id string) (Catalog, error) {
+	c, err := tx.Catalog(id)
+	if err == nil && !by.Sees(c.ID) {
+		return Catalog{}, NotFoundf("no catalog with id %q", id)
+	}
+	return c, err
+}
+
+// packageFor reads an access package the caller may see; others are not found.
+func packageFor(tx Tx, by Caller, id string) (AccessPackage, error) {
+	p, err := tx.AccessPackage(id)
+	if err == nil && !by.Sees(p.CatalogID) {
+		return AccessPackage{}, NotFoundf("no access package with id %q", id)
+	}
+	return p, err
 }
 
 // Catalogs lists one page of catalogs; more is true when another page follows.
@@ -41,7 +67,10 @@ func (s *Service) UpdateCatalog(ctx context.Context, by Caller, id string, apply
 	var c Catalog
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
-		if c, err = tx.Catalog(id); err != nil {
+		if c, err = catalogFor(tx, by, id); err != nil {
+			return err
+		}
+		if err := by.authorize(c.ID); err != nil {
 			return err
 		}
 		if err := apply(&c); err != nil {
@@ -58,12 +87,16 @@ func (s *Service) UpdateCatalog(ctx context.Context, by Caller, id string, apply
 	return c, err
 }
 
-// DeleteCatalog removes an empty catalog with its custom extensions and
-// its resources (the requests that added them stay, as a record). A
-// catalog that still has access packages is refused, as in Entra.
-func (s *Service) DeleteCatalog(ctx context.Context, id string) error {
+// DeleteCatalog removes an empty catalog with its custom extensions, its
+// resources and the roles held on it (the requests that added resources
+// stay, as a record). A catalog that still has access packages is refused,
+// as in Entra.
+func (s *Service) DeleteCatalog(ctx context.Context, by Caller, id string) error {
 	return s.update(ctx, func(tx Tx) error {
-		if _, err := tx.Catalog(id); err != nil {
+		if _, err := catalogFor(tx, by, id); err != nil {
+			return err
+		}
+		if err := by.authorize(id); err != nil {
 			return err
 		}
 		n, err := tx.CountAccessPackages(id)
@@ -101,6 +134,9 @@ func (s *Service) DeleteCatalog(ctx context.Context, id string) error {
 				}
 			}
 		}
+		if err := tx.DeleteRoleAssignmentsOn(id); err != nil {
+			return err
+		}
 		return tx.DeleteCatalog(id)
 	})
 }
@@ -115,8 +151,11 @@ func (s *Service) CreateAccessPackage(ctx context.Context, by Caller, p AccessPa
 	p.CreatedBy, p.ModifiedBy = by.Name(), by.Name()
 	p.CreatedDateTime, p.ModifiedDateTime = now, now
 	err := s.update(ctx, func(tx Tx) error {
-		if _, err := tx.Catalog(p.CatalogID); err != nil {
+		if _, err := catalogFor(tx, by, p.CatalogID); err != nil {
 			return referencedAt("catalog.id", err)
+		}
+		if err := by.authorize(p.CatalogID); err != nil {
+			return err
 		}
 		if _, err := tx.AccessPackage(p.ID); err == nil {
 			return Conflictf("an access package with id %q already exists", p.ID)
@@ -126,9 +165,9 @@ func (s *Service) CreateAccessPackage(ctx context.Context, by Caller, p AccessPa
 	return p, err
 }
 
-// AccessPackage reads one access package.
-func (s *Service) AccessPackage(ctx context.Context, id string) (AccessPackage, error) {
-	return get(ctx, s, func(tx Tx) (AccessPackage, error) { return tx.AccessPackage(id) })
+// AccessPackage reads one access package the caller may see.
+func (s *Service) AccessPackage(ctx context.Context, by Caller, id string) (AccessPackage, error) {
+	return get(ctx, s, func(tx Tx) (AccessPackage, error) { return packageFor(tx, by, id) })
 }
 
 // AccessPackages lists the packages of one catalog, or all when catalogID is "".
@@ -149,7 +188,10 @@ func (s *Service) UpdateAccessPackage(ctx context.Context, by Caller, id string,
 	var p AccessPackage
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
-		if p, err = tx.AccessPackage(id); err != nil {
+		if p, err = packageFor(tx, by, id); err != nil {
+			return err
+		}
+		if err := by.authorize(p.CatalogID); err != nil {
 			return err
 		}
 		catalog := p.CatalogID
@@ -170,9 +212,13 @@ func (s *Service) UpdateAccessPackage(ctx context.Context, by Caller, id string,
 }
 
 // DeleteAccessPackage removes a package that no policy refers to any more.
-func (s *Service) DeleteAccessPackage(ctx context.Context, id string) error {
+func (s *Service) DeleteAccessPackage(ctx context.Context, by Caller, id string) error {
 	return s.update(ctx, func(tx Tx) error {
-		if _, err := tx.AccessPackage(id); err != nil {
+		p, err := packageFor(tx, by, id)
+		if err != nil {
+			return err
+		}
+		if err := by.authorize(p.CatalogID); err != nil {
 			return err
 		}
 		n, err := tx.CountAssignmentPolicies(id)

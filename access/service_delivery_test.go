@@ -68,7 +68,7 @@ func (w *dlWorld) pkg(t *testing.T, id string, edit func(p *access.AssignmentPol
 	if edit != nil {
 		edit(&p)
 	}
-	must[access.AssignmentPolicy](t)(w.svc.CreateAssignmentPolicy(w.ctx, p))
+	must[access.AssignmentPolicy](t)(w.svc.CreateAssignmentPolicy(w.ctx, admin, p))
 }
 
 func expiresAfter(duration string) func(p *access.AssignmentPolicy) {
@@ -139,12 +139,12 @@ func (w *dlWorld) holdings(t *testing.T, targetID string) []string {
 
 func (w *dlWorld) request(t *testing.T, id string) access.Request {
 	t.Helper()
-	return must[access.Request](t)(w.svc.Request(w.ctx, id))
+	return must[access.Request](t)(w.svc.Request(w.ctx, admin, id))
 }
 
 func (w *dlWorld) assignment(t *testing.T, id string) access.Assignment {
 	t.Helper()
-	return must[access.Assignment](t)(w.svc.Assignment(w.ctx, id))
+	return must[access.Assignment](t)(w.svc.Assignment(w.ctx, admin, id))
 }
 
 // grantView is what a test compares of a grant.
@@ -216,7 +216,7 @@ func TestServiceDeliversResourceRoles(t *testing.T) {
 		held[0].ResourceDisplayName != "CRM" || held[0].AppRoleID != "crm-user" {
 		t.Errorf("app role assignments of sp-crm %+v, want alice's crm-user", held)
 	}
-	history := must[[]access.HistoryEntry](t)(firstPage(w.svc.History(w.ctx, r.ID, access.Page{Limit: 100})))
+	history := must[[]access.HistoryEntry](t)(firstPage(w.svc.History(w.ctx, admin, r.ID, access.Page{Limit: 100})))
 	if !slices.ContainsFunc(history, func(h access.HistoryEntry) bool {
 		return h.Action == "delivered" && h.Detail == "3 resource role(s) granted"
 	}) {
@@ -772,8 +772,8 @@ func TestServiceDeleteRequestWhoseDeliveryFailed(t *testing.T) {
 	_, err := w.svc.SubmitRequest(w.ctx, w.app, access.RequestInput{Type: access.RequestAdminRemove, AssignmentID: r.AssignmentID})
 	wantKind(t, err, access.KindConflict, "deliveryFailed")
 
-	noErr(t, w.svc.DeleteRequest(w.ctx, r.ID))
-	if _, err := w.svc.Request(w.ctx, r.ID); !access.IsNotFound(err) {
+	noErr(t, w.svc.DeleteRequest(w.ctx, admin, r.ID))
+	if _, err := w.svc.Request(w.ctx, admin, r.ID); !access.IsNotFound(err) {
 		t.Errorf("deleted request: %v, want not found", err)
 	}
 
@@ -782,7 +782,7 @@ func TestServiceDeleteRequestWhoseDeliveryFailed(t *testing.T) {
 	partial := w.submit(t, "pkg-mixed", "bob")
 	w.drain(t)
 	w.wantState(t, partial.ID, access.StatePartiallyDelivered, access.AssignmentPartiallyDelivered, access.StatusPartiallyDelivered)
-	wantKind(t, w.svc.DeleteRequest(w.ctx, partial.ID), access.KindConflict, "adminRemove")
+	wantKind(t, w.svc.DeleteRequest(w.ctx, admin, partial.ID), access.KindConflict, "adminRemove")
 }
 
 // An assignment whose end comes while its roles are still being granted

@@ -20,7 +20,10 @@ func (s *Service) CreateCustomExtension(ctx context.Context, by Caller, catalogI
 	x.CreatedBy, x.LastModifiedBy = by.Name(), by.Name()
 	x.CreatedDateTime, x.LastModifiedDateTime = now, now
 	err := s.update(ctx, func(tx Tx) error {
-		if _, err := tx.Catalog(catalogID); err != nil {
+		if _, err := catalogFor(tx, by, catalogID); err != nil {
+			return err
+		}
+		if err := by.authorize(catalogID); err != nil {
 			return err
 		}
 		if _, err := tx.CustomExtension(x.ID); err == nil {
@@ -32,12 +35,12 @@ func (s *Service) CreateCustomExtension(ctx context.Context, by Caller, catalogI
 }
 
 // CustomExtension reads one extension of a catalog; one of another catalog is not found.
-func (s *Service) CustomExtension(ctx context.Context, catalogID, id string) (CustomExtension, error) {
-	return get(ctx, s, func(tx Tx) (CustomExtension, error) { return extensionIn(tx, catalogID, id) })
+func (s *Service) CustomExtension(ctx context.Context, by Caller, catalogID, id string) (CustomExtension, error) {
+	return get(ctx, s, func(tx Tx) (CustomExtension, error) { return extensionIn(tx, by, catalogID, id) })
 }
 
-func extensionIn(tx Tx, catalogID, id string) (CustomExtension, error) {
-	if _, err := tx.Catalog(catalogID); err != nil {
+func extensionIn(tx Tx, by Caller, catalogID, id string) (CustomExtension, error) {
+	if _, err := catalogFor(tx, by, catalogID); err != nil {
 		return CustomExtension{}, err
 	}
 	x, err := tx.CustomExtension(id)
@@ -68,8 +71,11 @@ func (s *Service) ReplaceCustomExtension(ctx context.Context, by Caller, catalog
 		return CustomExtension{}, err
 	}
 	err := s.update(ctx, func(tx Tx) error {
-		old, err := extensionIn(tx, catalogID, id)
+		old, err := extensionIn(tx, by, catalogID, id)
 		if err != nil {
+			return err
+		}
+		if err := by.authorize(catalogID); err != nil {
 			return err
 		}
 		if old.Type != x.Type {
@@ -83,9 +89,12 @@ func (s *Service) ReplaceCustomExtension(ctx context.Context, by Caller, catalog
 }
 
 // DeleteCustomExtension removes an extension no policy binds.
-func (s *Service) DeleteCustomExtension(ctx context.Context, catalogID, id string) error {
+func (s *Service) DeleteCustomExtension(ctx context.Context, by Caller, catalogID, id string) error {
 	return s.update(ctx, func(tx Tx) error {
-		if _, err := extensionIn(tx, catalogID, id); err != nil {
+		if _, err := extensionIn(tx, by, catalogID, id); err != nil {
+			return err
+		}
+		if err := by.authorize(catalogID); err != nil {
 			return err
 		}
 		n, err := tx.CountPoliciesBinding(id)
@@ -106,11 +115,20 @@ func (s *Service) DeleteCustomExtension(ctx context.Context, catalogID, id strin
 }
 
 // CreateAssignmentPolicy stores a new policy for an existing access package.
-func (s *Service) CreateAssignmentPolicy(ctx context.Context, p AssignmentPolicy) (AssignmentPolicy, error) {
+func (s *Service) CreateAssignmentPolicy(ctx context.Context, by Caller, p AssignmentPolicy) (AssignmentPolicy, error) {
 	now := s.Now()
 	p.ID = s.newID(p.ID)
 	p.CreatedDateTime, p.ModifiedDateTime = now, now
 	err := s.update(ctx, func(tx Tx) error {
+		if p.AccessPackageID != "" {
+			pkg, err := packageFor(tx, by, p.AccessPackageID)
+			if err != nil {
+				return referencedAt("accessPackage.id", err)
+			}
+			if err := by.authorize(pkg.CatalogID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.AssignmentPolicy(p.ID); err == nil {
 			return Conflictf("an assignment policy with id %q already exists", p.ID)
 		}
@@ -121,10 +139,13 @@ func (s *Service) CreateAssignmentPolicy(ctx context.Context, p AssignmentPolicy
 
 // ReplaceAssignmentPolicy is PUT: the body replaces the whole policy, so an
 // empty customExtensionStageSettings removes every binding.
-func (s *Service) ReplaceAssignmentPolicy(ctx context.Context, id string, p AssignmentPolicy) (AssignmentPolicy, error) {
+func (s *Service) ReplaceAssignmentPolicy(ctx context.Context, by Caller, id string, p AssignmentPolicy) (AssignmentPolicy, error) {
 	err := s.update(ctx, func(tx Tx) error {
-		old, err := tx.AssignmentPolicy(id)
+		old, err := policyFor(tx, by, id)
 		if err != nil {
+			return err
+		}
+		if err := by.authorize(old.CatalogID); err != nil {
 			return err
 		}
 		p.ID = id
@@ -233,9 +254,18 @@ func checkSubjectReferences(tx Tx, p AssignmentPolicy) error {
 	return nil
 }
 
-// AssignmentPolicy reads one policy.
-func (s *Service) AssignmentPolicy(ctx context.Context, id string) (AssignmentPolicy, error) {
-	return get(ctx, s, func(tx Tx) (AssignmentPolicy, error) { return tx.AssignmentPolicy(id) })
+// AssignmentPolicy reads one policy the caller may see.
+func (s *Service) AssignmentPolicy(ctx context.Context, by Caller, id string) (AssignmentPolicy, error) {
+	return get(ctx, s, func(tx Tx) (AssignmentPolicy, error) { return policyFor(tx, by, id) })
+}
+
+// policyFor reads a policy the caller may see; others are not found.
+func policyFor(tx Tx, by Caller, id string) (AssignmentPolicy, error) {
+	p, err := tx.AssignmentPolicy(id)
+	if err == nil && !by.Sees(p.CatalogID) {
+		return AssignmentPolicy{}, NotFoundf("no assignment policy with id %q", id)
+	}
+	return p, err
 }
 
 // AssignmentPolicies lists the policies of one package, or all when accessPackageID is "".
@@ -252,9 +282,13 @@ func (s *Service) AssignmentPolicies(ctx context.Context, accessPackageID string
 
 // DeleteAssignmentPolicy removes a policy that no open request and no active
 // assignment uses.
-func (s *Service) DeleteAssignmentPolicy(ctx context.Context, id string) error {
+func (s *Service) DeleteAssignmentPolicy(ctx context.Context, by Caller, id string) error {
 	return s.update(ctx, func(tx Tx) error {
-		if _, err := tx.AssignmentPolicy(id); err != nil {
+		p, err := policyFor(tx, by, id)
+		if err != nil {
+			return err
+		}
+		if err := by.authorize(p.CatalogID); err != nil {
 			return err
 		}
 		n, err := tx.CountOpenRequests(RequestFilter{PolicyID: id})

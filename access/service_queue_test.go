@@ -16,7 +16,7 @@ func TestServiceQueueStats(t *testing.T) {
 	e.base(t)
 	pol := newPolicy("pol1", "pkg1")
 	pol.ExtensionBindings = []access.ExtensionBinding{{Stage: access.StageRequestCreated, CustomExtensionID: "xreq"}}
-	must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, pol))
+	must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, pol))
 	must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("bob")))
 	app := access.Caller{ObjectID: "app", IsApp: true, DisplayName: "Admin app", Roles: access.WriteEntitlements}
 	must[access.Request](t)(e.svc.SubmitRequest(e.ctx, app, access.RequestInput{

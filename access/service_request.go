@@ -81,7 +81,8 @@ func checkRequester(by Caller, t RequestType) error {
 		return Invalidf("requestType %s is reserved for accessd itself", t)
 	case t.IsSelfService() && by.IsApp:
 		return E(KindForbidden, "%s is a self-service request and needs a signed-in user; applications send admin requests", t)
-	case !t.IsSelfService() && !by.Has(WriteEntitlements):
+	case !t.IsSelfService() && !by.IsApp && !by.Has(WriteEntitlements):
+		// The self-service scope covers the user types only (RuleRequestor).
 		return E(KindForbidden, "%s needs EntitlementManagement.ReadWrite.All", t)
 	}
 	return nil
@@ -110,8 +111,16 @@ func (s *Service) prepareAdd(tx Tx, by Caller, in RequestInput, r Request) (Requ
 		return r, nil, Invalidf("assignment.assignmentPolicyId is required")
 	}
 	pkg, err := tx.AccessPackage(in.AccessPackageID)
+	if err == nil && !in.Type.IsSelfService() {
+		pkg, err = packageFor(tx, by, in.AccessPackageID)
+	}
 	if err != nil {
 		return r, nil, referencedAt("assignment.accessPackageId", err)
+	}
+	if !in.Type.IsSelfService() {
+		if err := by.authorize(pkg.CatalogID); err != nil {
+			return r, nil, err
+		}
 	}
 	policy, err := tx.AssignmentPolicy(in.PolicyID)
 	if err != nil {
@@ -131,15 +140,16 @@ func (s *Service) prepareAdd(tx Tx, by Caller, in RequestInput, r Request) (Requ
 	if err != nil {
 		return r, nil, referencedAt("assignment.targetId", err)
 	}
-	if in.Type == RequestUserAdd {
-		if target.ID != by.ObjectID {
-			return r, nil, Invalidf("userAdd asks for the signed-in user's own access; requests on behalf of others are not supported yet")
-		}
-		if !policy.RequestorSettings.EnableTargetsToSelfAddAccess {
-			return r, nil, Invalidf("policy %q does not let users request this access package for themselves", policy.ID)
+	if in.Type.IsSelfService() {
+		if err := checkRequestor(tx, policy, ChangeAdd, by, target); err != nil {
+			return r, nil, err
 		}
 	}
 	if err := s.checkTargetScope(tx, policy, target); err != nil {
+		if in.Type.IsSelfService() && KindOf(err) == KindInvalid {
+			// The policy does not let this user have it: a refusal, not a bad body.
+			return r, nil, E(KindForbidden, "%s", err.Error())
+		}
 		return r, nil, err
 	}
 	if err := checkRequestDetails(policy, policy.RequestApprovalSettings.IsRequestorJustificationRequired, in); err != nil {
@@ -171,28 +181,35 @@ func (s *Service) prepareChange(tx Tx, by Caller, in RequestInput, r Request) (R
 	if in.AssignmentID == "" {
 		return r, nil, Invalidf("assignment.id is required for %s: it names the assignment to change", in.Type)
 	}
+	missing := NotFoundf("no assignment with id %q", in.AssignmentID)
 	a, err := tx.Assignment(in.AssignmentID)
 	if err != nil {
 		return r, nil, referencedAt("assignment.id", err)
-	}
-	if !a.State.IsActive() {
-		return r, nil, Conflictf("assignment %q is %s; only active assignments can be changed or removed", a.ID, a.State)
 	}
 	policy, err := tx.AssignmentPolicy(a.PolicyID)
 	if err != nil {
 		return r, nil, err
 	}
 	if in.Type.IsSelfService() {
-		if a.Target.ID != by.ObjectID {
-			return r, nil, E(KindForbidden, "%s acts on the signed-in user's own assignment; assignment %q is someone else's", in.Type, a.ID)
+		// Another's assignment is there only for those the policy lets act
+		// on behalf of others; to anyone else it does not exist.
+		err := checkRequestor(tx, policy, changeOf(in.Type), by, a.Target)
+		if err != nil && a.Target.ID != by.ObjectID && !by.SeesAssignment(a) {
+			return r, nil, referencedAt("assignment.id", missing)
 		}
-		allowed := policy.RequestorSettings.EnableTargetsToSelfUpdateAccess
-		if in.Type == RequestUserRemove {
-			allowed = policy.RequestorSettings.EnableTargetsToSelfRemoveAccess
+		if err != nil {
+			return r, nil, err
 		}
-		if !allowed {
-			return r, nil, Invalidf("policy %q does not let users %s their own access", policy.ID, strings.TrimPrefix(string(in.Type), "user"))
+	} else {
+		if !by.SeesAssignment(a) {
+			return r, nil, referencedAt("assignment.id", missing)
 		}
+		if err := by.authorize(a.CatalogID); err != nil {
+			return r, nil, err
+		}
+	}
+	if !a.State.IsActive() {
+		return r, nil, Conflictf("assignment %q is %s; only active assignments can be changed or removed", a.ID, a.State)
 	}
 	if n, err := tx.CountOpenRequests(RequestFilter{AssignmentID: a.ID}); err != nil {
 		return r, nil, err
@@ -484,8 +501,24 @@ func (s *Service) transitionIn(tx Tx, requestID string, env Env, fn decide) (que
 	return len(t.Work) > 0, s.saveTransition(tx, *t)
 }
 
-// Request reads one request.
-func (s *Service) Request(ctx context.Context, id string) (Request, error) {
+// Request reads one request the caller may see.
+func (s *Service) Request(ctx context.Context, by Caller, id string) (Request, error) {
+	return get(ctx, s, func(tx Tx) (Request, error) { return requestFor(tx, by, id) })
+}
+
+// requestFor reads a request the caller may see: its catalog's, or its
+// own as target or requestor. Others are not found.
+func requestFor(tx Tx, by Caller, id string) (Request, error) {
+	r, err := tx.Request(id)
+	if err == nil && !by.SeesRequest(r) {
+		return Request{}, NotFoundf("no assignment request with id %q", id)
+	}
+	return r, err
+}
+
+// RequestByID reads a request whatever the caller, for the engine and
+// for accessd's own checks.
+func (s *Service) RequestByID(ctx context.Context, id string) (Request, error) {
 	return get(ctx, s, func(tx Tx) (Request, error) { return tx.Request(id) })
 }
 
@@ -494,19 +527,26 @@ func (s *Service) Requests(ctx context.Context, f RequestFilter, p Page) ([]Requ
 	return list(ctx, s, p, func(tx Tx, p Page) ([]Request, error) { return tx.Requests(f, p) })
 }
 
-// History lists one page of a request's audit trail.
-func (s *Service) History(ctx context.Context, requestID string, p Page) ([]HistoryEntry, bool, error) {
+// History lists one page of the audit trail of a request the caller may see.
+func (s *Service) History(ctx context.Context, by Caller, requestID string, p Page) ([]HistoryEntry, bool, error) {
 	return list(ctx, s, p, func(tx Tx, p Page) ([]HistoryEntry, error) {
-		if _, err := tx.Request(requestID); err != nil {
+		if _, err := requestFor(tx, by, requestID); err != nil {
 			return nil, err
 		}
 		return tx.History(requestID, p)
 	})
 }
 
-// Assignment reads one assignment.
-func (s *Service) Assignment(ctx context.Context, id string) (Assignment, error) {
-	return get(ctx, s, func(tx Tx) (Assignment, error) { return tx.Assignment(id) })
+// Assignment reads one assignment the caller may see: its catalog's, or
+// its own as target.
+func (s *Service) Assignment(ctx context.Context, by Caller, id string) (Assignment, error) {
+	return get(ctx, s, func(tx Tx) (Assignment, error) {
+		a, err := tx.Assignment(id)
+		if err == nil && !by.SeesAssignment(a) {
+			return Assignment{}, NotFoundf("no assignment with id %q", id)
+		}
+		return a, err
+	})
 }
 
 // Assignments lists one page of assignments.
@@ -583,16 +623,14 @@ func listByID[T any](tx Tx, noun Noun, ids []string, each func(T)) error {
 }
 
 // CancelRequest cancels a request that has not reached delivery. Cancel is
-// delegated only, as in Graph; with only the self-service scope a user
-// cancels just their own requests. bodyErr is why the action's body could
-// not be read, if it could not: it is reported once the request is found.
+// delegated only, as in Graph (the route refuses application tokens); with
+// only the self-service scope a user cancels just their own requests.
+// bodyErr is why the action's body could not be read, if it could not: it
+// is reported once the request is found.
 func (s *Service) CancelRequest(ctx context.Context, by Caller, id string, bodyErr error) error {
-	if by.IsApp {
-		return E(KindForbidden, "cancel needs a signed-in user; application tokens cannot cancel requests")
-	}
 	return s.transition(ctx, id, callerSubject(by), func(_ Tx, r Request, env Env) (*Transition, error) {
-		if !by.Has(WriteEntitlements) && r.Requestor.ID != by.ObjectID && r.Target.ID != by.ObjectID {
-			return nil, E(KindForbidden, "with only EntitlementMgmt-SubjectAccess.ReadWrite a user cancels only their own requests")
+		if err := by.authorizeRequest(r); err != nil {
+			return nil, err
 		}
 		if bodyErr != nil {
 			return nil, bodyErr
@@ -603,10 +641,13 @@ func (s *Service) CancelRequest(ctx context.Context, by Caller, id string, bodyE
 }
 
 // DeleteRequest removes a finished request, as CheckDelete allows.
-func (s *Service) DeleteRequest(ctx context.Context, id string) error {
+func (s *Service) DeleteRequest(ctx context.Context, by Caller, id string) error {
 	return s.update(ctx, func(tx Tx) error {
 		r, err := tx.Request(id)
 		if err != nil {
+			return err
+		}
+		if err := by.authorizeRequest(r); err != nil {
 			return err
 		}
 		exists := false
@@ -644,6 +685,9 @@ type ResumeCall struct {
 // callout instance (409, or a repeat), the stage (400), the state (400).
 func (s *Service) Resume(ctx context.Context, by Caller, call ResumeCall) error {
 	return s.transition(ctx, call.RequestID, callerSubject(by), func(tx Tx, r Request, env Env) (*Transition, error) {
+		if err := by.authorizeRequest(r); err != nil {
+			return nil, err
+		}
 		if call.AssignmentID != "" && r.AssignmentID != call.AssignmentID {
 			return nil, NotFoundf("assignment %q has no request %q", call.AssignmentID, call.RequestID)
 		}
@@ -671,6 +715,9 @@ func (s *Service) Resume(ctx context.Context, by Caller, call ResumeCall) error 
 // Reprocess runs a failed request's failed step again. bodyErr is as for CancelRequest.
 func (s *Service) Reprocess(ctx context.Context, by Caller, requestID string, bodyErr error) error {
 	return s.transition(ctx, requestID, callerSubject(by), func(tx Tx, r Request, env Env) (*Transition, error) {
+		if err := by.authorizeRequest(r); err != nil {
+			return nil, err
+		}
 		if bodyErr != nil {
 			return nil, bodyErr
 		}

@@ -44,8 +44,11 @@ func (s *Service) SubmitResourceRequest(ctx context.Context, by Caller, in Resou
 		return req, Invalidf("catalog.id is required")
 	}
 	err := s.update(ctx, func(tx Tx) error {
-		if _, err := tx.Catalog(in.CatalogID); err != nil {
+		if _, err := catalogFor(tx, by, in.CatalogID); err != nil {
 			return referencedAt("catalog.id", err)
+		}
+		if err := by.authorize(in.CatalogID); err != nil {
+			return err
 		}
 		var err error
 		if req.Type == ResourceRequestAdd {
@@ -177,12 +180,16 @@ func eachPage[T any](page func(Page) ([]T, error), id func(T) string, fn func(T)
 	}
 }
 
-// Resource reads one resource; with catalogID, only that catalog's.
-func (s *Service) Resource(ctx context.Context, catalogID, id string) (Resource, error) {
+// Resource reads one resource the caller may see; with catalogID, only that catalog's.
+func (s *Service) Resource(ctx context.Context, by Caller, catalogID, id string) (Resource, error) {
 	return get(ctx, s, func(tx Tx) (Resource, error) {
 		r, err := tx.Resource(id)
-		if err == nil && catalogID != "" && r.CatalogID != catalogID {
+		switch {
+		case err != nil:
+		case catalogID != "" && r.CatalogID != catalogID:
 			err = NotFoundf("catalog %q has no resource %q", catalogID, id)
+		case !by.Sees(r.CatalogID):
+			err = NotFoundf("no resource with id %q", id)
 		}
 		return r, err
 	})
@@ -200,9 +207,15 @@ func (s *Service) Resources(ctx context.Context, catalogID string, p Page) ([]Re
 	})
 }
 
-// ResourceRequest reads one resource request.
-func (s *Service) ResourceRequest(ctx context.Context, id string) (ResourceRequest, error) {
-	return get(ctx, s, func(tx Tx) (ResourceRequest, error) { return tx.ResourceRequest(id) })
+// ResourceRequest reads one resource request the caller may see.
+func (s *Service) ResourceRequest(ctx context.Context, by Caller, id string) (ResourceRequest, error) {
+	return get(ctx, s, func(tx Tx) (ResourceRequest, error) {
+		r, err := tx.ResourceRequest(id)
+		if err == nil && !by.Sees(r.CatalogID) {
+			err = NotFoundf("no resource request with id %q", id)
+		}
+		return r, err
+	})
 }
 
 // ResourceRequests lists one page of resource requests.
@@ -226,7 +239,7 @@ type RoleScopeInput struct {
 func (s *Service) AddRoleScope(ctx context.Context, by Caller, packageID string, in RoleScopeInput) (RoleScope, error) {
 	var rs RoleScope
 	err := s.update(ctx, func(tx Tx) error {
-		pkg, err := tx.AccessPackage(packageID)
+		pkg, err := packageToChange(tx, by, packageID)
 		if err != nil {
 			return err
 		}
@@ -294,7 +307,7 @@ func roleScopeResource(tx Tx, catalogID string, in RoleScopeInput) (Resource, er
 // delivered already keep what they were given until they end.
 func (s *Service) RemoveRoleScope(ctx context.Context, by Caller, packageID, roleScopeID string) error {
 	return s.update(ctx, func(tx Tx) error {
-		pkg, err := tx.AccessPackage(packageID)
+		pkg, err := packageToChange(tx, by, packageID)
 		if err != nil {
 			return err
 		}
@@ -316,10 +329,19 @@ type RoleScopeView struct {
 	Scope    ResourceScope
 }
 
+// packageToChange reads a package the caller may see and change under its rule.
+func packageToChange(tx Tx, by Caller, id string) (AccessPackage, error) {
+	pkg, err := packageFor(tx, by, id)
+	if err != nil {
+		return pkg, err
+	}
+	return pkg, by.authorize(pkg.CatalogID)
+}
+
 // RoleScopes lists the role scopes of a package with their resources.
-func (s *Service) RoleScopes(ctx context.Context, packageID string) ([]RoleScopeView, error) {
+func (s *Service) RoleScopes(ctx context.Context, by Caller, packageID string) ([]RoleScopeView, error) {
 	return get(ctx, s, func(tx Tx) ([]RoleScopeView, error) {
-		pkg, err := tx.AccessPackage(packageID)
+		pkg, err := packageFor(tx, by, packageID)
 		if err != nil {
 			return nil, err
 		}
@@ -349,7 +371,7 @@ const (
 // group: a target who holds one may not get the other.
 func (s *Service) AddIncompatible(ctx context.Context, by Caller, packageID string, kind Incompatibility, otherID string) error {
 	return s.update(ctx, func(tx Tx) error {
-		pkg, err := tx.AccessPackage(packageID)
+		pkg, err := packageToChange(tx, by, packageID)
 		if err != nil {
 			return err
 		}
@@ -363,7 +385,7 @@ func (s *Service) AddIncompatible(ctx context.Context, by Caller, packageID stri
 			if otherID == packageID {
 				return Invalidf("an access package cannot be incompatible with itself")
 			}
-			if _, err := tx.AccessPackage(otherID); err != nil {
+			if _, err := packageFor(tx, by, otherID); err != nil {
 				return err
 			}
 		}
@@ -379,7 +401,7 @@ func (s *Service) AddIncompatible(ctx context.Context, by Caller, packageID stri
 // RemoveIncompatible undoes AddIncompatible.
 func (s *Service) RemoveIncompatible(ctx context.Context, by Caller, packageID string, kind Incompatibility, otherID string) error {
 	return s.update(ctx, func(tx Tx) error {
-		pkg, err := tx.AccessPackage(packageID)
+		pkg, err := packageToChange(tx, by, packageID)
 		if err != nil {
 			return err
 		}
@@ -398,10 +420,12 @@ func (s *Service) RemoveIncompatible(ctx context.Context, by Caller, packageID s
 }
 
 // IncompatiblePackages lists the packages a package names as incompatible
-// (or, with reverse, the packages that name it).
-func (s *Service) IncompatiblePackages(ctx context.Context, packageID string, reverse bool) ([]AccessPackage, error) {
+// (or, with reverse, the packages that name it), those of catalogs the
+// caller does not see left out. The list is whole (a package names few),
+// so it is paged after the rule has been applied.
+func (s *Service) IncompatiblePackages(ctx context.Context, by Caller, packageID string, reverse bool) ([]AccessPackage, error) {
 	return get(ctx, s, func(tx Tx) ([]AccessPackage, error) {
-		pkg, err := tx.AccessPackage(packageID)
+		pkg, err := packageFor(tx, by, packageID)
 		if err != nil {
 			return nil, err
 		}
@@ -413,9 +437,9 @@ func (s *Service) IncompatiblePackages(ctx context.Context, packageID string, re
 		}
 		out := []AccessPackage{}
 		for _, id := range ids {
-			p, err := tx.AccessPackage(id)
+			p, err := packageFor(tx, by, id)
 			if IsNotFound(err) {
-				continue // deleted since
+				continue // deleted since, or in a catalog the caller does not see
 			}
 			if err != nil {
 				return nil, err
@@ -427,9 +451,9 @@ func (s *Service) IncompatiblePackages(ctx context.Context, packageID string, re
 }
 
 // IncompatibleGroups lists the groups a package names as incompatible.
-func (s *Service) IncompatibleGroups(ctx context.Context, packageID string) ([]Group, error) {
+func (s *Service) IncompatibleGroups(ctx context.Context, by Caller, packageID string) ([]Group, error) {
 	return get(ctx, s, func(tx Tx) ([]Group, error) {
-		pkg, err := tx.AccessPackage(packageID)
+		pkg, err := packageFor(tx, by, packageID)
 		if err != nil {
 			return nil, err
 		}
@@ -494,10 +518,18 @@ func checkIncompatible(tx Tx, pkg AccessPackage, targetID string) error {
 // AdditionalAccess lists the active assignments of accessPackageID whose
 // targets also hold an active assignment of incompatibleID: who holds both
 // sides of an incompatibility (assignments/additionalAccess).
-func (s *Service) AdditionalAccess(ctx context.Context, accessPackageID, incompatibleID string, p Page) ([]Assignment, bool, error) {
+//
+// Both packages must be ones the caller sees. The assignments listed are of
+// the first, in its catalog; the second is only asked about.
+func (s *Service) AdditionalAccess(ctx context.Context, by Caller, accessPackageID, incompatibleID string, p Page) ([]Assignment, bool, error) {
 	var out []Assignment
 	err := s.view(ctx, func(tx Tx) error {
 		out = nil
+		for _, id := range []string{accessPackageID, incompatibleID} {
+			if _, err := packageFor(tx, by, id); err != nil {
+				return err
+			}
+		}
 		return eachPage(func(pg Page) ([]Assignment, error) {
 			return tx.Assignments(AssignmentFilter{AccessPackageID: accessPackageID, Active: true}, pg)
 		}, func(a Assignment) string { return a.ID }, func(a Assignment) error {

@@ -48,7 +48,7 @@ func addAppResource(catalogID, spID string) access.ResourceRequestInput {
 func (w *rsWorld) add(t *testing.T, in access.ResourceRequestInput) access.Resource {
 	t.Helper()
 	req := must[access.ResourceRequest](t)(w.svc.SubmitResourceRequest(w.ctx, admin, in))
-	return must[access.Resource](t)(w.svc.Resource(w.ctx, in.CatalogID, req.ResourceID))
+	return must[access.Resource](t)(w.svc.Resource(w.ctx, admin, in.CatalogID, req.ResourceID))
 }
 
 // roleView is what a test compares of a resource role: ids are generated.
@@ -92,10 +92,10 @@ func TestServiceResourceRequestAdds(t *testing.T) {
 			if diff := cmp.Diff(wantReq, req); diff != "" {
 				t.Errorf("resource request (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(req, must[access.ResourceRequest](t)(w.svc.ResourceRequest(w.ctx, req.ID))); diff != "" {
+			if diff := cmp.Diff(req, must[access.ResourceRequest](t)(w.svc.ResourceRequest(w.ctx, admin, req.ID))); diff != "" {
 				t.Errorf("stored resource request (-returned +stored):\n%s", diff)
 			}
-			res := must[access.Resource](t)(w.svc.Resource(w.ctx, tc.in.CatalogID, req.ResourceID))
+			res := must[access.Resource](t)(w.svc.Resource(w.ctx, admin, tc.in.CatalogID, req.ResourceID))
 			if res.CatalogID != tc.in.CatalogID || res.OriginID != tc.in.OriginID || res.OriginSystem != tc.wantSystem ||
 				!res.CreatedDateTime.Equal(now) {
 				t.Errorf("resource %+v, want %s %s in %s, created %s", res, tc.wantSystem, tc.in.OriginID, tc.in.CatalogID, now)
@@ -106,7 +106,7 @@ func TestServiceResourceRequestAdds(t *testing.T) {
 			if len(res.Scopes) != 1 || !res.Scopes[0].IsRootScope || res.Scopes[0].OriginID != tc.in.OriginID {
 				t.Errorf("scopes %+v, want the one root scope of %s", res.Scopes, tc.in.OriginID)
 			}
-			if _, err := w.svc.Resource(w.ctx, "cat2", res.ID); !access.IsNotFound(err) {
+			if _, err := w.svc.Resource(w.ctx, admin, "cat2", res.ID); !access.IsNotFound(err) {
 				t.Errorf("the resource read through another catalog: %v, want not found", err)
 			}
 		})
@@ -176,10 +176,10 @@ func TestServiceResourceRequestValidationOnly(t *testing.T) {
 		if req.State != access.ResourceRequestDone || req.OriginID != in.OriginID {
 			t.Errorf("validation-only request %+v, want it answered as it would be carried out", req)
 		}
-		if _, err := w.svc.ResourceRequest(w.ctx, req.ID); !access.IsNotFound(err) {
+		if _, err := w.svc.ResourceRequest(w.ctx, admin, req.ID); !access.IsNotFound(err) {
 			t.Errorf("validation-only request %s was stored: %v", req.ID, err)
 		}
-		if _, err := w.svc.Resource(w.ctx, "", req.ResourceID); !access.IsNotFound(err) {
+		if _, err := w.svc.Resource(w.ctx, admin, "", req.ResourceID); !access.IsNotFound(err) {
 			t.Errorf("validation-only request added resource %s: %v", req.ResourceID, err)
 		}
 	}
@@ -217,23 +217,23 @@ func TestServiceResourceRequestRemoves(t *testing.T) {
 			wantKind(t, err, access.KindConflict, "pkg-sales") // names the package that still grants it
 		})
 	}
-	must[access.Resource](t)(w.svc.Resource(w.ctx, "cat1", sales.ID))
+	must[access.Resource](t)(w.svc.Resource(w.ctx, admin, "cat1", sales.ID))
 
 	// Once no package grants it, it goes; a validation-only remove leaves it.
 	noErr(t, w.svc.RemoveRoleScope(w.ctx, admin, "pkg-sales", rs.ID))
 	must[access.ResourceRequest](t)(w.svc.SubmitResourceRequest(w.ctx, admin, checkOnly))
-	must[access.Resource](t)(w.svc.Resource(w.ctx, "cat1", sales.ID))
+	must[access.Resource](t)(w.svc.Resource(w.ctx, admin, "cat1", sales.ID))
 	req := must[access.ResourceRequest](t)(w.svc.SubmitResourceRequest(w.ctx, admin, removeByOrigin))
 	if req.Type != access.ResourceRequestRemove || req.ResourceID != sales.ID || req.State != access.ResourceRequestDone {
 		t.Errorf("remove request %+v, want a delivered adminRemove of %s", req, sales.ID)
 	}
-	if _, err := w.svc.Resource(w.ctx, "cat1", sales.ID); !access.IsNotFound(err) {
+	if _, err := w.svc.Resource(w.ctx, admin, "cat1", sales.ID); !access.IsNotFound(err) {
 		t.Errorf("removed resource: %v, want not found", err)
 	}
-	must[access.ResourceRequest](t)(w.svc.ResourceRequest(w.ctx, req.ID))
+	must[access.ResourceRequest](t)(w.svc.ResourceRequest(w.ctx, admin, req.ID))
 	// The same group in another catalog, and the catalog's other resources, stay.
-	must[access.Resource](t)(w.svc.Resource(w.ctx, "cat2", inCat2.ID))
-	must[access.Resource](t)(w.svc.Resource(w.ctx, "cat1", crm.ID))
+	must[access.Resource](t)(w.svc.Resource(w.ctx, admin, "cat2", inCat2.ID))
+	must[access.Resource](t)(w.svc.Resource(w.ctx, admin, "cat1", crm.ID))
 
 	for name, in := range map[string]access.ResourceRequestInput{
 		"removing it again":                         removeByID,
@@ -245,7 +245,7 @@ func TestServiceResourceRequestRemoves(t *testing.T) {
 			t.Errorf("%s: %v, want invalid", name, err)
 		}
 	}
-	must[access.Resource](t)(w.svc.Resource(w.ctx, "cat2", inCat2.ID))
+	must[access.Resource](t)(w.svc.Resource(w.ctx, admin, "cat2", inCat2.ID))
 }
 
 func TestServiceRoleScopes(t *testing.T) {
@@ -287,10 +287,10 @@ func TestServiceRoleScopes(t *testing.T) {
 		}
 		added = append(added, rs)
 	}
-	if diff := cmp.Diff(added, must[access.AccessPackage](t)(w.svc.AccessPackage(w.ctx, "pkg1")).RoleScopes); diff != "" {
+	if diff := cmp.Diff(added, must[access.AccessPackage](t)(w.svc.AccessPackage(w.ctx, admin, "pkg1")).RoleScopes); diff != "" {
 		t.Errorf("the package's role scopes (-want +got):\n%s", diff)
 	}
-	views := must[[]access.RoleScopeView](t)(w.svc.RoleScopes(w.ctx, "pkg1"))
+	views := must[[]access.RoleScopeView](t)(w.svc.RoleScopes(w.ctx, admin, "pkg1"))
 	var viewed []string
 	for _, v := range views {
 		viewed = append(viewed, v.Resource.OriginID+" "+v.Role.DisplayName+" "+v.Scope.DisplayName)
@@ -324,14 +324,14 @@ func TestServiceRoleScopes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := w.svc.AddRoleScope(w.ctx, admin, tc.pkg, tc.in)
 			wantKind(t, err, tc.wantKind, tc.fragments...)
-			if diff := cmp.Diff(added, must[access.AccessPackage](t)(w.svc.AccessPackage(w.ctx, "pkg1")).RoleScopes); diff != "" {
+			if diff := cmp.Diff(added, must[access.AccessPackage](t)(w.svc.AccessPackage(w.ctx, admin, "pkg1")).RoleScopes); diff != "" {
 				t.Errorf("the package's role scopes after a refusal (-want +got):\n%s", diff)
 			}
 		})
 	}
 
 	noErr(t, w.svc.RemoveRoleScope(w.ctx, admin, "pkg1", added[1].ID))
-	if diff := cmp.Diff([]access.RoleScope{added[0], added[2]}, must[access.AccessPackage](t)(w.svc.AccessPackage(w.ctx, "pkg1")).RoleScopes); diff != "" {
+	if diff := cmp.Diff([]access.RoleScope{added[0], added[2]}, must[access.AccessPackage](t)(w.svc.AccessPackage(w.ctx, admin, "pkg1")).RoleScopes); diff != "" {
 		t.Errorf("the package's role scopes after a removal (-want +got):\n%s", diff)
 	}
 	wantKind(t, w.svc.RemoveRoleScope(w.ctx, admin, "pkg1", added[1].ID), access.KindNotFound, added[1].ID)
@@ -349,9 +349,9 @@ func TestServiceDeleteCatalogDeletesItsResources(t *testing.T) {
 	kept := w.add(t, addGroupResource("cat2", "g-sales"))
 	requests := must[[]access.ResourceRequest](t)(firstPage(w.svc.ResourceRequests(w.ctx, access.Page{Limit: 10})))
 
-	noErr(t, w.svc.DeleteCatalog(w.ctx, "cat1"))
+	noErr(t, w.svc.DeleteCatalog(w.ctx, admin, "cat1"))
 	for _, r := range []access.Resource{sales, crm} {
-		if _, err := w.svc.Resource(w.ctx, "", r.ID); !access.IsNotFound(err) {
+		if _, err := w.svc.Resource(w.ctx, admin, "", r.ID); !access.IsNotFound(err) {
 			t.Errorf("resource %s of the deleted catalog: %v, want not found", r.OriginID, err)
 		}
 	}

@@ -55,9 +55,9 @@ func TestServiceSeparationOfDuties(t *testing.T) {
 		}, "pkg-b", []string{"Package pkg-a (pkg-a)", "alice"}},
 		{"the target has an open request for an incompatible package", func(t *testing.T, w *sodWorld) {
 			w.incompatible(t, "pkg-a", access.IncompatiblePackage, "pkg-b")
-			p := must[access.AssignmentPolicy](t)(w.svc.AssignmentPolicy(w.ctx, "pol-pkg-b"))
+			p := must[access.AssignmentPolicy](t)(w.svc.AssignmentPolicy(w.ctx, admin, "pol-pkg-b"))
 			p.RequestApprovalSettings = access.ApprovalSettings{IsApprovalRequiredForAdd: true, Stages: []access.ApprovalStage{validStage()}}
-			must[access.AssignmentPolicy](t)(w.svc.ReplaceAssignmentPolicy(w.ctx, p.ID, p))
+			must[access.AssignmentPolicy](t)(w.svc.ReplaceAssignmentPolicy(w.ctx, admin, p.ID, p))
 			if r := w.submit(t, "pkg-b", "alice"); r.State != access.StatePendingApproval {
 				t.Fatalf("the request for pkg-b is %s, want it open, pending approval", r.State)
 			}
@@ -180,7 +180,7 @@ func TestServiceAdditionalAccess(t *testing.T) {
 
 	page := func(after string, limit int) ([]string, bool) {
 		t.Helper()
-		items, more, err := w.svc.AdditionalAccess(w.ctx, "pkg-a", "pkg-b", access.Page{After: after, Limit: limit})
+		items, more, err := w.svc.AdditionalAccess(w.ctx, admin, "pkg-a", "pkg-b", access.Page{After: after, Limit: limit})
 		noErr(t, err)
 		var targets []string
 		for _, a := range items {
@@ -208,7 +208,7 @@ func TestServiceAdditionalAccess(t *testing.T) {
 		t.Errorf("a page exactly as long as the list (-want +got):\n%s more %v, want false", diff, more)
 	}
 	// The other way round it lists the assignments of pkg-b of the same targets.
-	items, _, err := w.svc.AdditionalAccess(w.ctx, "pkg-b", "pkg-a", access.Page{Limit: 10})
+	items, _, err := w.svc.AdditionalAccess(w.ctx, admin, "pkg-b", "pkg-a", access.Page{Limit: 10})
 	noErr(t, err)
 	var targets []string
 	for _, a := range items {

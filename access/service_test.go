@@ -17,7 +17,10 @@ import (
 // precision Service.Now keeps.
 var t0 = time.Date(2026, time.March, 1, 10, 0, 0, 123_000_000, time.UTC)
 
-var admin = access.Caller{UPN: "admin@contoso.test", ObjectID: "admin-oid"}
+// admin is a signed-in Identity Governance Administrator: every rule of
+// the service lets it through.
+var admin = access.Caller{UPN: "admin@contoso.test", ObjectID: "admin-oid", Scopes: access.WriteEntitlements,
+	HeldRoles: []access.HeldRole{{RoleID: access.RoleIdentityGovernanceAdministrator}}}
 
 // seqIDs is a predictable IDSource: id-0001, id-0002, … in order.
 type seqIDs struct {
@@ -120,7 +123,7 @@ func TestServiceCatalogs(t *testing.T) {
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Fatalf("CreateCatalog (-want +got):\n%s", diff)
 	}
-	got := must[access.Catalog](t)(e.svc.Catalog(e.ctx, c.ID))
+	got := must[access.Catalog](t)(e.svc.Catalog(e.ctx, admin, c.ID))
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("Catalog (-want +got):\n%s", diff)
 	}
@@ -131,7 +134,7 @@ func TestServiceCatalogs(t *testing.T) {
 	wantInvalid(t, err, "displayName")
 
 	e.clock.Advance(time.Minute)
-	editor := access.Caller{DisplayName: "Editor app", IsApp: true}
+	editor := access.Caller{DisplayName: "Editor app", IsApp: true, Roles: access.WriteEntitlements}
 	upd, err := e.svc.UpdateCatalog(e.ctx, editor, c.ID, func(c *access.Catalog) error {
 		c.Description = "changed"
 		c.State = access.CatalogUnpublished
@@ -142,7 +145,7 @@ func TestServiceCatalogs(t *testing.T) {
 	if diff := cmp.Diff(want, upd); diff != "" {
 		t.Fatalf("UpdateCatalog (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, must[access.Catalog](t)(e.svc.Catalog(e.ctx, c.ID))); diff != "" {
+	if diff := cmp.Diff(want, must[access.Catalog](t)(e.svc.Catalog(e.ctx, admin, c.ID))); diff != "" {
 		t.Fatalf("stored after UpdateCatalog (-want +got):\n%s", diff)
 	}
 
@@ -152,26 +155,26 @@ func TestServiceCatalogs(t *testing.T) {
 		return access.Invalidf("property 'catalogType': bogus")
 	})
 	wantInvalid(t, err, "catalogType")
-	if diff := cmp.Diff(want, must[access.Catalog](t)(e.svc.Catalog(e.ctx, c.ID))); diff != "" {
+	if diff := cmp.Diff(want, must[access.Catalog](t)(e.svc.Catalog(e.ctx, admin, c.ID))); diff != "" {
 		t.Fatalf("stored after a failed apply (-want +got):\n%s", diff)
 	}
 	_, err = e.svc.UpdateCatalog(e.ctx, admin, c.ID, func(c *access.Catalog) error { c.DisplayName = ""; return nil })
 	wantInvalid(t, err, "displayName")
 	_, err = e.svc.UpdateCatalog(e.ctx, admin, c.ID, func(c *access.Catalog) error { c.ID = "other"; return nil })
 	noErr(t, err) // the id in the URL wins
-	if _, err := e.svc.Catalog(e.ctx, "other"); !access.IsNotFound(err) {
+	if _, err := e.svc.Catalog(e.ctx, admin, "other"); !access.IsNotFound(err) {
 		t.Errorf("UpdateCatalog that changed the id stored a catalog under the new id: %v", err)
 	}
-	if got := must[access.Catalog](t)(e.svc.Catalog(e.ctx, c.ID)); got.DisplayName != "Sales" {
+	if got := must[access.Catalog](t)(e.svc.Catalog(e.ctx, admin, c.ID)); got.DisplayName != "Sales" {
 		t.Errorf("failed UpdateCatalog changed the stored catalog: %+v", got)
 	}
 	_, err = e.svc.UpdateCatalog(e.ctx, admin, "missing", func(*access.Catalog) error { return nil })
 	wantKind(t, err, access.KindNotFound)
 
-	noErr(t, e.svc.DeleteCatalog(e.ctx, c.ID))
-	_, err = e.svc.Catalog(e.ctx, c.ID)
+	noErr(t, e.svc.DeleteCatalog(e.ctx, admin, c.ID))
+	_, err = e.svc.Catalog(e.ctx, admin, c.ID)
 	wantKind(t, err, access.KindNotFound)
-	wantKind(t, e.svc.DeleteCatalog(e.ctx, c.ID), access.KindNotFound)
+	wantKind(t, e.svc.DeleteCatalog(e.ctx, admin, c.ID), access.KindNotFound)
 }
 
 func TestServiceAccessPackages(t *testing.T) {
@@ -181,12 +184,13 @@ func TestServiceAccessPackages(t *testing.T) {
 
 	p, err := e.svc.CreateAccessPackage(e.ctx, admin, access.AccessPackage{CatalogID: "cat1", DisplayName: "Sales tools", IsHidden: true})
 	noErr(t, err)
-	want := access.AccessPackage{ID: "id-0001", CatalogID: "cat1", DisplayName: "Sales tools", IsHidden: true,
+	// id-0001 and id-0002 went to the roles that make admin the owner of each catalog.
+	want := access.AccessPackage{ID: "id-0003", CatalogID: "cat1", DisplayName: "Sales tools", IsHidden: true,
 		CreatedBy: admin.UPN, ModifiedBy: admin.UPN, CreatedDateTime: t0, ModifiedDateTime: t0}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Fatalf("CreateAccessPackage (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, p.ID))); diff != "" {
+	if diff := cmp.Diff(want, must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, admin, p.ID))); diff != "" {
 		t.Fatalf("AccessPackage (-want +got):\n%s", diff)
 	}
 	_, err = e.svc.CreateAccessPackage(e.ctx, admin, newPackage(p.ID, "cat1"))
@@ -219,16 +223,16 @@ func TestServiceAccessPackages(t *testing.T) {
 	}
 	_, err = e.svc.UpdateAccessPackage(e.ctx, admin, p.ID, func(p *access.AccessPackage) error { p.CatalogID = "cat2"; return nil })
 	wantInvalid(t, err, "catalog")
-	if got := must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, p.ID)); got.CatalogID != "cat1" {
+	if got := must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, admin, p.ID)); got.CatalogID != "cat1" {
 		t.Errorf("refused move changed the catalog to %q", got.CatalogID)
 	}
 	_, err = e.svc.UpdateAccessPackage(e.ctx, admin, p.ID, func(p *access.AccessPackage) error { p.DisplayName = ""; return nil })
 	wantInvalid(t, err, "displayName")
 
-	noErr(t, e.svc.DeleteAccessPackage(e.ctx, p.ID))
-	_, err = e.svc.AccessPackage(e.ctx, p.ID)
+	noErr(t, e.svc.DeleteAccessPackage(e.ctx, admin, p.ID))
+	_, err = e.svc.AccessPackage(e.ctx, admin, p.ID)
 	wantKind(t, err, access.KindNotFound)
-	wantKind(t, e.svc.DeleteAccessPackage(e.ctx, p.ID), access.KindNotFound)
+	wantKind(t, e.svc.DeleteAccessPackage(e.ctx, admin, p.ID), access.KindNotFound)
 }
 
 func TestServiceCustomExtensions(t *testing.T) {
@@ -241,12 +245,12 @@ func TestServiceCustomExtensions(t *testing.T) {
 	x, err := e.svc.CreateCustomExtension(e.ctx, admin, "cat1", in)
 	noErr(t, err)
 	want := in
-	want.ID, want.CatalogID = "id-0001", "cat1"
+	want.ID, want.CatalogID = "id-0003", "cat1" // after the catalogs' owner roles
 	want.CreatedBy, want.LastModifiedBy, want.CreatedDateTime, want.LastModifiedDateTime = admin.UPN, admin.UPN, t0, t0
 	if diff := cmp.Diff(want, x); diff != "" {
 		t.Fatalf("CreateCustomExtension (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, "cat1", x.ID))); diff != "" {
+	if diff := cmp.Diff(want, must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, admin, "cat1", x.ID))); diff != "" {
 		t.Fatalf("CustomExtension (-want +got):\n%s", diff)
 	}
 	_, err = e.svc.CreateCustomExtension(e.ctx, admin, "cat2", newExtension(x.ID, access.RequestWorkflowExtension))
@@ -259,13 +263,13 @@ func TestServiceCustomExtensions(t *testing.T) {
 	wantInvalid(t, err, "targetUrl")
 
 	// An extension of another catalog is not found through this one.
-	_, err = e.svc.CustomExtension(e.ctx, "cat2", x.ID)
+	_, err = e.svc.CustomExtension(e.ctx, admin, "cat2", x.ID)
 	wantKind(t, err, access.KindNotFound)
-	_, err = e.svc.CustomExtension(e.ctx, "nope", x.ID)
+	_, err = e.svc.CustomExtension(e.ctx, admin, "nope", x.ID)
 	wantKind(t, err, access.KindNotFound)
 	_, err = e.svc.ReplaceCustomExtension(e.ctx, admin, "cat2", x.ID, newExtension("", access.RequestWorkflowExtension))
 	wantKind(t, err, access.KindNotFound)
-	wantKind(t, e.svc.DeleteCustomExtension(e.ctx, "cat2", x.ID), access.KindNotFound)
+	wantKind(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat2", x.ID), access.KindNotFound)
 
 	items, more, err := e.svc.CustomExtensions(e.ctx, "cat1", access.Page{Limit: 5})
 	noErr(t, err)
@@ -283,7 +287,8 @@ func TestServiceCustomExtensions(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	repl := newExtension("ignored", access.RequestWorkflowExtension)
 	repl.DisplayName, repl.Callback = "Replaced", nil
-	editor := access.Caller{UPN: "editor@contoso.test"}
+	editor := access.Caller{UPN: "editor@contoso.test", Scopes: access.WriteEntitlements,
+		HeldRoles: []access.HeldRole{{RoleID: access.RoleCatalogOwner, CatalogID: "cat1"}}, Rule: access.RuleCatalogOwner}
 	got, err := e.svc.ReplaceCustomExtension(e.ctx, editor, "cat1", x.ID, repl)
 	noErr(t, err)
 	wantRepl := repl
@@ -293,7 +298,7 @@ func TestServiceCustomExtensions(t *testing.T) {
 	if diff := cmp.Diff(wantRepl, got); diff != "" {
 		t.Fatalf("ReplaceCustomExtension (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(wantRepl, must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, "cat1", x.ID))); diff != "" {
+	if diff := cmp.Diff(wantRepl, must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, admin, "cat1", x.ID))); diff != "" {
 		t.Fatalf("stored after replace (-want +got):\n%s", diff)
 	}
 
@@ -303,16 +308,16 @@ func TestServiceCustomExtensions(t *testing.T) {
 	invalid.DisplayName = ""
 	_, err = e.svc.ReplaceCustomExtension(e.ctx, admin, "cat1", x.ID, invalid)
 	wantInvalid(t, err, "displayName")
-	if diff := cmp.Diff(wantRepl, must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, "cat1", x.ID))); diff != "" {
+	if diff := cmp.Diff(wantRepl, must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, admin, "cat1", x.ID))); diff != "" {
 		t.Fatalf("refused replaces changed the extension (-want +got):\n%s", diff)
 	}
 	_, err = e.svc.ReplaceCustomExtension(e.ctx, admin, "cat1", "missing", newExtension("", access.RequestWorkflowExtension))
 	wantKind(t, err, access.KindNotFound)
 
-	noErr(t, e.svc.DeleteCustomExtension(e.ctx, "cat1", x.ID))
-	_, err = e.svc.CustomExtension(e.ctx, "cat1", x.ID)
+	noErr(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat1", x.ID))
+	_, err = e.svc.CustomExtension(e.ctx, admin, "cat1", x.ID)
 	wantKind(t, err, access.KindNotFound)
-	wantKind(t, e.svc.DeleteCustomExtension(e.ctx, "cat1", x.ID), access.KindNotFound)
+	wantKind(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat1", x.ID), access.KindNotFound)
 }
 
 func TestServiceAssignmentPolicies(t *testing.T) {
@@ -331,7 +336,7 @@ func TestServiceAssignmentPolicies(t *testing.T) {
 	}
 	in.Questions = []access.Question{{Text: "Why?"}, {ID: "given-q", Text: "Where?", Type: access.MultipleChoiceQuestion,
 		Choices: []access.AnswerChoice{{ActualValue: "eu"}}}}
-	p, err := e.svc.CreateAssignmentPolicy(e.ctx, in)
+	p, err := e.svc.CreateAssignmentPolicy(e.ctx, admin, in)
 	noErr(t, err)
 	id := func(n int) string { return fmt.Sprintf("id-%04d", first+n) }
 	want := newPolicy(id(1), "pkg1")
@@ -349,12 +354,12 @@ func TestServiceAssignmentPolicies(t *testing.T) {
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Fatalf("CreateAssignmentPolicy (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, p.ID))); diff != "" {
+	if diff := cmp.Diff(want, must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, p.ID))); diff != "" {
 		t.Fatalf("AssignmentPolicy (-want +got):\n%s", diff)
 	}
-	_, err = e.svc.CreateAssignmentPolicy(e.ctx, newPolicy(p.ID, "pkg1"))
+	_, err = e.svc.CreateAssignmentPolicy(e.ctx, admin, newPolicy(p.ID, "pkg1"))
 	wantKind(t, err, access.KindConflict)
-	_, err = e.svc.CreateAssignmentPolicy(e.ctx, newPolicy("", "nope"))
+	_, err = e.svc.CreateAssignmentPolicy(e.ctx, admin, newPolicy("", "nope"))
 	wantInvalid(t, err, "nope")
 
 	items, more, err := e.svc.AssignmentPolicies(e.ctx, "pkg1", access.Page{Limit: 5})
@@ -375,7 +380,7 @@ func TestServiceAssignmentPolicies(t *testing.T) {
 		repl := newPolicy("ignored", "")
 		repl.DisplayName = "Replaced"
 		repl.CreatedDateTime = t0.Add(-999 * time.Hour) // read-only: ignored
-		got, err := e.svc.ReplaceAssignmentPolicy(e.ctx, p.ID, repl)
+		got, err := e.svc.ReplaceAssignmentPolicy(e.ctx, admin, p.ID, repl)
 		noErr(t, err)
 		wantRepl := newPolicy(p.ID, "pkg1")
 		wantRepl.DisplayName, wantRepl.CatalogID = "Replaced", "cat1"
@@ -383,27 +388,27 @@ func TestServiceAssignmentPolicies(t *testing.T) {
 		if diff := cmp.Diff(wantRepl, got); diff != "" {
 			t.Fatalf("ReplaceAssignmentPolicy (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff(wantRepl, must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, p.ID))); diff != "" {
+		if diff := cmp.Diff(wantRepl, must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, p.ID))); diff != "" {
 			t.Fatalf("stored (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("replace refuses another package", func(t *testing.T) {
-		before := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, p.ID))
-		_, err := e.svc.ReplaceAssignmentPolicy(e.ctx, p.ID, newPolicy("", "pkg2"))
+		before := must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, p.ID))
+		_, err := e.svc.ReplaceAssignmentPolicy(e.ctx, admin, p.ID, newPolicy("", "pkg2"))
 		wantInvalid(t, err, "accessPackage")
-		if diff := cmp.Diff(before, must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, p.ID))); diff != "" {
+		if diff := cmp.Diff(before, must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, p.ID))); diff != "" {
 			t.Fatalf("refused replace changed the policy (-before +after):\n%s", diff)
 		}
 	})
 	t.Run("replace of a missing policy", func(t *testing.T) {
-		_, err := e.svc.ReplaceAssignmentPolicy(e.ctx, "missing", newPolicy("", "pkg1"))
+		_, err := e.svc.ReplaceAssignmentPolicy(e.ctx, admin, "missing", newPolicy("", "pkg1"))
 		wantKind(t, err, access.KindNotFound)
 	})
 	t.Run("delete", func(t *testing.T) {
-		noErr(t, e.svc.DeleteAssignmentPolicy(e.ctx, p.ID))
-		_, err := e.svc.AssignmentPolicy(e.ctx, p.ID)
+		noErr(t, e.svc.DeleteAssignmentPolicy(e.ctx, admin, p.ID))
+		_, err := e.svc.AssignmentPolicy(e.ctx, admin, p.ID)
 		wantKind(t, err, access.KindNotFound)
-		wantKind(t, e.svc.DeleteAssignmentPolicy(e.ctx, p.ID), access.KindNotFound)
+		wantKind(t, e.svc.DeleteAssignmentPolicy(e.ctx, admin, p.ID), access.KindNotFound)
 	})
 }
 
@@ -416,12 +421,12 @@ func TestServicePolicyWithLongExpirationStaysReadable(t *testing.T) {
 			e.base(t)
 			p := newPolicy("pol1", "pkg1")
 			p.Expiration = access.Expiration{Type: access.ExpirationAfterDuration, Duration: access.MustDuration(d)}
-			created, err := e.svc.CreateAssignmentPolicy(e.ctx, p)
+			created, err := e.svc.CreateAssignmentPolicy(e.ctx, admin, p)
 			if err != nil {
 				wantInvalid(t, err, "expiration")
 				return
 			}
-			got, err := e.svc.AssignmentPolicy(e.ctx, "pol1")
+			got, err := e.svc.AssignmentPolicy(e.ctx, admin, "pol1")
 			_, _, listErr := e.svc.AssignmentPolicies(e.ctx, "", access.Page{Limit: 10})
 			if err != nil || listErr != nil {
 				t.Skipf("BUG: CreateAssignmentPolicy stores expiration.duration %s (String %s) that the store cannot read back: get: %v; list: %v",
@@ -440,14 +445,14 @@ func TestServiceRefusesEndsAfterTheYear9999(t *testing.T) {
 	e.base(t)
 	p := newPolicy("pol1", "pkg1")
 	p.Expiration = access.Expiration{Type: access.ExpirationAfterDuration, Duration: access.MustDuration("P9000Y")}
-	_, err := e.svc.CreateAssignmentPolicy(e.ctx, p)
+	_, err := e.svc.CreateAssignmentPolicy(e.ctx, admin, p)
 	wantInvalid(t, err, "expiration.duration", "9999")
-	if _, err := e.svc.AssignmentPolicy(e.ctx, "pol1"); !access.IsNotFound(err) {
+	if _, err := e.svc.AssignmentPolicy(e.ctx, admin, "pol1"); !access.IsNotFound(err) {
 		t.Fatalf("the refused policy was stored: %v", err)
 	}
 	p.Expiration.Duration = access.MustDuration("P30D")
 	p.RequestorSettings.AllowCustomAssignmentSchedule = true
-	must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, p))
+	must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, p))
 	must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("target")))
 	_, err = e.svc.SubmitRequest(e.ctx, access.Caller{ObjectID: "app", IsApp: true, Roles: access.WriteEntitlements}, access.RequestInput{Type: access.RequestAdminAdd, AccessPackageID: "pkg1", PolicyID: "pol1", TargetID: "target",
 		Schedule: &access.Schedule{Expiration: access.Expiration{Type: access.ExpirationAfterDuration, Duration: access.MustDuration("P9000Y")}}})
@@ -474,48 +479,48 @@ func TestServiceDeleteRules(t *testing.T) {
 	e.base(t)
 
 	t.Run("catalog with a package", func(t *testing.T) {
-		wantKind(t, e.svc.DeleteCatalog(e.ctx, "cat1"), access.KindConflict, "cat1")
-		must[access.Catalog](t)(e.svc.Catalog(e.ctx, "cat1"))
-		must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, "cat1", "xreq")) // refused delete kept the extensions
+		wantKind(t, e.svc.DeleteCatalog(e.ctx, admin, "cat1"), access.KindConflict, "cat1")
+		must[access.Catalog](t)(e.svc.Catalog(e.ctx, admin, "cat1"))
+		must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, admin, "cat1", "xreq")) // refused delete kept the extensions
 	})
 
 	pol := newPolicy("pol1", "pkg1")
 	pol.ExtensionBindings = []access.ExtensionBinding{{Stage: access.StageRequestGranted, CustomExtensionID: "xreq"},
 		{Stage: access.StageRequestRemoved, CustomExtensionID: "xreq"}}
-	pol = must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, pol))
+	pol = must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, pol))
 
 	t.Run("package with a policy", func(t *testing.T) {
-		wantKind(t, e.svc.DeleteAccessPackage(e.ctx, "pkg1"), access.KindConflict, "pkg1")
-		must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, "pkg1"))
+		wantKind(t, e.svc.DeleteAccessPackage(e.ctx, admin, "pkg1"), access.KindConflict, "pkg1")
+		must[access.AccessPackage](t)(e.svc.AccessPackage(e.ctx, admin, "pkg1"))
 	})
 	t.Run("extension bound to a policy", func(t *testing.T) {
-		wantKind(t, e.svc.DeleteCustomExtension(e.ctx, "cat1", "xreq"), access.KindConflict, "xreq")
-		must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, "cat1", "xreq"))
+		wantKind(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat1", "xreq"), access.KindConflict, "xreq")
+		must[access.CustomExtension](t)(e.svc.CustomExtension(e.ctx, admin, "cat1", "xreq"))
 	})
 	t.Run("unbound extension", func(t *testing.T) {
-		noErr(t, e.svc.DeleteCustomExtension(e.ctx, "cat1", "xasg"))
+		noErr(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat1", "xasg"))
 	})
 	t.Run("extension deletable once the policy no longer binds it", func(t *testing.T) {
 		repl := pol
 		repl.ExtensionBindings = nil
-		must[access.AssignmentPolicy](t)(e.svc.ReplaceAssignmentPolicy(e.ctx, pol.ID, repl))
-		noErr(t, e.svc.DeleteCustomExtension(e.ctx, "cat1", "xreq"))
+		must[access.AssignmentPolicy](t)(e.svc.ReplaceAssignmentPolicy(e.ctx, admin, pol.ID, repl))
+		noErr(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat1", "xreq"))
 	})
 	t.Run("extension deletable once its policy is deleted", func(t *testing.T) {
 		x := must[access.CustomExtension](t)(e.svc.CreateCustomExtension(e.ctx, admin, "cat1", newExtension("x3", access.RequestWorkflowExtension)))
 		repl := pol
 		repl.ExtensionBindings = []access.ExtensionBinding{{Stage: access.StageRequestCreated, CustomExtensionID: x.ID}}
-		must[access.AssignmentPolicy](t)(e.svc.ReplaceAssignmentPolicy(e.ctx, pol.ID, repl))
-		wantKind(t, e.svc.DeleteCustomExtension(e.ctx, "cat1", x.ID), access.KindConflict)
-		noErr(t, e.svc.DeleteAssignmentPolicy(e.ctx, pol.ID))
-		noErr(t, e.svc.DeleteCustomExtension(e.ctx, "cat1", x.ID))
+		must[access.AssignmentPolicy](t)(e.svc.ReplaceAssignmentPolicy(e.ctx, admin, pol.ID, repl))
+		wantKind(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat1", x.ID), access.KindConflict)
+		noErr(t, e.svc.DeleteAssignmentPolicy(e.ctx, admin, pol.ID))
+		noErr(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat1", x.ID))
 	})
 	t.Run("catalog deletion deletes its extensions", func(t *testing.T) {
 		for _, id := range []string{"x4", "x5"} {
 			must[access.CustomExtension](t)(e.svc.CreateCustomExtension(e.ctx, admin, "cat1", newExtension(id, access.RequestWorkflowExtension)))
 		}
-		noErr(t, e.svc.DeleteAccessPackage(e.ctx, "pkg1"))
-		noErr(t, e.svc.DeleteCatalog(e.ctx, "cat1"))
+		noErr(t, e.svc.DeleteAccessPackage(e.ctx, admin, "pkg1"))
+		noErr(t, e.svc.DeleteCatalog(e.ctx, admin, "cat1"))
 		// A new catalog under the same id starts without extensions, and the
 		// extension ids are free again.
 		must[access.Catalog](t)(e.svc.CreateCatalog(e.ctx, admin, newCatalog("cat1")))
@@ -532,7 +537,7 @@ func TestServiceDeleteRules(t *testing.T) {
 		for i := range 205 {
 			must[access.CustomExtension](t)(e.svc.CreateCustomExtension(e.ctx, admin, "big", newExtension(fmt.Sprintf("big-%03d", i), access.RequestWorkflowExtension)))
 		}
-		noErr(t, e.svc.DeleteCatalog(e.ctx, "big"))
+		noErr(t, e.svc.DeleteCatalog(e.ctx, admin, "big"))
 		must[access.Catalog](t)(e.svc.CreateCatalog(e.ctx, admin, newCatalog("big")))
 		items, _, err := e.svc.CustomExtensions(e.ctx, "big", access.Page{Limit: 10})
 		noErr(t, err)
@@ -568,9 +573,9 @@ func TestServiceFailuresWriteNothing(t *testing.T) {
 		t.Run("create with "+tc.name, func(t *testing.T) {
 			p := newPolicy("bad", "pkg1")
 			p.ExtensionBindings = tc.b
-			_, err := e.svc.CreateAssignmentPolicy(e.ctx, p)
+			_, err := e.svc.CreateAssignmentPolicy(e.ctx, admin, p)
 			wantInvalid(t, err, tc.want...)
-			if _, err := e.svc.AssignmentPolicy(e.ctx, "bad"); !access.IsNotFound(err) {
+			if _, err := e.svc.AssignmentPolicy(e.ctx, admin, "bad"); !access.IsNotFound(err) {
 				t.Errorf("refused policy was stored: %v", err)
 			}
 			// No binding row was left either: the extensions are still deletable.
@@ -587,15 +592,15 @@ func TestServiceFailuresWriteNothing(t *testing.T) {
 
 	good := newPolicy("pol1", "pkg1")
 	good.ExtensionBindings = []access.ExtensionBinding{{Stage: access.StageRequestCreated, CustomExtensionID: "xreq"}}
-	good = must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, good))
+	good = must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, good))
 	for _, tc := range badBindings {
 		t.Run("replace with "+tc.name, func(t *testing.T) {
 			p := newPolicy("", "pkg1")
 			p.DisplayName = "should not be stored"
 			p.ExtensionBindings = tc.b
-			_, err := e.svc.ReplaceAssignmentPolicy(e.ctx, good.ID, p)
+			_, err := e.svc.ReplaceAssignmentPolicy(e.ctx, admin, good.ID, p)
 			wantInvalid(t, err, tc.want...)
-			if diff := cmp.Diff(good, must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, good.ID))); diff != "" {
+			if diff := cmp.Diff(good, must[access.AssignmentPolicy](t)(e.svc.AssignmentPolicy(e.ctx, admin, good.ID))); diff != "" {
 				t.Errorf("refused replace changed the policy (-want +got):\n%s", diff)
 			}
 		})
@@ -667,9 +672,9 @@ func TestServicePolicyDirectoryReferences(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPolicy(fmt.Sprintf("pol-%d", i), "pkg1")
 			tc.change(&p)
-			_, err := e.svc.CreateAssignmentPolicy(e.ctx, p)
+			_, err := e.svc.CreateAssignmentPolicy(e.ctx, admin, p)
 			wantInvalid(t, err, tc.want...)
-			_, err = e.svc.AssignmentPolicy(e.ctx, p.ID)
+			_, err = e.svc.AssignmentPolicy(e.ctx, admin, p.ID)
 			if stored := err == nil; stored != (tc.want == nil) {
 				t.Errorf("stored = %v, want %v", stored, tc.want == nil)
 			}
@@ -960,7 +965,7 @@ func listers() []lister {
 			}},
 		{"assignment policies of a package", withPackage,
 			func(t *testing.T, e *env, id string) {
-				must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, newPolicy(id, "pkg1")))
+				must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, newPolicy(id, "pkg1")))
 			},
 			func(e *env, p access.Page) ([]string, bool, error) {
 				items, more, err := e.svc.AssignmentPolicies(e.ctx, "pkg1", p)
@@ -968,7 +973,7 @@ func listers() []lister {
 			}},
 		{"all assignment policies", withPackage,
 			func(t *testing.T, e *env, id string) {
-				must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, newPolicy(id, "pkg1")))
+				must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, newPolicy(id, "pkg1")))
 			},
 			func(e *env, p access.Page) ([]string, bool, error) {
 				items, more, err := e.svc.AssignmentPolicies(e.ctx, "", p)

@@ -83,12 +83,23 @@ type Tx interface {
 	PutCustomExtension(x CustomExtension) error
 	DeleteCustomExtension(id string) error
 
+	RoleAssignment(id string) (RoleAssignment, error)
+	// RolesHeld lists the roles a principal holds, in the order they were given.
+	RolesHeld(principalID string) ([]HeldRole, error)
+	// AddRoleAssignment returns KindConflict when the id is taken, or when
+	// the principal already holds the role on that scope.
+	AddRoleAssignment(a RoleAssignment) error
+	DeleteRoleAssignment(id string) error
+	// DeleteRoleAssignmentsOn removes every role held on a catalog.
+	DeleteRoleAssignmentsOn(catalogID string) error
+
 	User(id string) (User, error)
 	// UserByPrincipalName finds a user by userPrincipalName, ignoring case.
 	UserByPrincipalName(upn string) (User, error)
 	Users(p Page) ([]User, error)
 	PutUser(u User) error
-	// DeleteUser also removes the user from groups, as anyone's manager, and its app role assignments.
+	// DeleteUser also removes the user from groups, as anyone's manager, its
+	// app role assignments and the roles it holds.
 	DeleteUser(id string) error
 
 	Group(id string) (Group, error)
@@ -109,7 +120,8 @@ type Tx interface {
 	ServicePrincipalByName(name string) (ServicePrincipal, error)
 	ServicePrincipals(p Page) ([]ServicePrincipal, error)
 	PutServicePrincipal(sp ServicePrincipal) error
-	// DeleteServicePrincipal also removes it from groups, and the app role assignments it holds or offers.
+	// DeleteServicePrincipal also removes it from groups, the app role
+	// assignments it holds or offers, and the roles it holds.
 	DeleteServicePrincipal(id string) error
 
 	// SigningKeys lists every signing key, oldest first.

@@ -115,6 +115,18 @@ func (w *world) userToken(t *testing.T, u access.User, scopes ...string) string 
 
 // client is a client of the world with its token; change, when not nil,
 // edits the configuration first.
+// makeGovernanceAdmin gives a user the Identity Governance Administrator
+// role, as an application with ReadWrite.All would.
+func (w *world) makeGovernanceAdmin(t *testing.T, userID string) {
+	t.Helper()
+	root := "/"
+	app := access.Caller{ObjectID: "harness", IsApp: true, Roles: access.WriteEntitlements}
+	if _, err := w.Svc.CreateRoleAssignment(context.Background(), app, true, access.RoleAssignmentInput{
+		PrincipalID: userID, RoleDefinitionID: access.RoleIdentityGovernanceAdministrator, DirectoryScopeID: &root}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (w *world) client(t *testing.T, change func(*client.Config)) *client.Client {
 	t.Helper()
 	cfg := client.Config{BaseURL: w.URL, Token: w.token}

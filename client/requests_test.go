@@ -278,6 +278,7 @@ func TestCancelAndReprocess(t *testing.T) {
 	err := w.c.CancelRequest(ctx, canceled.ID)
 	wantError(t, err, 403, "accessDenied", access.KindForbidden) // only a signed-in user cancels
 	admin := newUser(t, w.c, "admin@contoso.test")
+	w.makeGovernanceAdmin(t, admin.ID)
 	asAdmin := w.client(t, func(cfg *client.Config) { cfg.Token = w.userToken(t, admin, "EntitlementManagement.ReadWrite.All") })
 	ok(t, asAdmin.CancelRequest(ctx, canceled.ID), "CancelRequest")
 	got, err := w.c.GetRequest(ctx, canceled.ID)

@@ -26,7 +26,7 @@ func approvalPolicy(h *harness, approver, escalation access.User) access.Assignm
 
 func historyActions(t *testing.T, h *harness, id string) []access.HistoryEntry {
 	t.Helper()
-	hs, _, err := h.svc.History(h.ctx, id, access.Page{Limit: 100})
+	hs, _, err := h.svc.History(h.ctx, admin, id, access.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestApprovalEscalatesThenExpiresStep(t *testing.T) {
 
 	h.advance("PT23H")
 	time.Sleep(settle)
-	if got, _ := h.svc.Request(h.ctx, r.ID); len(got.Approval[0].Approvers) != 1 || got.Approval[0].Escalated {
+	if got, _ := h.svc.Request(h.ctx, admin, r.ID); len(got.Approval[0].Approvers) != 1 || got.Approval[0].Escalated {
 		t.Fatalf("an hour before escalation the stage has %+v", got.Approval[0])
 	}
 	h.advance("PT2H")
@@ -122,7 +122,7 @@ func TestApprovalDecisionDropsTheStagesTimers(t *testing.T) {
 	}
 	h.advance("P10D")
 	time.Sleep(settle)
-	got, err := h.svc.Request(h.ctx, r.ID)
+	got, err := h.svc.Request(h.ctx, admin, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestApprovalDeterminedByAnExtensionEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := h.svc.Request(h.ctx, r.ID)
+	got, err := h.svc.Request(h.ctx, admin, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -332,7 +332,7 @@ func TestCalloutAttempts(t *testing.T) {
 			r := h.submit(p, nil)
 			w := h.calloutWork(r.ID)
 			h.waitWorkDone(w)
-			got, err := h.svc.Request(h.ctx, r.ID)
+			got, err := h.svc.Request(h.ctx, admin, r.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -405,7 +405,7 @@ func TestRetryAfter(t *testing.T) {
 			if len(calls) != tc.want {
 				t.Fatalf("%d attempts, want %d", len(calls), tc.want)
 			}
-			got, _ := h.svc.Request(h.ctx, r.ID)
+			got, _ := h.svc.Request(h.ctx, admin, r.ID)
 			inst := onlyInstance(t, got)
 			if tc.want == 2 {
 				if gap := calls[1].Real.Sub(calls[0].Real); gap < tc.minGap {
@@ -442,7 +442,7 @@ func TestTimeoutIsAFailedAttempt(t *testing.T) {
 		if n := len(h.ext.callsTo("/slow1")); n != 2 {
 			t.Errorf("%d attempts, want 2", n)
 		}
-		got, _ := h.svc.Request(h.ctx, r.ID)
+		got, _ := h.svc.Request(h.ctx, admin, r.ID)
 		if inst := onlyInstance(t, got); inst.Status != access.CalloutSent || inst.ExternalCorrelationID != "run-ok" {
 			t.Errorf("instance %+v, want calloutSent with the second attempt's run id", inst)
 		}
@@ -457,7 +457,7 @@ func TestTimeoutIsAFailedAttempt(t *testing.T) {
 		p := h.policy(map[access.Stage]string{access.StageRequestCreated: x.ID}, nil)
 		r := h.submit(p, nil)
 		h.waitWorkDone(h.calloutWork(r.ID))
-		got, _ := h.svc.Request(h.ctx, r.ID)
+		got, _ := h.svc.Request(h.ctx, admin, r.ID)
 		if inst := onlyInstance(t, got); inst.Status != access.CalloutFailedState {
 			t.Errorf("instance %+v, want calloutFailed", inst)
 		}
@@ -489,7 +489,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	if n := len(h.ext.callsTo("/moved")); n != 1 {
 		t.Errorf("%d attempts, want 1", n)
 	}
-	got, _ := h.svc.Request(h.ctx, r.ID)
+	got, _ := h.svc.Request(h.ctx, admin, r.ID)
 	if inst := onlyInstance(t, got); inst.Status != access.CalloutFailedState {
 		t.Errorf("instance %+v, want calloutFailed", inst)
 	}
@@ -508,7 +508,7 @@ func TestLaunchAndWaitTimesOut(t *testing.T) {
 	h.ext.script("/wait", func(n int, c extCall) extReply {
 		return extReply{RunID: "run-wait", Before: func(c extCall) {
 			id, _ := c.Payload["AccessPackageAssignmentRequestId"].(string)
-			r, err := h.svc.Request(context.Background(), id)
+			r, err := h.svc.Request(context.Background(), admin, id)
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil && len(r.Callouts) == 1 {
@@ -541,7 +541,7 @@ func TestLaunchAndWaitTimesOut(t *testing.T) {
 
 	h.advance("PT4M")
 	time.Sleep(settle)
-	if got, _ := h.svc.Request(h.ctx, r.ID); got.Status != access.StatusWaitingForCallback {
+	if got, _ := h.svc.Request(h.ctx, admin, r.ID); got.Status != access.StatusWaitingForCallback {
 		t.Fatalf("a minute before its deadline the request is %s/%s", got.State, got.Status)
 	}
 	h.advance("PT2M")
@@ -581,7 +581,7 @@ func TestLaunchAndWaitCalloutFails(t *testing.T) {
 	}
 	h.advance("PT6M")
 	time.Sleep(settle)
-	got, _ = h.svc.Request(h.ctx, r.ID)
+	got, _ = h.svc.Request(h.ctx, admin, r.ID)
 	if got.Status != access.StatusCalloutFailed || got.Callouts[0].Status != access.CalloutFailedState {
 		t.Errorf("after the callback deadline passed: %s", describeRequest(got))
 	}
@@ -618,7 +618,7 @@ func TestNoRetryAfterCallbackReceived(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resume during the callout: %v", err)
 	}
-	got, _ := h.svc.Request(h.ctx, r.ID)
+	got, _ := h.svc.Request(h.ctx, admin, r.ID)
 	if got.State != access.StateDelivered || onlyInstance(t, got).Status != access.CallbackReceived {
 		t.Errorf("request %s", describeRequest(got))
 	}
@@ -688,7 +688,7 @@ func TestPreExpirationCallout(t *testing.T) {
 	if n := len(h.ext.callsTo("/pre")); n != 1 {
 		t.Errorf("%d pre-expiration callouts, want 1", n)
 	}
-	if got, _ := h.svc.Request(h.ctx, r.ID); len(got.Callouts) != 0 {
+	if got, _ := h.svc.Request(h.ctx, admin, r.ID); len(got.Callouts) != 0 {
 		t.Errorf("the pre-expiration instance was recorded on the request: %s", describeRequest(got))
 	}
 }

@@ -147,7 +147,7 @@ func TestUpdateMovesThePreExpirationCallouts(t *testing.T) {
 	if r.State != access.StateDelivered {
 		t.Fatalf("request %s, want delivered", r.State)
 	}
-	a, err := h.svc.Assignment(h.ctx, r.AssignmentID)
+	a, err := h.svc.Assignment(h.ctx, admin, r.AssignmentID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestUpdateMovesThePreExpirationCallouts(t *testing.T) {
 	h.advance("P1D") // day 30: the old end
 	h.wantCallsSoFar("/pre", 0, "the old end")
 	h.wantCallsSoFar("/removed", 0, "the old end")
-	if a, err := h.svc.Assignment(h.ctx, r.AssignmentID); err != nil || a.State != access.AssignmentDelivered || a.Status != access.StatusDelivered {
+	if a, err := h.svc.Assignment(h.ctx, admin, r.AssignmentID); err != nil || a.State != access.AssignmentDelivered || a.Status != access.StatusDelivered {
 		t.Errorf("at the old end the assignment is %s/%s (%v), want delivered, untouched", a.State, a.Status, err)
 	}
 

@@ -597,7 +597,7 @@ func (h *harness) policy(bindings map[access.Stage]string, mod func(p *access.As
 	if mod != nil {
 		mod(&p)
 	}
-	p, err = h.svc.CreateAssignmentPolicy(h.ctx, p)
+	p, err = h.svc.CreateAssignmentPolicy(h.ctx, admin, p)
 	if err != nil {
 		h.t.Fatalf("create policy: %v", err)
 	}
@@ -651,7 +651,7 @@ func (h *harness) waitRequest(id, what string, ok func(r access.Request) bool) a
 	var r access.Request
 	h.eventually("request "+what, func() (bool, string) {
 		var err error
-		r, err = h.svc.Request(h.ctx, id)
+		r, err = h.svc.Request(h.ctx, admin, id)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -666,7 +666,7 @@ func (h *harness) waitAssignment(id, what string, ok func(a access.Assignment) b
 	var a access.Assignment
 	h.eventually("assignment "+what, func() (bool, string) {
 		var err error
-		a, err = h.svc.Assignment(h.ctx, id)
+		a, err = h.svc.Assignment(h.ctx, admin, id)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -1059,7 +1059,7 @@ func TestPause(t *testing.T) {
 		t.Fatal("Pause did not return after the work in flight finished")
 	}
 	// The work in flight finished, outcome recorded, before Pause returned.
-	got, err := h.svc.Request(h.ctx, r1.ID)
+	got, err := h.svc.Request(h.ctx, admin, r1.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1124,7 +1124,7 @@ func TestExpiryUnderVirtualClock(t *testing.T) {
 	}
 	h.advance("P29D")
 	time.Sleep(settle)
-	if a, _ := h.svc.Assignment(h.ctx, r.AssignmentID); a.State != access.AssignmentDelivered {
+	if a, _ := h.svc.Assignment(h.ctx, admin, r.AssignmentID); a.State != access.AssignmentDelivered {
 		t.Fatalf("assignment is %s a day before its end, want delivered", a.State)
 	}
 
@@ -1177,7 +1177,7 @@ func TestScheduledStartUnderVirtualClock(t *testing.T) {
 	time.Sleep(settle)
 	h.advance("PT59M")
 	time.Sleep(settle)
-	if got, _ := h.svc.Request(h.ctx, r.ID); got.State != access.StateScheduled || got.AssignmentID != "" {
+	if got, _ := h.svc.Request(h.ctx, admin, r.ID); got.State != access.StateScheduled || got.AssignmentID != "" {
 		t.Fatalf("a minute before its start the request is %s with assignment %q, want scheduled without one", got.State, got.AssignmentID)
 	}
 	h.advance("PT2M")
@@ -1185,7 +1185,7 @@ func TestScheduledStartUnderVirtualClock(t *testing.T) {
 	if got.Status != access.StatusDelivered || got.AssignmentID == "" {
 		t.Errorf("request %s/%s with assignment %q", got.State, got.Status, got.AssignmentID)
 	}
-	a, err := h.svc.Assignment(h.ctx, got.AssignmentID)
+	a, err := h.svc.Assignment(h.ctx, admin, got.AssignmentID)
 	if err != nil || a.State != access.AssignmentDelivered {
 		t.Errorf("assignment %+v, %v; want delivered", a, err)
 	}

@@ -382,7 +382,7 @@ func TestRefusedCalloutFails(t *testing.T) {
 			if inst.Status != access.CalloutFailedState || !strings.Contains(inst.Detail, tt.refusal) {
 				t.Errorf("instance %s with detail %q, want calloutFailed naming %q", inst.Status, inst.Detail, tt.refusal)
 			}
-			history, _, err := h.svc.History(h.ctx, r.ID, access.Page{Limit: 100})
+			history, _, err := h.svc.History(h.ctx, admin, r.ID, access.Page{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,7 +27,7 @@ func TestCallbackTimeoutIsStampedWithItsDeadline(t *testing.T) {
 	if got.Status != access.StatusCallbackTimedOut || got.CompletedDateTime == nil || !got.CompletedDateTime.Equal(deadline) {
 		t.Errorf("request %s/%s completed at %v, want CallbackTimedOut at the deadline %s", got.State, got.Status, got.CompletedDateTime, deadline)
 	}
-	history, _, err := h.svc.History(h.ctx, r.ID, access.Page{Limit: 100})
+	history, _, err := h.svc.History(h.ctx, admin, r.ID, access.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestExpiryIsStampedWithTheEnd(t *testing.T) {
 	if r.State != access.StateDelivered {
 		t.Fatalf("request %s, want delivered", r.State)
 	}
-	a, err := h.svc.Assignment(h.ctx, r.AssignmentID)
+	a, err := h.svc.Assignment(h.ctx, admin, r.AssignmentID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestScheduledStartIsStampedWithTheStart(t *testing.T) {
 	if got.CompletedDateTime == nil || !got.CompletedDateTime.Equal(start) {
 		t.Errorf("completedDateTime %v, want the start %s", got.CompletedDateTime, start)
 	}
-	a, err := h.svc.Assignment(h.ctx, got.AssignmentID)
+	a, err := h.svc.Assignment(h.ctx, admin, got.AssignmentID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// svcAdmin is who the tests are when they read or change the service
+// directly, around the API: an application with ReadWrite.All, which
+// every rule lets through.
+var svcAdmin = access.Caller{ObjectID: "svc-admin", IsApp: true, DisplayName: "test admin", Roles: access.WriteEntitlements}
+
 // testAPITenant is the tid of every token the test API mints.
 const testAPITenant = "11111111-2222-3333-4444-555555555555"
 
@@ -139,6 +144,29 @@ func (a *testAPI) userToken(t testing.TB, idOrUPN string, scopes ...string) stri
 		t.Fatalf("mint user token: %v", err)
 	}
 	return tok
+}
+
+// grant gives a principal a role straight through the Service, as an
+// application with ReadWrite.All would through the API: on a catalog, or
+// tenant-wide (Catalog creator, Identity Governance Administrator) when
+// catalogID is "".
+func (a *testAPI) grant(t testing.TB, principalID, roleID, catalogID string) {
+	t.Helper()
+	def, ok := access.RoleDefinitionByID(roleID)
+	if !ok {
+		t.Fatalf("no role %q", roleID)
+	}
+	in := access.RoleAssignmentInput{PrincipalID: principalID, RoleDefinitionID: roleID}
+	if catalogID != "" {
+		scope := access.CatalogRoleScope(catalogID)
+		in.AppScopeID = &scope
+	} else {
+		root := "/"
+		in.DirectoryScopeID = &root
+	}
+	if _, err := a.Svc.CreateRoleAssignment(context.Background(), svcAdmin, def.Directory, in); err != nil {
+		t.Fatalf("grant %s to %s: %v", def.DisplayName, principalID, err)
+	}
 }
 
 // newUser stores a user straight through the Service, for tests that need

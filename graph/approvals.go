@@ -30,21 +30,6 @@ var (
 	approvalsBeta = approvalSet{version: "beta", children: "steps", childType: "approvalStep"}
 )
 
-// approvalRoutes registers the approvals of both versions. Approvers need
-// no entitlement-management role, but the permission to read, and to write
-// for a decision, as every caller of entitlement management does.
-func (s *Server) approvalRoutes() {
-	read, write := access.ReadEntitlements, access.WriteEntitlements
-	for _, as := range []approvalSet{approvalsV1, approvalsBeta} {
-		base := "/" + as.version + emRoot + "/" + approvalsSet
-		s.route("GET "+base+"/{id}", read, s.getApproval(as))
-		s.route("GET "+base+"/{id}/$count", read, s.countApprovalsToDecide(as))
-		s.route("GET "+base+"/{id}/"+as.children, read, s.listApprovalStages(as))
-		s.route("GET "+base+"/{id}/"+as.children+"/{stageId}", read, s.getApprovalStage(as))
-		s.route("PATCH "+base+"/{id}/"+as.children+"/{stageId}", write, s.decideApprovalStage(as))
-	}
-}
-
 // approvalOut is an approval. Its stages (v1.0) or steps (beta) are
 // contained navigation properties: present only when $expand names them.
 type approvalOut struct {
@@ -117,17 +102,10 @@ func (s *Server) approvalToWire(r *http.Request, as approvalSet, req access.Requ
 	return out, nil
 }
 
-// getApproval answers GET …/accessPackageAssignmentApprovals/{id}, and the
-// filterByCurrentUser function that shares its place in the path.
+// getApproval answers GET …/accessPackageAssignmentApprovals/{id}.
 func (s *Server) getApproval(as approvalSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
-		if on, called, err := currentUserFilter(id); called {
-			if err != nil {
-				return err
-			}
-			return s.listApprovalsToDecide(w, r, as, on)
-		}
 		q, err := parseQuery(r, as.children)
 		if err != nil {
 			return err
@@ -148,35 +126,26 @@ func (s *Server) getApproval(as approvalSet) handler {
 // approval's id is its request's, and its stages are no stored fields.
 var approvalFields = wireFields{noun: access.NounRequests, paths: map[string]wireField{"id": {field: "ID"}}}
 
-// listApprovalsToDecide is filterByCurrentUser(on='approver'): the
-// approvals waiting for the caller's decision now.
-func (s *Server) listApprovalsToDecide(w http.ResponseWriter, r *http.Request, as approvalSet, on string) error {
-	if err := onlyApprover(approvalsSet, on); err != nil {
-		return err
-	}
-	return storedList[access.Request]{
-		fields:     approvalFields,
-		expandable: []string{as.children},
-		context:    fixedContext(contextURL(s.cfg.PublicURL, as.version, "Collection(microsoft.graph.approval)", false)),
-		scope:      waitingForCaller,
-		shape: func(r *http.Request, req access.Request, expand expandSet) (any, error) {
-			return s.approvalToWire(r, as, req, expand)
-		},
-	}.serve(s, w, r)
-}
-
-// countApprovalsToDecide is the /$count segment of filterByCurrentUser,
-// which shares its place in the path with an approval's id.
-func (s *Server) countApprovalsToDecide(as approvalSet) handler {
+// approvalsByCurrentUser is filterByCurrentUser(on='approver'): the
+// approvals waiting for the caller's decision now, and its /$count segment.
+func (s *Server) approvalsByCurrentUser(as approvalSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		on, called, err := currentUserFilter(r.PathValue("id"))
-		if !called {
-			return access.NotFoundf("no resource at %s", r.URL.Path)
-		}
+		on, _, err := currentUserFilter(callSegment(r, "filterByCurrentUser"))
 		if err != nil {
 			return err
 		}
-		return s.listApprovalsToDecide(w, r, as, on)
+		if err := onlyApprover(approvalsSet, on); err != nil {
+			return err
+		}
+		return storedList[access.Request]{
+			fields:     approvalFields,
+			expandable: []string{as.children},
+			context:    fixedContext(contextURL(s.cfg.PublicURL, as.version, "Collection(microsoft.graph.approval)", false)),
+			scope:      waitingForCaller,
+			shape: func(r *http.Request, req access.Request, expand expandSet) (any, error) {
+				return s.approvalToWire(r, as, req, expand)
+			},
+		}.serve(s, w, r)
 	}
 }
 

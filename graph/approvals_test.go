@@ -279,7 +279,8 @@ func TestApprovalVisibilityAndPermissions(t *testing.T) {
 		{"the target does not see it", "GET", apApproval("v1.0", id), ap.targetTok, nil, 404, "itemNotFound", ""},
 		{"the requestor does not see it", "GET", apApproval("v1.0", id) + "/stages", ap.requestorTok, nil, 404, "itemNotFound", ""},
 		{"an unrelated user does not see it", "GET", apApproval("v1.0", id) + "/stages/" + stageID, ap.bobTok, nil, 404, "itemNotFound", ""},
-		{"an admin application does not see it", "GET", apApproval("beta", id) + "?$expand=steps", ap.tok, nil, 404, "itemNotFound", ""},
+		// Approvals are delegated only, as in Graph: no application reads them.
+		{"an admin application is refused", "GET", apApproval("beta", id) + "?$expand=steps", ap.tok, nil, 403, "accessDenied", "signed-in user"},
 		{"an unknown approval", "GET", apApproval("v1.0", unknown), ap.carolTok, nil, 404, "itemNotFound", ""},
 		{"an unknown stage", "GET", apApproval("v1.0", id) + "/stages/" + unknown, ap.carolTok, nil, 404, "itemNotFound", unknown},
 		{"no entitlement-management permission", "GET", apApproval("v1.0", id), ap.aliceTok, nil, 403, "accessDenied", "EntitlementManagement.Read.All"},
@@ -399,7 +400,8 @@ func TestApprovalFilterByCurrentUser(t *testing.T) {
 			emSame(t, "carol's", carols, ap.toDecide(t, ap.carolTok, p.path))
 			emSame(t, "dave's", rqSorted(carolSecond, daveOnly), ap.toDecide(t, ap.daveTok, p.path))
 			emSame(t, "bob's", []string{}, ap.toDecide(t, ap.bobTok, p.path))
-			emSame(t, "the admin application's", []string{}, ap.toDecide(t, ap.tok, p.path))
+			// filterByCurrentUser is delegated only: an application has no current user.
+			wantError(t, ap.callAs(t, "GET", p.path, ap.tok, nil), http.StatusForbidden, "accessDenied")
 		})
 	}
 
@@ -465,7 +467,7 @@ func TestApprovalFilterByCurrentUser(t *testing.T) {
 		says       string
 	}{
 		{"another on value, approvals", emV1 + "/accessPackageAssignmentApprovals/filterByCurrentUser(on='target')", 400, "on='approver'"},
-		{"another on value, requests", emBeta + "/assignmentRequests/filterByCurrentUser(on='createdBy')", 400, "on='approver'"},
+		{"an on value accessd does not answer, requests", emBeta + "/assignmentRequests/filterByCurrentUser(on='targetManager')", 400, "on='approver'"},
 		{"no parameter", emV1 + "/assignmentRequests/filterByCurrentUser()", 400, "on='approver'"},
 		{"no parentheses", emV1 + "/accessPackageAssignmentApprovals/filterByCurrentUser", 400, "on='approver'"},
 		{"an unquoted value", emV1 + "/assignmentRequests/filterByCurrentUser(on=approver)", 400, "on='approver'"},

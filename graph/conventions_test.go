@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -207,7 +208,12 @@ func TestConventionsForbidden(t *testing.T) {
 			wantMessage(t, msg, "EntitlementManagement.")
 		})
 	}
-	// The same tokens do what they hold.
+	// The same tokens do what they hold: the user reads as a Catalog reader.
+	reading, err := a.Svc.User(context.Background(), "reader@contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.grant(t, reading.ID, access.RoleCatalogReader, cat)
 	for _, tok := range []string{reader, userReader} {
 		resp, _ := a.do(t, "GET", emV1+"/catalogs/"+cat, tok, nil)
 		wantStatus(t, resp, http.StatusOK)

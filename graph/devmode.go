@@ -20,13 +20,6 @@ var (
 	clockPoll   = 20 * time.Millisecond
 )
 
-func (s *Server) devRoutes() {
-	write := access.WriteEntitlements
-	s.route("POST /_accessd/clock", write, s.moveClock)
-	s.route("GET /_accessd/callouts", write, s.listCallouts)
-	s.route("POST /_accessd/reset", write, s.reset)
-}
-
 // clockInput is the body of POST /_accessd/clock: one of the two.
 type clockInput struct {
 	Advance *string `json:"advance"`

@@ -12,46 +12,6 @@ import (
 	"github.com/accessd/accessd/access"
 )
 
-// directoryRoutes registers /users, /groups and /servicePrincipals for one
-// API version. Both versions serve the same shapes.
-func (s *Server) directoryRoutes(version string) {
-	d := directory{s: s, version: version}
-	p := "/" + version
-
-	s.listRoute("GET "+p+"/users", access.ReadUsers, directoryList(s, userFields, d.context("users", false), userShape))
-	s.route("POST "+p+"/users", access.WriteUsers, d.createUser)
-	s.route("GET "+p+"/users/{id}", access.ReadUsers, getHandler(d.context("users", true), s.svc.User, userShape))
-	s.route("PATCH "+p+"/users/{id}", access.WriteUsers, d.updateUser)
-	s.route("DELETE "+p+"/users/{id}", access.WriteUsers, d.deleteUser)
-	s.route("GET "+p+"/users/{id}/manager", access.ReadUsers, d.getManager)
-	s.route("PUT "+p+"/users/{id}/manager/$ref", access.WriteUsers, d.setManager)
-	s.route("DELETE "+p+"/users/{id}/manager/$ref", access.WriteUsers, d.removeManager)
-
-	s.listRoute("GET "+p+"/groups", access.ReadGroups, directoryList(s, groupFields, d.context("groups", false), groupShape))
-	s.route("POST "+p+"/groups", access.WriteGroups, d.createGroup)
-	s.route("GET "+p+"/groups/{id}", access.ReadGroups, getHandler(d.context("groups", true), s.svc.Group, groupShape))
-	s.route("PATCH "+p+"/groups/{id}", access.WriteGroups, d.updateGroup)
-	s.route("DELETE "+p+"/groups/{id}", access.WriteGroups, d.deleteGroup)
-	for _, rel := range []access.GroupRelation{access.GroupMembers, access.GroupOwners} {
-		base := p + "/groups/{id}/" + string(rel)
-		s.route("GET "+base, access.ReadGroups, d.listRelation(rel))
-		s.route("POST "+base+"/$ref", access.WriteGroups, d.addRelation(rel))
-		s.route("DELETE "+base+"/{objectId}/$ref", access.WriteGroups, d.removeRelation(rel))
-		// The older OData form: DELETE …/members/$ref?$id=<url of the object>.
-		s.route("DELETE "+base+"/$ref", access.WriteGroups, d.removeRelation(rel))
-	}
-
-	s.listRoute("GET "+p+"/servicePrincipals", access.ReadApplications,
-		directoryList(s, servicePrincipalFields, d.context("servicePrincipals", false), servicePrincipalShape))
-	s.route("POST "+p+"/servicePrincipals", access.WriteApplications, d.createServicePrincipal)
-	s.route("GET "+p+"/servicePrincipals/{id}", access.ReadApplications, getHandler(d.context("servicePrincipals", true), s.svc.ServicePrincipal, servicePrincipalShape))
-	s.route("PATCH "+p+"/servicePrincipals/{id}", access.WriteApplications, d.updateServicePrincipal)
-	s.route("DELETE "+p+"/servicePrincipals/{id}", access.WriteApplications, d.deleteServicePrincipal)
-	s.route("GET "+p+"/servicePrincipals/{id}/appRoleAssignedTo", access.ReadApplications, d.listAppRoleAssignedTo)
-	s.route("POST "+p+"/servicePrincipals/{id}/appRoleAssignedTo", access.WriteApplications, d.assignAppRole)
-	s.route("DELETE "+p+"/servicePrincipals/{id}/appRoleAssignedTo/{assignmentId}", access.WriteApplications, d.removeAppRoleAssignment)
-}
-
 // The wire shapes of the directory's nouns, for directoryList and
 // getHandler, and a group's id, for lists of groups held in memory.
 func userShape(u access.User) any                          { return userOut(u) }

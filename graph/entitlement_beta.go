@@ -88,34 +88,10 @@ var packageFieldsBeta = packageFieldsV1.with(map[string]wireField{
 	"modifiedBy":              {field: "ModifiedBy"},
 })
 
-// entitlementRoutesBeta registers the beta entitlement-management routes.
-func (s *Server) entitlementRoutesBeta() {
-	em := "/beta" + emRoot
-	read, write := access.ReadEntitlements, access.WriteEntitlements
-	const catalogs, extensions = "accessPackageCatalogs", "accessPackageCustomWorkflowExtensions"
-	s.listRoute("GET "+em+"/accessPackageCatalogs", read, s.listCatalogs(catalogsBeta))
-	s.route("POST "+em+"/accessPackageCatalogs", write, s.createCatalog(catalogsBeta))
-	s.route("GET "+em+"/accessPackageCatalogs/{id}", read, s.getCatalog(catalogsBeta))
-	s.route("PATCH "+em+"/accessPackageCatalogs/{id}", write, s.patchCatalog)
-	s.route("DELETE "+em+"/accessPackageCatalogs/{id}", write, s.deleteCatalog)
-	s.listRoute("GET "+em+"/accessPackageCatalogs/{id}/accessPackages", read, s.listPackages(packagesBeta))
-	s.listRoute("GET "+em+"/accessPackageCatalogs/{id}/"+extensions, read, s.listExtensions("beta", catalogs, extensions))
-	s.route("POST "+em+"/accessPackageCatalogs/{id}/"+extensions, write, s.createExtension("beta", catalogs, extensions))
-	s.route("GET "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", read, s.getExtension("beta", catalogs, extensions))
-	s.route("PUT "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", write, s.replaceExtension("beta", catalogs, extensions))
-	s.route("DELETE "+em+"/accessPackageCatalogs/{id}/"+extensions+"/{xid}", write, s.deleteExtension)
-
-	s.listRoute("GET "+em+"/accessPackages", read, s.listPackages(packagesBeta))
-	s.route("POST "+em+"/accessPackages", write, s.createPackage(packagesBeta))
-	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackage(packagesBeta))
-	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
-	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
-}
-
 func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageBeta, error) {
 	out := accessPackageToBeta(p)
 	if expand.has("accessPackageCatalog") {
-		c, err := s.svc.Catalog(r.Context(), p.CatalogID)
+		c, err := s.svc.Catalog(r.Context(), callerOf(r), p.CatalogID)
 		if err != nil {
 			return out, err
 		}

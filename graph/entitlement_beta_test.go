@@ -3,17 +3,20 @@ package graph
 import (
 	"net/http"
 	"testing"
+
+	"github.com/accessd/accessd/access"
 )
 
 // Tests of the beta entitlement-management API: the same catalogs, packages
 // and extensions as v1.0, under beta's names and shapes. Helpers are in
 // entitlement_v1_test.go.
 
-// betaAdmin is a signed-in administrator allowed to write entitlement
-// management, so that createdBy shows a userPrincipalName.
+// betaAdmin is a signed-in Identity Governance Administrator, so that
+// createdBy shows a userPrincipalName.
 func betaAdmin(t *testing.T, a *emAPI) string {
 	t.Helper()
-	a.newUser(t, "admin@contoso.test")
+	u := a.newUser(t, "admin@contoso.test")
+	a.grant(t, u.ID, access.RoleIdentityGovernanceAdministrator, "")
 	return a.userToken(t, "admin@contoso.test", "EntitlementManagement.ReadWrite.All")
 }
 

@@ -9,36 +9,6 @@ import (
 
 const emRoot = "/identityGovernance/entitlementManagement"
 
-// entitlementRoutesV1 registers the v1.0 entitlement-management routes.
-func (s *Server) entitlementRoutesV1() {
-	em := "/v1.0" + emRoot
-	read, write := access.ReadEntitlements, access.WriteEntitlements
-	s.listRoute("GET "+em+"/catalogs", read, s.listCatalogs(catalogsV1))
-	s.route("POST "+em+"/catalogs", write, s.createCatalog(catalogsV1))
-	s.route("GET "+em+"/catalogs/{id}", read, s.getCatalog(catalogsV1))
-	s.route("PATCH "+em+"/catalogs/{id}", write, s.patchCatalog)
-	s.route("DELETE "+em+"/catalogs/{id}", write, s.deleteCatalog)
-	s.listRoute("GET "+em+"/catalogs/{id}/accessPackages", read, s.listPackages(packagesV1))
-	s.listRoute("GET "+em+"/catalogs/{id}/customWorkflowExtensions", read, s.listExtensions("v1.0", "catalogs", "customWorkflowExtensions"))
-	s.route("POST "+em+"/catalogs/{id}/customWorkflowExtensions", write, s.createExtension("v1.0", "catalogs", "customWorkflowExtensions"))
-	s.route("GET "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", read, s.getExtension("v1.0", "catalogs", "customWorkflowExtensions"))
-	s.route("PUT "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.replaceExtension("v1.0", "catalogs", "customWorkflowExtensions"))
-	s.route("DELETE "+em+"/catalogs/{id}/customWorkflowExtensions/{xid}", write, s.deleteExtension)
-
-	s.listRoute("GET "+em+"/accessPackages", read, s.listPackages(packagesV1))
-	s.route("POST "+em+"/accessPackages", write, s.createPackage(packagesV1))
-	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackage(packagesV1))
-	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
-	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
-	s.listRoute("GET "+em+"/accessPackages/{id}/assignmentPolicies", read, s.listPoliciesV1())
-
-	s.listRoute("GET "+em+"/assignmentPolicies", read, s.listPoliciesV1())
-	s.route("POST "+em+"/assignmentPolicies", write, s.createPolicyV1)
-	s.route("GET "+em+"/assignmentPolicies/{id}", read, s.getPolicyV1)
-	s.route("PUT "+em+"/assignmentPolicies/{id}", write, s.replacePolicyV1)
-	s.route("DELETE "+em+"/assignmentPolicies/{id}", write, s.deletePolicy)
-}
-
 // emContext is @odata.context for an entitlement-management set.
 func (s *Server) emContext(version, set string, entity bool) string {
 	return contextURL(s.cfg.PublicURL, version, "identityGovernance/entitlementManagement/"+set, entity)
@@ -70,7 +40,7 @@ func (s *Server) listCatalogs(cv catalogVersion) handler {
 }
 
 func (s *Server) getCatalog(cv catalogVersion) handler {
-	return getHandler(s.emContext(cv.version, cv.set, true), s.svc.Catalog, cv.shape)
+	return getHandler(s.emContext(cv.version, cv.set, true), asCaller(s.svc.Catalog), cv.shape)
 }
 
 func (s *Server) createCatalog(cv catalogVersion) handler {
@@ -111,7 +81,7 @@ func (s *Server) patchCatalog(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteCatalog(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.DeleteCatalog(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.svc.DeleteCatalog(r.Context(), callerOf(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -130,7 +100,7 @@ func lastID[T any](items []T, id func(T) string) string {
 func (s *Server) packageV1(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageV1, error) {
 	out := accessPackageToV1(p)
 	if expand.has("catalog") {
-		c, err := s.svc.Catalog(r.Context(), p.CatalogID)
+		c, err := s.svc.Catalog(r.Context(), callerOf(r), p.CatalogID)
 		if err != nil {
 			return out, err
 		}
@@ -181,7 +151,7 @@ type packageLinks struct {
 func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.AccessPackage, expand expandSet) (packageLinks, error) {
 	var links packageLinks
 	if expand.has(n.roleScopes) {
-		views, err := s.svc.RoleScopes(ctx, p.ID)
+		views, err := s.svc.RoleScopes(ctx, callerIn(ctx), p.ID)
 		if err != nil {
 			return links, err
 		}
@@ -199,7 +169,7 @@ func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.A
 		if !expand.has(nav.name) {
 			continue
 		}
-		pkgs, err := s.svc.IncompatiblePackages(ctx, p.ID, nav.reverse)
+		pkgs, err := s.svc.IncompatiblePackages(ctx, callerIn(ctx), p.ID, nav.reverse)
 		if err != nil {
 			return links, err
 		}
@@ -214,7 +184,7 @@ func (s *Server) packageLinksOf(ctx context.Context, n resourceNames, p access.A
 		*nav.dst = out
 	}
 	if expand.has("incompatibleGroups") {
-		groups, err := s.svc.IncompatibleGroups(ctx, p.ID)
+		groups, err := s.svc.IncompatibleGroups(ctx, callerIn(ctx), p.ID)
 		if err != nil {
 			return links, err
 		}
@@ -269,7 +239,7 @@ func (s *Server) listPackages(pv packageVersion) handler {
 			}
 			return s.emContext(pv.version, "accessPackages", false)
 		},
-		scope: underParent(s.svc.Catalog, "CatalogID"),
+		scope: underParent(asCaller(s.svc.Catalog), "CatalogID"),
 		shape: func(r *http.Request, p access.AccessPackage, expand expandSet) (any, error) {
 			return pv.shape(s, r, p, expand)
 		},
@@ -282,7 +252,7 @@ func (s *Server) getPackage(pv packageVersion) handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.svc.AccessPackage(r.Context(), r.PathValue("id"))
+		p, err := s.svc.AccessPackage(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -335,7 +305,7 @@ func (s *Server) patchPackage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deletePackage(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.DeleteAccessPackage(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.svc.DeleteAccessPackage(r.Context(), callerOf(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -1489,7 +1489,7 @@ func TestV1PolicyStoredThroughService(t *testing.T) {
 	a := newEMAPI(t)
 	w := a.world(t)
 	id := a.policy(t, emFullPolicy(w, a.newUser(t, "alice@contoso.test").ID, a.newUser(t, "bob@contoso.test").ID, a.newUser(t, "carol@contoso.test").ID))
-	p, err := a.Svc.AssignmentPolicy(context.Background(), id)
+	p, err := a.Svc.AssignmentPolicy(context.Background(), svcAdmin, id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,37 +7,45 @@ import (
 )
 
 // The custom extension routes are the same in v1.0 and beta but for the names
-// of the catalog set and the extension collection, which the closures carry.
-
-func (s *Server) extensionContext(version, catalogs, collection, catalogID string, entity bool) string {
-	return s.emContext(version, catalogs+"('"+catalogID+"')/"+collection, entity)
+// of the catalog set and the extension collection.
+type extensionSet struct {
+	version, catalogs, collection string
 }
 
-func (s *Server) listExtensions(version, catalogs, collection string) handler {
+var (
+	extensionsV1   = extensionSet{"v1.0", "catalogs", "customWorkflowExtensions"}
+	extensionsBeta = extensionSet{"beta", "accessPackageCatalogs", "accessPackageCustomWorkflowExtensions"}
+)
+
+func (s *Server) extensionContext(xs extensionSet, catalogID string, entity bool) string {
+	return s.emContext(xs.version, xs.catalogs+"('"+catalogID+"')/"+xs.collection, entity)
+}
+
+func (s *Server) listExtensions(xs extensionSet) handler {
 	return serveList(s, storedList[access.CustomExtension]{
 		fields: extensionFields,
 		context: func(r *http.Request) string {
-			return s.extensionContext(version, catalogs, collection, r.PathValue("id"), false)
+			return s.extensionContext(xs, r.PathValue("id"), false)
 		},
-		scope: underParent(s.svc.Catalog, "CatalogID"),
+		scope: underParent(asCaller(s.svc.Catalog), "CatalogID"),
 		shape: func(_ *http.Request, x access.CustomExtension, _ expandSet) (any, error) {
 			return customExtensionToWire(x), nil
 		},
 	})
 }
 
-func (s *Server) getExtension(version, catalogs, collection string) handler {
+func (s *Server) getExtension(xs extensionSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q, err := parseQuery(r)
 		if err != nil {
 			return err
 		}
 		catalogID := r.PathValue("id")
-		x, err := s.svc.CustomExtension(r.Context(), catalogID, r.PathValue("xid"))
+		x, err := s.svc.CustomExtension(r.Context(), callerOf(r), catalogID, r.PathValue("xid"))
 		if err != nil {
 			return err
 		}
-		return writeEntity(w, http.StatusOK, s.extensionContext(version, catalogs, collection, catalogID, true), customExtensionToWire(x), q.selectSet)
+		return writeEntity(w, http.StatusOK, s.extensionContext(xs, catalogID, true), customExtensionToWire(x), q.selectSet)
 	}
 }
 
@@ -49,7 +57,7 @@ func decodeExtension(r *http.Request) (access.CustomExtension, error) {
 	return in.toDomain()
 }
 
-func (s *Server) createExtension(version, catalogs, collection string) handler {
+func (s *Server) createExtension(xs extensionSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		catalogID := r.PathValue("id")
 		x, err := decodeExtension(r)
@@ -59,12 +67,12 @@ func (s *Server) createExtension(version, catalogs, collection string) handler {
 		if x, err = s.svc.CreateCustomExtension(r.Context(), callerOf(r), catalogID, x); err != nil {
 			return err
 		}
-		return writeEntity(w, http.StatusCreated, s.extensionContext(version, catalogs, collection, catalogID, true), customExtensionToWire(x), nil)
+		return writeEntity(w, http.StatusCreated, s.extensionContext(xs, catalogID, true), customExtensionToWire(x), nil)
 	}
 }
 
 // replaceExtension is PUT, which Graph answers with the updated object.
-func (s *Server) replaceExtension(version, catalogs, collection string) handler {
+func (s *Server) replaceExtension(xs extensionSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		catalogID := r.PathValue("id")
 		x, err := decodeExtension(r)
@@ -74,12 +82,12 @@ func (s *Server) replaceExtension(version, catalogs, collection string) handler 
 		if x, err = s.svc.ReplaceCustomExtension(r.Context(), callerOf(r), catalogID, r.PathValue("xid"), x); err != nil {
 			return err
 		}
-		return writeEntity(w, http.StatusOK, s.extensionContext(version, catalogs, collection, catalogID, true), customExtensionToWire(x), nil)
+		return writeEntity(w, http.StatusOK, s.extensionContext(xs, catalogID, true), customExtensionToWire(x), nil)
 	}
 }
 
 func (s *Server) deleteExtension(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.DeleteCustomExtension(r.Context(), r.PathValue("id"), r.PathValue("xid")); err != nil {
+	if err := s.svc.DeleteCustomExtension(r.Context(), callerOf(r), r.PathValue("id"), r.PathValue("xid")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

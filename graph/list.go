@@ -90,12 +90,6 @@ func memberOf[T ~string](parse func(string) (T, bool)) func(string) (string, boo
 	}
 }
 
-// listRoute registers a stored list's route and its /$count segment.
-func (s *Server) listRoute(pattern string, need access.Permission, h handler) {
-	s.route(pattern, need, h)
-	s.route(pattern+"/$count", need, h)
-}
-
 // serveList answers GET on a stored list, and on its /$count segment.
 func serveList[T any](s *Server, l storedList[T]) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -115,6 +109,9 @@ func (l storedList[T]) serve(s *Server, w http.ResponseWriter, r *http.Request) 
 			return err
 		}
 	}
+	// What the caller may see is part of the query: counts and pages are
+	// of the visible items only.
+	q.Scope = bothOf(q.Scope, callerOf(r).ListScope(l.fields.noun))
 	if countOnly {
 		q.Count, q.Top = true, 1
 		found, err := access.Find[struct{}](r.Context(), s.svc, l.fields.noun, q)
@@ -150,6 +147,17 @@ func (l storedList[T]) serve(s *Server, w http.ResponseWriter, r *http.Request) 
 		page.skipToken = encodeSkipToken(lq.fingerprint, found.Next)
 	}
 	return s.writePage(w, r, page, lq.selectSet)
+}
+
+// bothOf is the condition that a and b hold; either may be nil.
+func bothOf(a, b *access.Cond) *access.Cond {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return &access.Cond{Op: access.OpAnd, Args: []*access.Cond{a, b}}
 }
 
 // fixedContext is a list's @odata.context that does not depend on the address.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,7 +153,7 @@ func parseListQuery(r *http.Request, fields wireFields, expandable []string, cou
 	if err != nil {
 		return listQuery{}, err
 	}
-	lq := listQuery{fingerprint: fingerprint(r.URL.Path, opts)}
+	lq := listQuery{fingerprint: fingerprint(addressOf(r), opts)}
 	q := &lq.query
 	if q.Top, err = opts.top(); err != nil {
 		return lq, err
@@ -463,7 +465,7 @@ func nextLink(base string, r *http.Request, token string) string {
 		}
 	}
 	values.Set("$skiptoken", token)
-	return base + r.URL.Path + "?" + values.Encode()
+	return base + addressOf(r) + "?" + values.Encode()
 }
 
 // ---- $select ----
@@ -604,6 +606,67 @@ func rewriteKeys(path string) string {
 		}
 	}
 	return strings.Join(segs, "/")
+}
+
+// operations are the actions and functions routes name in their paths.
+// Clients write them in any case and with or without the microsoft.graph.
+// namespace (beta's metadata spells Cancel), and pass a function's
+// parameters in the segment: filterByCurrentUser(on='target').
+var operations = []string{"cancel", "resume", "reprocess", "filterByCurrentUser", "additionalAccess", "getApplicablePolicyRequirements"}
+
+type callKey struct{}
+
+// canonicalOperation rewrites a path segment that names an operation to the
+// name the route table writes, so that each operation has a route of its
+// own, and keeps the segment as sent (with a function's parameters) for the
+// handler: see callSegment. A segment is rewritten only where the table has
+// the operation at that place, so an object whose id happens to read like
+// an operation's name is still found by its id.
+func (s *Server) canonicalOperation(r *http.Request) *http.Request {
+	segs := strings.Split(r.URL.Path, "/")
+	for i, seg := range segs {
+		name, _, _ := strings.Cut(seg, "(")
+		name = typeName(name)
+		k := slices.IndexFunc(operations, func(op string) bool { return strings.EqualFold(op, name) })
+		if k < 0 || seg == operations[k] {
+			continue
+		}
+		rewritten := slices.Clone(segs)
+		rewritten[i] = operations[k]
+		probe := r.Clone(r.Context())
+		probe.URL.Path, probe.URL.RawPath = strings.Join(rewritten, "/"), ""
+		_, pattern := s.mux.Handler(probe)
+		_, path, _ := strings.Cut(pattern, " ")
+		if psegs := strings.Split(path, "/"); i >= len(psegs) || psegs[i] != operations[k] {
+			continue
+		}
+		sent := call{segment: seg, path: r.URL.Path}
+		r.URL.Path, r.URL.RawPath = probe.URL.Path, ""
+		return r.WithContext(context.WithValue(r.Context(), callKey{}, sent))
+	}
+	return r
+}
+
+// call is an operation's segment and the whole path, as the client sent them.
+type call struct{ segment, path string }
+
+// callSegment is the path segment that named the route's operation, as the
+// client sent it: filterByCurrentUser(on='target'), or the bare name when
+// the client wrote it so.
+func callSegment(r *http.Request, name string) string {
+	if c, ok := r.Context().Value(callKey{}).(call); ok {
+		return c.segment
+	}
+	return name
+}
+
+// addressOf is the path as the client addressed it, a function's
+// parameters included, for nextLinks and the fingerprints of skiptokens.
+func addressOf(r *http.Request) string {
+	if c, ok := r.Context().Value(callKey{}).(call); ok {
+		return c.path
+	}
+	return r.URL.Path
 }
 
 // contextURL builds @odata.context: base/version/$metadata#set[/$entity].

@@ -21,7 +21,7 @@ func (s *Server) listPoliciesV1() handler {
 			}
 			return s.emContext("v1.0", "assignmentPolicies", false)
 		},
-		scope: underParent(s.svc.AccessPackage, "AccessPackageID"),
+		scope: underParent(asCaller(s.svc.AccessPackage), "AccessPackageID"),
 		shape: func(r *http.Request, p access.AssignmentPolicy, expand expandSet) (any, error) {
 			return s.policyV1(r, p, expand)
 		},
@@ -35,7 +35,7 @@ func (s *Server) policyV1(r *http.Request, p access.AssignmentPolicy, expand exp
 	out := policyToV1(p)
 	ctx := r.Context()
 	if expand.has("accessPackage") {
-		pkg, err := s.svc.AccessPackage(ctx, p.AccessPackageID)
+		pkg, err := s.svc.AccessPackage(ctx, callerIn(ctx), p.AccessPackageID)
 		if err != nil {
 			return out, err
 		}
@@ -43,7 +43,7 @@ func (s *Server) policyV1(r *http.Request, p access.AssignmentPolicy, expand exp
 		out.AccessPackage = &pw
 	}
 	if expand.has("catalog") {
-		c, err := s.svc.Catalog(ctx, p.CatalogID)
+		c, err := s.svc.Catalog(ctx, callerIn(ctx), p.CatalogID)
 		if err != nil {
 			return out, err
 		}
@@ -56,7 +56,7 @@ func (s *Server) policyV1(r *http.Request, p access.AssignmentPolicy, expand exp
 		for _, b := range p.ExtensionBindings {
 			sw := stageSettingWire{ID: b.ID, Stage: string(b.Stage)}
 			if withExtension {
-				x, err := s.svc.CustomExtension(ctx, p.CatalogID, b.CustomExtensionID)
+				x, err := s.svc.CustomExtension(ctx, callerIn(ctx), p.CatalogID, b.CustomExtensionID)
 				if err != nil {
 					return out, err
 				}
@@ -79,7 +79,7 @@ func (s *Server) getPolicyV1(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.svc.AssignmentPolicy(r.Context(), r.PathValue("id"))
+	p, err := s.svc.AssignmentPolicy(r.Context(), callerOf(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (s *Server) createPolicyV1(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p, err = s.svc.CreateAssignmentPolicy(r.Context(), p); err != nil {
+	if p, err = s.svc.CreateAssignmentPolicy(r.Context(), callerOf(r), p); err != nil {
 		return err
 	}
 	out, err := s.policyAnswer(r, p)
@@ -125,7 +125,7 @@ func (s *Server) replacePolicyV1(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p, err = s.svc.ReplaceAssignmentPolicy(r.Context(), r.PathValue("id"), p); err != nil {
+	if p, err = s.svc.ReplaceAssignmentPolicy(r.Context(), callerOf(r), r.PathValue("id"), p); err != nil {
 		return err
 	}
 	out, err := s.policyAnswer(r, p)
@@ -136,7 +136,7 @@ func (s *Server) replacePolicyV1(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deletePolicy(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.DeleteAssignmentPolicy(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.svc.DeleteAssignmentPolicy(r.Context(), callerOf(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -14,11 +14,6 @@ import (
 // accessPackageAssignments). The service enforces every rule; handlers decode,
 // call it and write the version's shape.
 
-// submitRequests is the permission to submit and cancel requests: admin
-// types need EntitlementManagement.ReadWrite.All, which the service checks;
-// the self-service scope covers the user* types.
-var submitRequests = access.Permission{"EntitlementManagement.ReadWrite.All", "EntitlementMgmt-SubjectAccess.ReadWrite"}
-
 // requestSet is one collection of requests: its version and its name.
 type requestSet struct {
 	beta bool
@@ -77,31 +72,6 @@ func (as assignmentSet) fields() wireFields {
 	return assignmentFieldsV1
 }
 
-// requestRoutes registers requests and assignments in both versions.
-func (s *Server) requestRoutes() {
-	read, write := access.ReadEntitlements, access.WriteEntitlements
-	for _, rs := range []requestSet{{beta: false, name: "assignmentRequests"}, {beta: true, name: "accessPackageAssignmentRequests"}, {beta: true, name: "assignmentRequests"}} {
-		base := "/" + rs.version() + emRoot + "/" + rs.name
-		s.listRoute("GET "+base, read, s.listRequests(rs))
-		s.route("POST "+base, submitRequests, s.submitRequest(rs))
-		s.route("GET "+base+"/{id}", read, s.getRequest(rs))
-		s.route("GET "+base+"/{id}/$count", read, s.countRequestsToDecide(rs))
-		s.route("DELETE "+base+"/{id}", write, s.deleteRequest)
-		s.route("GET "+base+"/{id}/history", read, s.requestHistory(rs))
-		// Actions: cancel (beta writes Cancel), with or without microsoft.graph.
-		s.route("POST "+base+"/{id}/{action}", submitRequests, s.requestAction(rs))
-	}
-	// The resume routes real integrations use besides the ones above.
-	s.route("POST /v1.0"+emRoot+"/accessPackageAssignmentRequests/{id}/{action}", write,
-		s.requestAction(requestSet{beta: false, name: "accessPackageAssignmentRequests"}))
-	s.route("POST /beta"+emRoot+"/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests/{id}/{action}", write, s.nestedResume)
-	for _, as := range []assignmentSet{{beta: false}, {beta: true}} {
-		base := "/" + as.version() + emRoot + "/" + as.name()
-		s.listRoute("GET "+base, read, s.listAssignments(as))
-		s.route("GET "+base+"/{id}", read, s.getAssignment(as))
-	}
-}
-
 // ---- requests ----
 
 func (s *Server) listRequests(rs requestSet) handler {
@@ -128,22 +98,14 @@ func (rs requestSet) list(s *Server, context func(*http.Request) string, scope f
 	}
 }
 
-// getRequest answers GET of one request, and the filterByCurrentUser
-// function that shares its place in the path.
+// getRequest answers GET of one request.
 func (s *Server) getRequest(rs requestSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		id := r.PathValue("id")
-		if on, called, err := currentUserFilter(id); called {
-			if err != nil {
-				return err
-			}
-			return s.listRequestsToDecide(w, r, rs, on)
-		}
 		q, err := parseQuery(r, rs.expandable()...)
 		if err != nil {
 			return err
 		}
-		req, err := s.svc.Request(r.Context(), id)
+		req, err := s.svc.Request(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -155,28 +117,22 @@ func (s *Server) getRequest(rs requestSet) handler {
 	}
 }
 
-// listRequestsToDecide is filterByCurrentUser(on='approver'): the requests
-// waiting for the caller's decision now, in the set's shape.
-func (s *Server) listRequestsToDecide(w http.ResponseWriter, r *http.Request, rs requestSet, on string) error {
-	if err := onlyApprover(rs.name, on); err != nil {
-		return err
-	}
-	context := fixedContext(contextURL(s.cfg.PublicURL, rs.version(), "Collection(microsoft.graph.accessPackageAssignmentRequest)", false))
-	return rs.list(s, context, waitingForCaller).serve(s, w, r)
-}
-
-// countRequestsToDecide is the /$count segment of filterByCurrentUser,
-// which shares its place in the path with a request's id.
-func (s *Server) countRequestsToDecide(rs requestSet) handler {
+// requestsByCurrentUser is filterByCurrentUser on requests, in the set's
+// shape, and its /$count segment: the caller's as target (on='target'), as
+// requestor (on='createdBy'), either (on='targetOrRequestor'), or those
+// waiting for the caller's decision now (on='approver').
+func (s *Server) requestsByCurrentUser(rs requestSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		on, called, err := currentUserFilter(r.PathValue("id"))
-		if !called {
-			return access.NotFoundf("no resource at %s", r.URL.Path)
-		}
+		on, _, err := currentUserFilter(callSegment(r, "filterByCurrentUser"))
 		if err != nil {
 			return err
 		}
-		return s.listRequestsToDecide(w, r, rs, on)
+		scope, err := currentUserScope(r, rs.name, on, requestsOfCurrentUser)
+		if err != nil {
+			return err
+		}
+		context := fixedContext(contextURL(s.cfg.PublicURL, rs.version(), "Collection(microsoft.graph.accessPackageAssignmentRequest)", false))
+		return rs.list(s, context, func(*http.Request) (*access.Cond, error) { return scope, nil }).serve(s, w, r)
 	}
 }
 
@@ -218,53 +174,29 @@ func decodeRequestInput(r *http.Request, beta bool) (access.RequestInput, error)
 }
 
 func (s *Server) deleteRequest(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.DeleteRequest(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.svc.DeleteRequest(r.Context(), callerOf(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	return writeNoContent(w)
 }
 
-// requestAction dispatches POST …/{id}/{action}. Action names are read
-// case-insensitively, with or without the microsoft.graph. prefix.
-func (s *Server) requestAction(rs requestSet) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		given := r.PathValue("action")
-		switch strings.ToLower(typeName(given)) {
-		case "cancel":
-			if err := s.svc.CancelRequest(r.Context(), callerOf(r), r.PathValue("id"), readNoBody(r)); err != nil {
-				return err
-			}
-			return writeNoContent(w)
-		case "resume", "reprocess":
-			return s.extensionAction(w, r, given, r.PathValue("id"), "")
-		default:
-			return access.NotFoundf("%s have no action %q; the actions here are cancel, resume and reprocess", rs.name, given)
-		}
+// cancelRequest is the cancel action (beta writes Cancel): 204.
+func (s *Server) cancelRequest(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.CancelRequest(r.Context(), callerOf(r), r.PathValue("id"), readNoBody(r)); err != nil {
+		return err
 	}
+	return writeNoContent(w)
 }
 
-// extensionAction runs resume or reprocess. The route lets self-service
-// callers in for cancel; these two need EntitlementManagement.ReadWrite.All.
-func (s *Server) extensionAction(w http.ResponseWriter, r *http.Request, action, requestID, assignmentID string) error {
-	if !callerOf(r).Has(access.WriteEntitlements) {
-		return access.E(access.KindForbidden, "%s needs EntitlementManagement.ReadWrite.All", action)
-	}
-	if strings.EqualFold(typeName(action), "reprocess") {
-		if assignmentID != "" {
-			return access.NotFoundf("reprocess is not an action of a request under an assignment; use accessPackageAssignmentRequests/{id}/reprocess")
-		}
-		return s.reprocess(w, r, requestID)
-	}
-	return s.resume(w, r, requestID, assignmentID)
+// resumeRequest is an extension's callback, on a request or (beta) on a
+// request under an assignment: 404 when the request is not the assignment's.
+func (s *Server) resumeRequest(w http.ResponseWriter, r *http.Request) error {
+	return s.resume(w, r, r.PathValue("id"), r.PathValue("assignmentId"))
 }
 
-// nestedResume is beta's resume under an assignment: 404 when the request is not the assignment's.
-func (s *Server) nestedResume(w http.ResponseWriter, r *http.Request) error {
-	action := r.PathValue("action")
-	if !strings.EqualFold(typeName(action), "resume") {
-		return access.NotFoundf("accessPackageAssignments/{id}/accessPackageAssignmentRequests/{id} has no action %q here; use resume", action)
-	}
-	return s.extensionAction(w, r, action, r.PathValue("id"), r.PathValue("assignmentId"))
+// reprocessRequest runs a failed request's failed step again.
+func (s *Server) reprocessRequest(w http.ResponseWriter, r *http.Request) error {
+	return s.reprocess(w, r, r.PathValue("id"))
 }
 
 // readNoBody accepts an action body that is absent, empty or {}.
@@ -287,7 +219,7 @@ func (s *Server) requestHistory(rs requestSet) handler {
 			return err
 		}
 		id := r.PathValue("id")
-		items, more, err := s.svc.History(r.Context(), id, q.page())
+		items, more, err := s.svc.History(r.Context(), callerOf(r), id, q.page())
 		if err != nil {
 			return err
 		}
@@ -298,6 +230,15 @@ func (s *Server) requestHistory(rs requestSet) handler {
 		return s.writeList(w, r, s.emContext(rs.version(), rs.name+"('"+id+"')/history", false), out,
 			lastID(items, func(h access.HistoryEntry) string { return h.ID }), more, q.selectSet)
 	}
+}
+
+// throughSeen is r as it reads the navigation properties of a request or
+// an assignment the caller sees (its package, assignment and policy):
+// those are part of the object, shown to whoever may see it, a target
+// without any role included.
+func throughSeen(r *http.Request) *http.Request {
+	reader := access.Caller{ObjectID: callerOf(r).ObjectID, IsApp: true, Roles: access.ReadEntitlements, Rule: access.RuleReader}
+	return r.WithContext(context.WithValue(r.Context(), callerKey{}, reader))
 }
 
 // requestOut writes a request in the set's shape with what $expand names.
@@ -312,6 +253,7 @@ func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, 
 // requestShape is requestOut with the requestor, when expanded, already
 // looked up.
 func (s *Server) requestShape(r *http.Request, rs requestSet, req access.Request, expand expandSet, requestors subjectsNow) (any, error) {
+	r = throughSeen(r)
 	if rs.beta {
 		out := requestToBeta(req)
 		var err error
@@ -379,7 +321,7 @@ func (s *Server) expandPackage(r *http.Request, beta bool, id string, nested exp
 	if id == "" {
 		return jsonNull, nil
 	}
-	p, err := s.svc.AccessPackage(r.Context(), id)
+	p, err := s.svc.AccessPackage(r.Context(), callerOf(r), id)
 	if access.IsNotFound(err) {
 		return jsonNull, nil
 	}
@@ -398,7 +340,7 @@ func (s *Server) expandAssignment(r *http.Request, as assignmentSet, id string, 
 	if id == "" {
 		return jsonNull, nil
 	}
-	a, err := s.svc.Assignment(r.Context(), id)
+	a, err := s.svc.Assignment(r.Context(), callerOf(r), id)
 	if access.IsNotFound(err) {
 		return jsonNull, nil
 	}
@@ -410,8 +352,11 @@ func (s *Server) expandAssignment(r *http.Request, as assignmentSet, id string, 
 
 // ---- assignments ----
 
-func (s *Server) listAssignments(as assignmentSet) handler {
-	return serveList(s, storedList[access.Assignment]{
+func (s *Server) listAssignments(as assignmentSet) handler { return serveList(s, as.list(s)) }
+
+// list is the version's assignments.
+func (as assignmentSet) list(s *Server) storedList[access.Assignment] {
+	return storedList[access.Assignment]{
 		fields:     as.fields(),
 		expandable: as.expandable(),
 		context:    fixedContext(s.emContext(as.version(), as.name(), false)),
@@ -421,25 +366,17 @@ func (s *Server) listAssignments(as assignmentSet) handler {
 		shapePage: func(r *http.Request, items []access.Assignment, expand expandSet) ([]any, error) {
 			return s.assignmentsOut(r, as, items, expand)
 		},
-	})
+	}
 }
 
-// getAssignment answers GET of one assignment, and the additionalAccess
-// function that shares its place in the path.
+// getAssignment answers GET of one assignment.
 func (s *Server) getAssignment(as assignmentSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		id := r.PathValue("id")
-		if params, called, err := functionCall(id, "additionalAccess"); called {
-			if err != nil {
-				return err
-			}
-			return s.listAdditionalAccess(w, r, as, params)
-		}
 		q, err := parseQuery(r, as.expandable()...)
 		if err != nil {
 			return err
 		}
-		a, err := s.svc.Assignment(r.Context(), id)
+		a, err := s.svc.Assignment(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -448,6 +385,26 @@ func (s *Server) getAssignment(as assignmentSet) handler {
 			return err
 		}
 		return writeEntity(w, http.StatusOK, s.emContext(as.version(), as.name(), true), out, q.selectSet)
+	}
+}
+
+// assignmentsByCurrentUser is filterByCurrentUser on assignments, and its
+// /$count segment: the caller's as target (on='target'), or those it asked
+// for (on='createdBy').
+func (s *Server) assignmentsByCurrentUser(as assignmentSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		on, _, err := currentUserFilter(callSegment(r, "filterByCurrentUser"))
+		if err != nil {
+			return err
+		}
+		scope, err := currentUserScope(r, as.name(), on, assignmentsOfCurrentUser)
+		if err != nil {
+			return err
+		}
+		l := as.list(s)
+		l.context = fixedContext(contextURL(s.cfg.PublicURL, as.version(), "Collection(microsoft.graph.accessPackageAssignment)", false))
+		l.scope = func(*http.Request) (*access.Cond, error) { return scope, nil }
+		return l.serve(s, w, r)
 	}
 }
 
@@ -497,6 +454,7 @@ func shapeEach[T any](items []T, shape func(T) (any, error)) ([]any, error) {
 
 // assignmentShape is one assignment of assignmentsOut.
 func (s *Server) assignmentShape(r *http.Request, as assignmentSet, a access.Assignment, expand expandSet, targets subjectsNow) (any, error) {
+	r = throughSeen(r)
 	ctx := r.Context()
 	var target, pkg, policy any
 	if expand.has("target") {
@@ -519,7 +477,7 @@ func (s *Server) assignmentShape(r *http.Request, as assignmentSet, a access.Ass
 	}
 	if expand.has(policyNav) {
 		// beta shows the v1.0 policy shape until beta policies exist.
-		p, err := s.svc.AssignmentPolicy(ctx, a.PolicyID)
+		p, err := s.svc.AssignmentPolicy(ctx, callerIn(ctx), a.PolicyID)
 		switch {
 		case access.IsNotFound(err):
 			policy = jsonNull

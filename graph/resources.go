@@ -15,44 +15,6 @@ import (
 // and beta. The service enforces every rule; handlers decode, call it and
 // write the version's shape.
 
-// resourceRoutes registers the resource routes of both versions.
-func (s *Server) resourceRoutes() {
-	read, write := access.ReadEntitlements, access.WriteEntitlements
-	for _, n := range []resourceNames{resourcesV1, resourcesBeta} {
-		em := "/" + n.version + emRoot
-		pv := packagesV1
-		if n.beta {
-			pv = packagesBeta
-		}
-		s.listRoute("GET "+em+"/"+n.resourceRequests, read, s.listResourceRequests(n))
-		s.route("POST "+em+"/"+n.resourceRequests, write, s.submitResourceRequest(n))
-		s.route("GET "+em+"/"+n.resourceRequests+"/{id}", read, s.getResourceRequest(n))
-
-		s.listRoute("GET "+em+"/"+n.resources, read, s.listResources(n))
-		s.route("GET "+em+"/"+n.resources+"/{rid}", read, s.getResource(n))
-		s.route("GET "+em+"/"+n.resources+"/{rid}/"+n.roles, read, s.listRolesOfResource(n))
-		s.route("GET "+em+"/"+n.resources+"/{rid}/"+n.scopes, read, s.listScopesOfResource(n))
-		s.listRoute("GET "+em+"/"+n.catalogs+"/{id}/"+n.resources, read, s.listResources(n))
-		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.resources+"/{rid}", read, s.getResource(n))
-		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.catalogRoles, read, s.listCatalogRoles(n))
-		s.route("GET "+em+"/"+n.catalogs+"/{id}/"+n.catalogScopes, read, s.listCatalogScopes(n))
-
-		pkg := em + "/accessPackages/{id}/"
-		s.route("GET "+pkg+n.roleScopes, read, s.listRoleScopes(n))
-		s.route("POST "+pkg+n.roleScopes, write, s.addRoleScope(n))
-		s.route("DELETE "+pkg+n.roleScopes+"/{rsid}", write, s.removeRoleScope)
-
-		s.route("GET "+pkg+"incompatibleAccessPackages", read, s.listIncompatiblePackages(pv, false))
-		s.route("GET "+pkg+"accessPackagesIncompatibleWith", read, s.listIncompatiblePackages(pv, true))
-		s.route("POST "+pkg+"incompatibleAccessPackages/$ref", write, s.addIncompatible(access.IncompatiblePackage))
-		s.route("DELETE "+pkg+"incompatibleAccessPackages/{otherId}/$ref", write, s.removeIncompatible(access.IncompatiblePackage))
-		s.route("GET "+pkg+"incompatibleGroups", read, s.listIncompatibleGroups(n))
-		s.route("POST "+pkg+"incompatibleGroups/$ref", write, s.addIncompatible(access.IncompatibleGroup))
-		s.route("DELETE "+pkg+"incompatibleGroups/{otherId}/$ref", write, s.removeIncompatible(access.IncompatibleGroup))
-	}
-	s.route("GET /beta"+emRoot+"/accessPackageAssignments/{id}/accessPackageAssignmentResourceRoles", read, s.listAssignmentResourceRoles)
-}
-
 // pageInIDOrder cuts one page out of a list the service returns whole, in
 // id order and after the last id seen, as the store's keyset paging does:
 // a page still starts in the right place when the item the previous page
@@ -102,7 +64,7 @@ func (s *Server) getResourceRequest(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		rr, err := s.svc.ResourceRequest(r.Context(), r.PathValue("id"))
+		rr, err := s.svc.ResourceRequest(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -147,7 +109,7 @@ func (s *Server) submitResourceRequest(n resourceNames) handler {
 func (s *Server) resourceRequestOut(ctx context.Context, n resourceNames, rr access.ResourceRequest, validationOnly bool, expand expandSet) (any, error) {
 	var resource any
 	if expand.has(n.resource) {
-		res, err := s.svc.Resource(ctx, "", rr.ResourceID)
+		res, err := s.svc.Resource(ctx, callerIn(ctx), "", rr.ResourceID)
 		switch {
 		case access.IsNotFound(err):
 			resource = jsonNull
@@ -173,7 +135,7 @@ func (s *Server) resourceRequestOut(ctx context.Context, n resourceNames, rr acc
 	out := resourceRequestV1{ID: rr.ID, RequestType: requestTypeOut(n, rr.Type), State: rr.State,
 		CreatedDateTime: timeOut(rr.CreatedDateTime), Resource: resource}
 	if expand.has("catalog") {
-		c, err := s.svc.Catalog(ctx, rr.CatalogID)
+		c, err := s.svc.Catalog(ctx, callerIn(ctx), rr.CatalogID)
 		switch {
 		case access.IsNotFound(err):
 			out.Catalog = jsonNull
@@ -202,7 +164,7 @@ func (s *Server) listResources(n resourceNames) handler {
 			}
 			return s.emContext(n.version, n.resources, false)
 		},
-		scope: underParent(s.svc.Catalog, "CatalogID"),
+		scope: underParent(asCaller(s.svc.Catalog), "CatalogID"),
 		shape: func(_ *http.Request, res access.Resource, expand expandSet) (any, error) {
 			return resourceOut(n, res, expand), nil
 		},
@@ -216,7 +178,7 @@ func (s *Server) getResource(n resourceNames) handler {
 			return err
 		}
 		catalogID := r.PathValue("id")
-		res, err := s.svc.Resource(r.Context(), catalogID, r.PathValue("rid"))
+		res, err := s.svc.Resource(r.Context(), callerOf(r), catalogID, r.PathValue("rid"))
 		if err != nil {
 			return err
 		}
@@ -235,7 +197,7 @@ func (s *Server) listRolesOfResource(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		res, err := s.svc.Resource(r.Context(), "", r.PathValue("rid"))
+		res, err := s.svc.Resource(r.Context(), callerOf(r), "", r.PathValue("rid"))
 		if err != nil {
 			return err
 		}
@@ -256,7 +218,7 @@ func (s *Server) listScopesOfResource(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		res, err := s.svc.Resource(r.Context(), "", r.PathValue("rid"))
+		res, err := s.svc.Resource(r.Context(), callerOf(r), "", r.PathValue("rid"))
 		if err != nil {
 			return err
 		}
@@ -290,7 +252,7 @@ func (s *Server) catalogResources(r *http.Request, n resourceNames) (query, []ac
 		return q, nil, err
 	}
 	catalogID := r.PathValue("id")
-	if _, err := s.svc.Catalog(r.Context(), catalogID); err != nil {
+	if _, err := s.svc.Catalog(r.Context(), callerOf(r), catalogID); err != nil {
 		return q, nil, err
 	}
 	scope := fieldEquals("CatalogID", catalogID)
@@ -374,7 +336,7 @@ func (s *Server) listRoleScopes(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		views, err := s.svc.RoleScopes(r.Context(), r.PathValue("id"))
+		views, err := s.svc.RoleScopes(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -414,7 +376,7 @@ func (s *Server) addRoleScope(n resourceNames) handler {
 		}
 		view := access.RoleScopeView{RoleScope: rs}
 		if len(q.expand) > 0 {
-			views, err := s.svc.RoleScopes(r.Context(), pkgID)
+			views, err := s.svc.RoleScopes(r.Context(), callerOf(r), pkgID)
 			if err != nil {
 				return err
 			}
@@ -451,7 +413,7 @@ func (s *Server) listIncompatiblePackages(pv packageVersion, reverse bool) handl
 		if err != nil {
 			return err
 		}
-		pkgs, err := s.svc.IncompatiblePackages(r.Context(), r.PathValue("id"), reverse)
+		pkgs, err := s.svc.IncompatiblePackages(r.Context(), callerOf(r), r.PathValue("id"), reverse)
 		if err != nil {
 			return err
 		}
@@ -473,7 +435,7 @@ func (s *Server) listIncompatibleGroups(n resourceNames) handler {
 		if err != nil {
 			return err
 		}
-		groups, err := s.svc.IncompatibleGroups(r.Context(), r.PathValue("id"))
+		groups, err := s.svc.IncompatibleGroups(r.Context(), callerOf(r), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -520,7 +482,17 @@ func (s *Server) removeIncompatible(kind access.Incompatibility) handler {
 // listAdditionalAccess is the function additionalAccess(accessPackageId=…,
 // incompatibleAccessPackageId=…) on assignments: the assignments of the
 // first package whose targets also hold the second.
-func (s *Server) listAdditionalAccess(w http.ResponseWriter, r *http.Request, as assignmentSet, params map[string]string) error {
+func (s *Server) listAdditionalAccess(as assignmentSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		params, _, err := functionCall(callSegment(r, "additionalAccess"), "additionalAccess")
+		if err != nil {
+			return err
+		}
+		return s.additionalAccess(w, r, as, params)
+	}
+}
+
+func (s *Server) additionalAccess(w http.ResponseWriter, r *http.Request, as assignmentSet, params map[string]string) error {
 	const usage = "additionalAccess takes two parameters, as in additionalAccess(accessPackageId='…',incompatibleAccessPackageId='…')"
 	for name := range params {
 		if name != "accessPackageId" && name != "incompatibleAccessPackageId" {
@@ -536,11 +508,11 @@ func (s *Server) listAdditionalAccess(w http.ResponseWriter, r *http.Request, as
 		return err
 	}
 	for _, id := range []string{pkgID, otherID} {
-		if _, err := s.svc.AccessPackage(r.Context(), id); err != nil {
+		if _, err := s.svc.AccessPackage(r.Context(), callerOf(r), id); err != nil {
 			return err
 		}
 	}
-	items, more, err := s.svc.AdditionalAccess(r.Context(), pkgID, otherID, q.page())
+	items, more, err := s.svc.AdditionalAccess(r.Context(), callerOf(r), pkgID, otherID, q.page())
 	if err != nil {
 		return err
 	}
@@ -561,7 +533,7 @@ func (s *Server) listAssignmentResourceRoles(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	a, err := s.svc.Assignment(r.Context(), r.PathValue("id"))
+	a, err := s.svc.Assignment(r.Context(), callerOf(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

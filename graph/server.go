@@ -86,23 +86,13 @@ func NewServer(cfg Config) *Server {
 	}
 	s.mux.Handle("GET /.well-known/openid-configuration", s.public(rawJSON(cfg.OpenIDConfiguration)))
 	s.mux.Handle("GET "+cfg.JWKSPath, s.public(rawJSON(cfg.JWKS)))
-	for _, version := range []string{"v1.0", "beta"} {
-		s.directoryRoutes(version)
-	}
-	s.entitlementRoutesV1()
-	s.entitlementRoutesBeta()
-	s.resourceRoutes()
-	s.requestRoutes()
-	s.approvalRoutes()
-	if cfg.Dev {
-		s.devRoutes()
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
+		if rt.list {
+			s.mux.Handle(rt.method+" "+rt.path+"/$count", s.guard(rt))
+		}
 	}
 	return s
-}
-
-// route registers a handler that needs a token with the given permission.
-func (s *Server) route(pattern string, need access.Permission, h handler) {
-	s.mux.Handle(pattern, s.protected(need, h))
 }
 
 type callerKey struct{}
@@ -115,13 +105,27 @@ type outcome struct {
 	caller access.Caller
 }
 
-// callerOf is the authenticated caller of a protected route.
-func callerOf(r *http.Request) access.Caller {
-	c, _ := r.Context().Value(callerKey{}).(access.Caller)
+// callerOf is the authenticated caller of a route of the table.
+func callerOf(r *http.Request) access.Caller { return callerIn(r.Context()) }
+
+// callerIn is callerOf for the context of the request.
+func callerIn(ctx context.Context) access.Caller {
+	c, _ := ctx.Value(callerKey{}).(access.Caller)
 	return c
 }
 
-func (s *Server) protected(need access.Permission, h handler) http.Handler {
+// asCaller binds a service read to the caller of the request whose
+// context it is given, for the helpers that take a read of (ctx, id).
+func asCaller[T any](get func(context.Context, access.Caller, string) (T, error)) func(context.Context, string) (T, error) {
+	return func(ctx context.Context, id string) (T, error) { return get(ctx, callerIn(ctx), id) }
+}
+
+// guard adapts a route of the table: it authenticates the caller, reads
+// the roles it holds, and lets it through to the handler when its token
+// carries the route's permission (access.Caller.Admits). The route's rule
+// goes with the caller to the service, which applies it to the objects the
+// call touches.
+func (s *Server) guard(rt route) http.Handler {
 	return s.public(func(w http.ResponseWriter, r *http.Request) error {
 		raw, ok := bearer(r)
 		if !ok {
@@ -137,16 +141,17 @@ func (s *Server) protected(need access.Permission, h handler) http.Handler {
 		if o, ok := r.Context().Value(outcomeKey{}).(*outcome); ok {
 			o.caller = caller
 		}
-		if err := s.svc.CheckSignedInUser(r.Context(), caller); err != nil {
+		if caller, err = s.svc.Identify(r.Context(), caller, rt.rule != access.RulePermission); err != nil {
 			return err
 		}
 		if caller.IsApp && caller.DisplayName == "" {
 			caller.DisplayName = s.appName(r.Context(), caller.ObjectID)
 		}
-		if !caller.Has(need) {
-			return access.E(access.KindForbidden, "the token lacks the permission for this call: it needs one of %s", strings.Join(need, ", "))
+		caller.Rule = rt.rule
+		if err := caller.Admits(rt.need, rt.rule); err != nil {
+			return err
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+		return rt.h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
 	})
 }
 
@@ -204,6 +209,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p := rewriteKeys(r.URL.Path); p != r.URL.Path {
 		r.URL.Path, r.URL.RawPath = p, ""
 	}
+	r = s.canonicalOperation(r)
 	defer func() {
 		if p := recover(); p != nil {
 			out.err = access.Internal(panicError{p})

@@ -635,3 +635,11 @@ func assignmentResourceRoleOut(assignmentID string, g access.Grant) assignmentRe
 	return assignmentResourceRoleWire{ID: assignmentID + "_" + g.ResourceID + "_" + g.RoleOriginID, OriginID: g.RoleOriginID,
 		OriginSystem: g.OriginSystem, Status: grantStatuses[g.Status]}
 }
+
+// packages is the access package routes of the same version.
+func (n resourceNames) packages() packageVersion {
+	if n.beta {
+		return packagesBeta
+	}
+	return packagesV1
+}

@@ -52,6 +52,9 @@ func (t *tx) DeleteUser(id string) error {
 	if err := t.removeFromAllGroups(access.ObjectUser, id); err != nil {
 		return err
 	}
+	if err := t.dropRolesOf(id); err != nil {
+		return err
+	}
 	// The manager lives in doc too, so the users it managed are rewritten whole.
 	reports, err := list(t, scanDoc[access.User], "SELECT doc FROM users WHERE manager_id = ?", id)
 	if err != nil {
@@ -236,6 +239,9 @@ func (t *tx) PutServicePrincipal(sp access.ServicePrincipal) error {
 
 func (t *tx) DeleteServicePrincipal(id string) error {
 	if err := t.deleteByID("service_principals", id, access.NotFoundf("no service principal with id %q", id)); err != nil {
+		return err
+	}
+	if err := t.dropRolesOf(id); err != nil {
 		return err
 	}
 	return t.removeFromAllGroups(access.ObjectServicePrincipal, id)

@@ -106,6 +106,8 @@ func storedDocs() []storedDoc {
 		OriginSystem: access.OriginGroup, Justification: "sales needs it", Requestor: subject("requestor"), CreatedDateTime: formatTime}
 	appRole := access.AppRoleAssignment{ID: "app-role-assignment-1", AppRoleID: "app-role-1", PrincipalID: "user-1",
 		PrincipalType: "User", PrincipalDisplayName: "Ada", ResourceID: "sp-1", ResourceDisplayName: "CRM", CreatedDateTime: formatTime}
+	role := access.RoleAssignment{ID: "role-assignment-1", PrincipalID: "user-1", RoleDefinitionID: access.RoleCatalogOwner,
+		DirectoryScopeID: "/", AppScopeID: "/AccessPackageCatalog/catalog-1", CatalogID: "catalog-1", CreatedDateTime: formatTime}
 	policy := access.AssignmentPolicy{
 		ID:                     "policy-1",
 		AccessPackageID:        "package-1",
@@ -208,6 +210,7 @@ func storedDocs() []storedDoc {
 			RoleOriginID: "Member_group-1", Status: access.GrantDelivered, HeldBefore: true, Error: "retried once",
 			FirstAttemptAt: at(time.Minute)}},
 		LastRequestID:   "request-1",
+		RequestorID:     "requestor",
 		CreatedDateTime: formatTime,
 	}
 	history := access.HistoryEntry{ID: "history-1", RequestID: "request-1", At: formatTime, ActorID: "actor-1",
@@ -271,6 +274,9 @@ func storedDocs() []storedDoc {
 			func(tx access.Tx) (any, error) {
 				return only(tx.AppRoleAssignments(appRole.ResourceID, "", access.Page{Limit: 10}))
 			}},
+		{"role_assignment", "role_assignments", role.ID, role,
+			func(tx access.Tx) error { return tx.AddRoleAssignment(role) },
+			func(tx access.Tx) (any, error) { return tx.RoleAssignment(role.ID) }},
 		{"callout_attempt", "callout_attempts", attempt.ID, attempt,
 			func(tx access.Tx) error { return tx.AddCalloutAttempts([]access.CalloutAttempt{attempt}) },
 			func(tx access.Tx) (any, error) { return only(tx.CalloutAttempts(access.Page{Limit: 10})) }},

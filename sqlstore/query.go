@@ -25,6 +25,9 @@ type nounTable struct {
 	// its document, and fill puts what they hold into the decoded item.
 	besideDoc []string
 	fill      func(item any, beside []sql.NullString)
+	// catalog is the column that holds the id of an item's catalog, for
+	// access.FieldCatalogRoleOf.
+	catalog string
 }
 
 // column is a field's column: its name, for times whether it holds
@@ -39,22 +42,25 @@ type column struct {
 }
 
 var nounTables = map[access.Noun]nounTable{
-	access.NounCatalogs:       {table: "catalogs", columns: map[access.Field]column{"ID": {name: "id"}}},
-	access.NounAccessPackages: {table: "access_packages", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"}}},
-	access.NounPolicies: {table: "assignment_policies", columns: map[access.Field]column{"ID": {name: "id"},
+	access.NounCatalogs:       {table: "catalogs", catalog: "id", columns: map[access.Field]column{"ID": {name: "id"}}},
+	access.NounAccessPackages: {table: "access_packages", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"}}},
+	access.NounPolicies: {table: "assignment_policies", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"},
 		"AccessPackageID": {name: "access_package_id"}, "CatalogID": {name: "catalog_id"}},
 		besideDoc: []string{"review_settings", "notification_settings"}, fill: fillPolicy},
-	access.NounCustomExtensions: {table: "custom_extensions", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"}}},
-	access.NounRequests: {table: "requests", columns: map[access.Field]column{"ID": {name: "id"}, "Type": {name: "request_type"},
+	access.NounCustomExtensions: {table: "custom_extensions", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"}}},
+	access.NounRequests: {table: "requests", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"}, "Type": {name: "request_type"},
 		"State": {name: "state"}, "Target.ID": {name: "target_id"}, "AccessPackageID": {name: "access_package_id"},
-		"PolicyID": {name: "policy_id"}, "AssignmentID": {name: "assignment_id"}, "CreatedDateTime": {name: "created_us", micros: true, notNull: true}}},
-	access.NounAssignments: {table: "assignments", columns: map[access.Field]column{"ID": {name: "id"}, "Target.ID": {name: "target_id"},
+		"PolicyID": {name: "policy_id"}, "AssignmentID": {name: "assignment_id"}, "CatalogID": {name: "catalog_id"},
+		"CreatedDateTime": {name: "created_us", micros: true, notNull: true}}},
+	access.NounAssignments: {table: "assignments", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"}, "Target.ID": {name: "target_id"},
 		"AccessPackageID": {name: "access_package_id"}, "PolicyID": {name: "policy_id"}, "State": {name: "state"},
-		"CreatedDateTime": {name: "created_us", micros: true, notNull: true}}},
-	access.NounResources: {table: "resources", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"},
+		"CatalogID": {name: "catalog_id"}, "CreatedDateTime": {name: "created_us", micros: true, notNull: true}}},
+	access.NounResources: {table: "resources", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"}, "CatalogID": {name: "catalog_id"},
 		"OriginID": {name: "origin_id"}}},
-	access.NounResourceRequests: {table: "resource_requests", columns: map[access.Field]column{"ID": {name: "id"},
-		"CreatedDateTime": {name: "created_us", micros: true, notNull: true}}},
+	access.NounResourceRequests: {table: "resource_requests", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"},
+		"CatalogID": {name: "catalog_id"}, "CreatedDateTime": {name: "created_us", micros: true, notNull: true}}},
+	access.NounRoleAssignments: {table: "role_assignments", catalog: "catalog_id", columns: map[access.Field]column{"ID": {name: "id"},
+		"PrincipalID": {name: "principal_id"}, "RoleDefinitionID": {name: "role_definition_id"}, "CatalogID": {name: "catalog_id"}}},
 	access.NounUsers:             {table: "users", columns: map[access.Field]column{"ID": {name: "id"}, "ManagerID": {name: "manager_id"}}},
 	access.NounGroups:            {table: "groups", columns: map[access.Field]column{"ID": {name: "id"}}},
 	access.NounServicePrincipals: {table: "service_principals", columns: map[access.Field]column{"ID": {name: "id"}}},
@@ -307,8 +313,11 @@ func (b *sqlBuilder) cond(c *access.Cond) string {
 	case access.OpNot:
 		return "(NOT " + b.cond(c.Args[0]) + ")"
 	}
-	if c.Field == access.FieldApprover {
+	switch c.Field {
+	case access.FieldApprover:
 		return b.approver(c)
+	case access.FieldCatalogRoleOf:
+		return b.catalogRoleOf(c)
 	}
 	typ := b.fields[c.Field]
 	e := b.expr(c.Field)

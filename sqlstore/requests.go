@@ -10,8 +10,8 @@ import (
 
 var (
 	upsertRequest = upsert("requests", "id", "request_type", "state", "target_id", "access_package_id", "policy_id",
-		"assignment_id", "is_open", "created_us", "doc")
-	upsertAssignment = upsert("assignments", "id", "target_id", "access_package_id", "policy_id", "state", "created_us", "doc")
+		"assignment_id", "catalog_id", "is_open", "created_us", "doc")
+	upsertAssignment = upsert("assignments", "id", "target_id", "access_package_id", "policy_id", "catalog_id", "state", "created_us", "doc")
 )
 
 func (t *tx) Request(id string) (access.Request, error) {
@@ -94,7 +94,7 @@ func (t *tx) PutRequest(r access.Request) error {
 		err = t.updateRequest(r, was, open, doc)
 	} else {
 		_, err = t.exec(upsertRequest, r.ID, string(r.Type), string(r.State), r.Target.ID, r.AccessPackageID, r.PolicyID,
-			r.AssignmentID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc)
+			r.AssignmentID, r.CatalogID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc)
 	}
 	if err != nil {
 		return err
@@ -255,7 +255,7 @@ func (t *tx) PutAssignment(a access.Assignment) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(upsertAssignment, a.ID, a.Target.ID, a.AccessPackageID, a.PolicyID, string(a.State), a.CreatedDateTime.UnixMicro(), doc)
+	_, err = t.exec(upsertAssignment, a.ID, a.Target.ID, a.AccessPackageID, a.PolicyID, a.CatalogID, string(a.State), a.CreatedDateTime.UnixMicro(), doc)
 	return err
 }
 

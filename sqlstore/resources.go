@@ -55,7 +55,7 @@ func (t *tx) AddResourceRequest(r access.ResourceRequest) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec("INSERT INTO resource_requests (id, created_us, doc) VALUES (?, ?, ?)", r.ID, r.CreatedDateTime.UnixMicro(), doc)
+	_, err = t.exec("INSERT INTO resource_requests (id, catalog_id, created_us, doc) VALUES (?, ?, ?, ?)", r.ID, r.CatalogID, r.CreatedDateTime.UnixMicro(), doc)
 	return err
 }
 

@@ -221,7 +221,7 @@ func (t *tx) CalloutAttempts(p access.Page) ([]access.CalloutAttempt, error) {
 var resetTables = []string{
 	"request_extension_refs", "request_approvers", "requests", "history", "work", "callout_attempts", "assignments",
 	"policy_extension_bindings", "assignment_policies", "custom_extensions", "package_incompatibilities", "access_packages",
-	"resources", "resource_requests", "app_role_assignments", "catalogs",
+	"resources", "resource_requests", "app_role_assignments", "role_assignments", "catalogs",
 	"group_relations", "groups", "users", "service_principals",
 }
 

@@ -367,3 +367,15 @@ func NewAppRoleAssignment(id string, sp access.ServicePrincipal, appRoleID, prin
 		CreatedDateTime:      Epoch,
 	}
 }
+
+// NewRoleAssignment returns principalID holding a role: on the catalog, or
+// tenant-wide when catalogID is "".
+func NewRoleAssignment(id, principalID, roleID, catalogID string) access.RoleAssignment {
+	a := access.RoleAssignment{ID: id, PrincipalID: principalID, RoleDefinitionID: roleID, CatalogID: catalogID, CreatedDateTime: Epoch}
+	if catalogID == "" {
+		a.DirectoryScopeID = "/"
+	} else {
+		a.AppScopeID = access.CatalogRoleScope(catalogID)
+	}
+	return a
+}

@@ -76,6 +76,8 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"AppRoleAssignments", testAppRoleAssignments},
 		{"InGroup", testInGroup},
 		{"PackagesIncompatibleWith", testPackagesIncompatibleWith},
+		{"RoleAssignments", testRoleAssignments},
+		{"CatalogRoleOf", testCatalogRoleOf},
 		{"ResetData", testResetData},
 	}
 	for _, tc := range tests {

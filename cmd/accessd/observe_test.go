@@ -174,8 +174,8 @@ func TestMetricsShowALifecycle(t *testing.T) {
 	})
 	after := scrapeMetrics(t, srv.url+"/metrics")
 	wantMetrics(t, "once delivered", after, map[string]float64{
-		`accessd_http_requests_total{route="POST ` + requests + `/{id}/{action}",status="204"}`: 1,
-		`accessd_http_requests_total{route="GET /metrics",status="200"}`:                        1, // the scrape before
+		`accessd_http_requests_total{route="POST ` + requests + `/{id}/resume",status="204"}`: 1,
+		`accessd_http_requests_total{route="GET /metrics",status="200"}`:                      1, // the scrape before
 		callouts:                                1,
 		`accessd_requests_waiting_for_callback`: 0,
 		`accessd_work_scheduled{kind="callbackTimeout"}`: 0,
