@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/accessd/accessd/access"
+	"github.com/accessd/accessd/client"
 	"github.com/accessd/accessd/graph"
 	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/identity/oidctest"
@@ -130,8 +131,11 @@ func TestOIDCThroughTheAPI(t *testing.T) {
 		t.Errorf("the application after its first call: %+v, %v", sp, err)
 	}
 
-	// A user seen for the first time reads, and is in the directory after.
+	// A user seen for the first time is in the directory after; as a
+	// Catalog reader of the catalog, given by the application, they read it.
 	reader := p.Sign(t, p.UserClaims(now, "u-alice", "alice@contoso.test", "Alice", "EntitlementManagement.Read.All"))
+	wantStatus(t, a.url, reader, http.StatusOK, `"value":[]`)
+	makeCatalogReader(t, api, "u-alice", catalog.ID)
 	wantStatus(t, a.url, reader, http.StatusOK, catalog.ID)
 	alice, err := api.GetUser(ctx, "u-alice")
 	if err != nil || alice.UserPrincipalName != "alice@contoso.test" || alice.DisplayName != "Alice" {
@@ -274,6 +278,8 @@ func TestOIDCEndToEnd(t *testing.T) {
 	catalog, err := api.CreateCatalog(ctx, access.Catalog{DisplayName: "Sales"})
 	must(t, err, "create a catalog with the external issuer's token")
 	reader := p.Sign(t, p.UserClaims(now, "u-alice", "alice@contoso.test", "Alice", "EntitlementManagement.Read.All"))
+	wantStatus(t, srv.url, reader, http.StatusOK, `"value":[]`) // seen first, without a role yet
+	makeCatalogReader(t, api, "u-alice", catalog.ID)
 	wantStatus(t, srv.url, reader, http.StatusOK, catalog.ID)
 	if u, err := api.GetUser(ctx, "u-alice"); err != nil || u.UserPrincipalName != "alice@contoso.test" {
 		t.Errorf("the user seen first: %+v, %v", u, err)
@@ -297,4 +303,15 @@ func TestOIDCEndToEnd(t *testing.T) {
 		t.Errorf("accessd's JWKS with --auth oidc: %d %s", resp.Status, resp.Body)
 	}
 	srv.stop(t)
+}
+
+// makeCatalogReader gives a principal the Catalog reader role on a catalog
+// through the API, as the application api calls with.
+func makeCatalogReader(t *testing.T, api *client.Client, principalID, catalogID string) {
+	t.Helper()
+	resp := raw(t, api, "POST", "/v1.0/roleManagement/entitlementManagement/roleAssignments", map[string]any{
+		"principalId": principalID, "roleDefinitionId": access.RoleCatalogReader, "appScopeId": access.CatalogRoleScope(catalogID)})
+	if resp.Status != http.StatusCreated {
+		t.Fatalf("give %s the Catalog reader role: %d %s", principalID, resp.Status, resp.Body)
+	}
 }
