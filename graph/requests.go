@@ -194,7 +194,9 @@ func (s *Server) countRequestsToDecide(rs requestSet) handler {
 	}
 }
 
-// submitRequest is POST: 201 with the request as its first transaction left it.
+// submitRequest is POST: 201 with the request as accepted (submitted and
+// Accepted; beta Submitted and Accepted), as Graph answers, even when
+// processing has already moved it on.
 func (s *Server) submitRequest(rs requestSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		in, err := decodeRequestInput(r, rs.beta)

@@ -129,12 +129,18 @@ func rqAnswer(question, value string) map[string]any {
 		"answeredQuestion": map[string]any{"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "id": question}}
 }
 
-// submit POSTs a v1.0 request with tok and wants 201.
+// submit POSTs a v1.0 request with tok, wants 201 with the request as
+// accepted (submitted, Accepted, not completed), as Graph answers, and
+// returns the request as it stands after the processing the POST's own
+// transaction did: what a GET answers right after.
 func (ra *rqAPI) submit(t *testing.T, tok string, body map[string]any) map[string]any {
 	t.Helper()
 	resp, got := ra.do(t, "POST", emV1+"/assignmentRequests", tok, body)
 	wantStatus(t, resp, http.StatusCreated)
-	return got
+	if got["state"] != "submitted" || got["status"] != "Accepted" || got["completedDateTime"] != nil {
+		t.Errorf("POST answered %v/%v, completed %v; want the request as accepted: submitted/Accepted", got["state"], got["status"], got["completedDateTime"])
+	}
+	return ra.getRequest(t, emID(t, got), "")
 }
 
 // request GETs a v1.0 request, with an optional query.
@@ -184,22 +190,28 @@ func rqSorted(ids ...string) []string {
 func TestRequestFirstTransaction(t *testing.T) {
 	ra := newRQAPI(t)
 
-	t.Run("no approval, no extension: delivered within the POST", func(t *testing.T) {
+	t.Run("no approval, no extension: delivered within the POST, which answers it as accepted", func(t *testing.T) {
 		pkg, pol, _ := ra.pkgPolicy(t, "Open", nil)
-		got := ra.submit(t, ra.tok, rqAdd("adminAdd", pkg, pol, ra.alice))
-		emSame(t, "v1.0 request keys", rqV1RequestKeys, emKeys(got))
-		id := emID(t, got)
-		emTime(t, got, "createdDateTime")
-		completed := emTime(t, got, "completedDateTime")
+		resp, answer := ra.do(t, "POST", emV1+"/assignmentRequests", ra.tok, rqAdd("adminAdd", pkg, pol, ra.alice))
+		wantStatus(t, resp, http.StatusCreated)
+		emSame(t, "v1.0 request keys", rqV1RequestKeys, emKeys(answer))
+		id := emID(t, answer)
+		created := emTime(t, answer, "createdDateTime")
 		want := map[string]any{
 			"@odata.context": ra.context("v1.0", "assignmentRequests", true), "id": id, "requestType": "adminAdd",
-			"state": "delivered", "status": "Delivered", "createdDateTime": got["createdDateTime"], "completedDateTime": got["completedDateTime"],
+			"state": "submitted", "status": "Accepted", "createdDateTime": answer["createdDateTime"], "completedDateTime": nil,
 			"justification": nil, "answers": []any{}, "customExtensionCalloutInstances": []any{},
 			"schedule": map[string]any{"startDateTime": nil, "recurrence": nil,
 				"expiration": map[string]any{"endDateTime": nil, "duration": nil, "type": "notSpecified"}},
 		}
-		emSame(t, "delivered request", want, got)
-		emSame(t, "GET answers what POST did", want, ra.getRequest(t, id, ""))
+		emSame(t, "the POST's answer: the request as accepted", want, answer)
+		got := ra.getRequest(t, id, "")
+		completed := emTime(t, got, "completedDateTime")
+		if completed.Before(created) {
+			t.Errorf("completed %s before it was created %s", completed, created)
+		}
+		want["state"], want["status"], want["completedDateTime"] = "delivered", "Delivered", got["completedDateTime"]
+		emSame(t, "GET after the POST: delivered by the POST's own transaction", want, got)
 
 		aid := ra.assignmentOf(t, id)
 		a := ra.get(t, ra.tok, emV1+"/assignments/"+aid)
@@ -648,10 +660,13 @@ func TestRequestShapesInBothVersions(t *testing.T) {
 		})
 		wantStatus(t, resp, http.StatusCreated)
 		emSame(t, "beta POST keys", rqBetaRequestKeys, emKeys(got))
-		if got["requestType"] != "AdminAdd" || got["requestState"] != "Delivered" || got["requestStatus"] != "Delivered" {
-			t.Errorf("beta POST: %v", got)
+		if got["requestType"] != "AdminAdd" || got["requestState"] != "Submitted" || got["requestStatus"] != "Accepted" || got["completedDate"] != nil {
+			t.Errorf("beta POST: %v, want the request as accepted: Submitted/Accepted", got)
 		}
 		emSame(t, "beta POST context", ra.context("beta", "accessPackageAssignmentRequests", true), got["@odata.context"])
+		if now := ra.get(t, ra.tok, emBeta+"/accessPackageAssignmentRequests/"+emID(t, got)); now["requestState"] != "Delivered" || now["requestStatus"] != "Delivered" {
+			t.Errorf("beta GET after the POST: %v/%v, want Delivered: the POST's own transaction delivers a package with no approval", now["requestState"], now["requestStatus"])
+		}
 		v1 := ra.getRequest(t, emID(t, got), "$expand=assignment($expand=target)")
 		target := v1["assignment"].(map[string]any)["target"].(map[string]any)
 		emSame(t, "target named by target.objectId", ra.bob, target["objectId"])
