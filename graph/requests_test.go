@@ -350,6 +350,12 @@ func TestRequestSubmissionRefusals(t *testing.T) {
 			"accessPackageId": pkg, "assignmentPolicyId": pol, "target": map[string]any{"email": "guest@fabrikam.test"}}}, status: 400, names: []string{"email", "targetId"}},
 		{name: "targetId and target.objectId disagree", body: map[string]any{"requestType": "adminAdd", "assignment": map[string]any{
 			"accessPackageId": pkg, "assignmentPolicyId": pol, "targetId": ra.alice, "target": map[string]any{"objectId": ra.bob}}}, status: 400, names: []string{"assignment.targetId", "assignment.target.objectId"}},
+		{name: "accessPackageId and accessPackage.id disagree", body: map[string]any{"requestType": "adminAdd", "assignment": map[string]any{
+			"accessPackageId": pkg, "accessPackage": map[string]any{"id": otherPkg}, "assignmentPolicyId": pol, "targetId": ra.alice}},
+			status: 400, names: []string{"assignment.accessPackageId", "assignment.accessPackage.id"}},
+		{name: "assignmentPolicyId and assignmentPolicy.id disagree", body: map[string]any{"requestType": "adminAdd", "assignment": map[string]any{
+			"accessPackageId": pkg, "assignmentPolicyId": pol, "assignmentPolicy": map[string]any{"id": otherPol}, "targetId": ra.alice}},
+			status: 400, names: []string{"assignment.assignmentPolicyId", "assignment.assignmentPolicy.id"}},
 		{name: "unknown requestType", body: rqAdd("adminGrant", pkg, pol, ra.alice), status: 400, names: []string{"requestType", "adminGrant"}},
 		{name: "no requestType", body: map[string]any{"assignment": map[string]any{"accessPackageId": pkg, "assignmentPolicyId": pol, "targetId": ra.alice}}, status: 400, names: []string{"requestType", "required"}},
 		{name: "requestType of the wrong JSON type", body: map[string]any{"requestType": 1}, status: 400, names: []string{"requestType"}},
@@ -390,6 +396,19 @@ func TestRequestSubmissionRefusals(t *testing.T) {
 		got := ra.submit(t, ra.aliceTok, rqAdd("userAdd", selfPkg, selfPol, ""))
 		if got["requestType"] != "userAdd" || got["state"] != "delivered" {
 			t.Errorf("self-service request: %v", got)
+		}
+		// The Graph SDKs' typed models name the package and policy by
+		// navigation property rather than by id.
+		nav := ra.submit(t, ra.tok, map[string]any{"requestType": "adminAdd", "assignment": map[string]any{
+			"accessPackage": map[string]any{"id": pkg}, "assignmentPolicy": map[string]any{"id": pol}, "target": map[string]any{"objectId": ra.alice}}})
+		resp, beta := ra.do(t, "POST", emBeta+"/accessPackageAssignmentRequests", ra.tok, map[string]any{"requestType": "AdminAdd", "accessPackageAssignment": map[string]any{
+			"accessPackage": map[string]any{"id": pkg}, "accessPackageAssignmentPolicy": map[string]any{"id": pol}, "targetId": ra.bob}})
+		wantStatus(t, resp, http.StatusCreated)
+		for _, id := range []string{emID(t, nav), emID(t, beta)} {
+			if ap, _ := ra.get(t, ra.tok, emBeta+"/accessPackageAssignmentRequests/"+id+"?$expand=accessPackageAssignment")["accessPackageAssignment"].(map[string]any); ap == nil ||
+				ap["accessPackageId"] != pkg || ap["assignmentPolicyId"] != pol {
+				t.Errorf("request %s named by navigation properties made assignment %v, want package %s under policy %s", id, ap, pkg, pol)
+			}
 		}
 	})
 
