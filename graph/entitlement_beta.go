@@ -110,6 +110,7 @@ func (s *Server) entitlementRoutesBeta() {
 	s.route("GET "+em+"/accessPackages/{id}", read, s.getPackage(packagesBeta))
 	s.route("PATCH "+em+"/accessPackages/{id}", write, s.patchPackage)
 	s.route("DELETE "+em+"/accessPackages/{id}", write, s.deletePackage)
+	s.policyBetaRoutes(em)
 }
 
 func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageBeta, error) {
@@ -123,7 +124,7 @@ func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand exp
 		out.AccessPackageCatalog = &cw
 	}
 	if expand.has("accessPackageAssignmentPolicies") {
-		policies, err := s.packagePolicies(r, p.ID, expand["accessPackageAssignmentPolicies"])
+		policies, err := s.packagePoliciesBeta(r, p.ID, expand["accessPackageAssignmentPolicies"])
 		if err != nil {
 			return out, err
 		}

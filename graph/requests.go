@@ -526,13 +526,14 @@ func (s *Server) assignmentShape(r *http.Request, as assignmentSet, a access.Ass
 		policyNav = "accessPackageAssignmentPolicy"
 	}
 	if expand.has(policyNav) {
-		// beta shows the v1.0 policy shape until beta policies exist.
 		p, err := s.svc.AssignmentPolicy(ctx, a.PolicyID)
 		switch {
 		case access.IsNotFound(err):
 			policy = jsonNull
 		case err != nil:
 			return nil, err
+		case as.beta:
+			policy = policyToBeta(p)
 		default:
 			policy = policyToV1(p)
 		}
