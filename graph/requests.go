@@ -94,7 +94,12 @@ func (s *Server) requestRoutes() {
 	// The resume routes real integrations use besides the ones above.
 	s.route("POST /v1.0"+emRoot+"/accessPackageAssignmentRequests/{id}/{action}", write,
 		s.requestAction(requestSet{beta: false, name: "accessPackageAssignmentRequests"}))
-	s.route("POST /beta"+emRoot+"/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests/{id}/{action}", write, s.nestedResume)
+	// Beta's requests of one assignment, contained in it.
+	nested := requestSet{beta: true, name: "accessPackageAssignmentRequests"}
+	under := "/beta" + emRoot + "/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests"
+	s.listRoute("GET "+under, read, s.listRequestsOfAssignment(nested))
+	s.route("GET "+under+"/{id}", read, s.getRequestOfAssignment(nested))
+	s.route("POST "+under+"/{id}/{action}", submitRequests, s.nestedAction)
 	for _, as := range []assignmentSet{{beta: false}, {beta: true}} {
 		base := "/" + as.version() + emRoot + "/" + as.name()
 		s.listRoute("GET "+base, read, s.listAssignments(as))
@@ -274,13 +279,73 @@ func (s *Server) extensionAction(w http.ResponseWriter, r *http.Request, action,
 	return s.resume(w, r, requestID, assignmentID)
 }
 
-// nestedResume is beta's resume under an assignment: 404 when the request is not the assignment's.
-func (s *Server) nestedResume(w http.ResponseWriter, r *http.Request) error {
-	action := r.PathValue("action")
-	if !strings.EqualFold(typeName(action), "resume") {
-		return access.NotFoundf("accessPackageAssignments/{id}/accessPackageAssignmentRequests/{id} has no action %q here; use resume", action)
+// nestedAction is beta's resume, cancel and reprocess of a request under
+// its assignment: 404 when the request is not the assignment's.
+func (s *Server) nestedAction(w http.ResponseWriter, r *http.Request) error {
+	action, assignmentID := r.PathValue("action"), r.PathValue("assignmentId")
+	switch strings.ToLower(typeName(action)) {
+	case "resume":
+		// The service checks the assignment in the resume's own transaction.
+		return s.extensionAction(w, r, action, r.PathValue("id"), assignmentID)
+	case "cancel", "reprocess":
+		if _, err := s.requestOfAssignment(r); err != nil {
+			return err
+		}
+		return s.requestAction(requestSet{beta: true, name: "accessPackageAssignmentRequests"})(w, r)
+	default:
+		return access.NotFoundf("accessPackageAssignmentRequests have no action %q; the actions here are cancel, resume and reprocess", action)
 	}
-	return s.extensionAction(w, r, action, r.PathValue("id"), r.PathValue("assignmentId"))
+}
+
+// requestOfAssignment is the request the path names under its assignment;
+// 404 when the assignment does not exist or the request is not its.
+func (s *Server) requestOfAssignment(r *http.Request) (access.Request, error) {
+	assignmentID, id := r.PathValue("assignmentId"), r.PathValue("id")
+	if _, err := s.svc.Assignment(r.Context(), assignmentID); err != nil {
+		return access.Request{}, err
+	}
+	req, err := s.svc.Request(r.Context(), id)
+	if err != nil {
+		return req, err
+	}
+	if req.AssignmentID != assignmentID {
+		return req, access.NotFoundf("request %q is not a request of assignment %q", id, assignmentID)
+	}
+	return req, nil
+}
+
+// listRequestsOfAssignment is beta's list of the requests that made,
+// changed or removed one assignment.
+func (s *Server) listRequestsOfAssignment(rs requestSet) handler {
+	context := func(r *http.Request) string {
+		return s.emContext("beta", "accessPackageAssignments('"+r.PathValue("assignmentId")+"')/"+rs.name, false)
+	}
+	scope := func(r *http.Request) (*access.Cond, error) {
+		id := r.PathValue("assignmentId")
+		if _, err := s.svc.Assignment(r.Context(), id); err != nil {
+			return nil, err
+		}
+		return fieldEquals("AssignmentID", id), nil
+	}
+	return serveList(s, rs.list(s, context, scope))
+}
+
+func (s *Server) getRequestOfAssignment(rs requestSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r, rs.expandable()...)
+		if err != nil {
+			return err
+		}
+		req, err := s.requestOfAssignment(r)
+		if err != nil {
+			return err
+		}
+		out, err := s.requestOut(r, rs, req, q.expand)
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusOK, s.emContext("beta", "accessPackageAssignments('"+r.PathValue("assignmentId")+"')/"+rs.name, true), out, q.selectSet)
+	}
 }
 
 // readNoBody accepts an action body that is absent, empty or {}.
