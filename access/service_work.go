@@ -18,9 +18,9 @@ func (s *Service) RecordCallouts(on bool) { s.recordCallouts = on }
 // ClaimWork leases up to limit pieces of due work for owner.
 func (s *Service) ClaimWork(ctx context.Context, owner string, lease time.Duration, limit int) ([]Work, error) {
 	var ws []Work
-	now := s.clock.Now()
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
+		now := s.clock.Now()
 		ws, err = tx.ClaimWork(now, owner, now.Add(lease), limit)
 		return err
 	})
@@ -79,6 +79,17 @@ func (s *Service) QueueStats(ctx context.Context) (QueueStats, error) {
 		}
 	}
 	return q, nil
+}
+
+// RenewLeases keeps owner's leases on work still in its hands for another
+// lease from now, so that a callout slower than one lease (a slow
+// extension, a stalled database) is not claimed and sent again by another
+// worker while the first is still at it.
+func (s *Service) RenewLeases(ctx context.Context, owner string, ids []string, lease time.Duration) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.update(ctx, func(tx Tx) error { return tx.RenewLeases(owner, ids, s.clock.Now().Add(lease)) })
 }
 
 // RetryWork puts work back after accessd failed to do it, with backoff.
@@ -285,9 +296,11 @@ type Claimed struct {
 func (s *Service) ClaimAndBegin(ctx context.Context, owner string, lease time.Duration, limit int) ([]Claimed, error) {
 	var out []Claimed
 	queued := false
-	now := s.clock.Now()
 	err := s.update(ctx, func(tx Tx) error {
 		out, queued = out[:0], false
+		// The lease starts when the transaction does, not before it waited
+		// for its turn or was tried again.
+		now := s.clock.Now()
 		ws, err := tx.ClaimWork(now, owner, now.Add(lease), limit)
 		if err != nil {
 			return err

@@ -149,6 +149,10 @@ type Tx interface {
 	RetryWork(id string, dueAt time.Time, attempt int) error
 	// DropWork removes the pending work of a request or an assignment of the given kinds.
 	DropWork(requestID, assignmentID string, kinds ...WorkKind) error
+	// RenewLeases extends to until the leases that owner still holds on
+	// the work with the given ids; work another owner has claimed since,
+	// or that is gone, is left alone.
+	RenewLeases(owner string, ids []string, until time.Time) error
 	// ShiftLeases moves the end of every lease still running at from by
 	// to - from: when the virtual clock jumps, claimed work keeps the time
 	// its lease had left instead of being taken over while still in hand.

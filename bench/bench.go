@@ -82,6 +82,7 @@ type config struct {
 	CallbackTimeout  time.Duration
 	MaxInflight      int
 	ServerPID        int
+	Replicas         int
 	ExtensionAddr    string
 	ServeFlags       []string
 	JSON             bool
@@ -122,6 +123,7 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.LifecycleTimeout, "lifecycle-timeout", 60*time.Second, "a lifecycle not finished after this long counts as an error")
 	fs.DurationVar(&cfg.CallbackTimeout, "callback-timeout", 0, "callbackConfiguration timeout of launch-and-wait extensions, whole minutes, at least 5m (default: 5m, and 1h for waiting, whose requests take minutes to create); the waiting scenario moves the clock one minute past it")
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", 20000, "open loop: most lifecycles in flight; an arrival beyond it waits (and is late)")
+	fs.IntVar(&cfg.Replicas, "replicas", 1, "start this many accessd serve processes on the one --database (postgres:// only) and spread lifecycles over them; CPU is theirs together")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "with --url: the server's process id, for its CPU and memory (Linux /proc)")
 	fs.StringVar(&cfg.ExtensionAddr, "extension-addr", "127.0.0.1:0", "listen address of the built-in extension endpoint; the server must reach it")
 	fs.Func("serve-flag", "extra flag for the child server (accessd serve), e.g. --serve-flag=--workers=64 (repeatable); the bench adds --dev only for a scenario that needs it", func(s string) error {
@@ -143,6 +145,14 @@ func (c config) validate() error {
 	}
 	if c.URL == "" && c.Token != "" {
 		problems = append(problems, "--token is for --url; a child server gets a token of its own")
+	}
+	switch {
+	case c.Replicas < 1 || c.Replicas > 16:
+		problems = append(problems, "--replicas must be from 1 to 16")
+	case c.Replicas > 1 && c.URL != "":
+		problems = append(problems, "--replicas is for the servers the bench starts, not --url")
+	case c.Replicas > 1 && !isPostgresURL(c.Database):
+		problems = append(problems, "--replicas needs --database postgres://…: SQLite takes one server per file")
 	}
 	if c.URL == "" && c.ServerPID != 0 {
 		problems = append(problems, "--server-pid is for --url")
@@ -210,17 +220,20 @@ type runner struct {
 	sc       *scenario
 	progress io.Writer // what the run is doing, for people: stderr
 
-	url     string // the server's base URL
-	token   string
-	child   *child // nil with --url
-	dev     bool   // the child was started with --dev (the scenario needs it)
-	pid     int    // the server's process id, 0 when unknown
-	engine  string // "sqlite" or "postgres"
-	dbShown string // the database as reported (a password redacted)
-	dbFile  string // the SQLite database file, when known: the raw commit file goes next to it
-	dir     string // temporary directory: the SQLite database unless --database, the server log
-	runID   string // names this run's users and objects
-	accessd string // the accessd binary the child server and its token come from
+	url   string // the (first) server's base URL
+	token string
+	child *child // the first child server; nil with --url
+	// replicas are every server the bench drives: one, or --replicas
+	// children on one PostgreSQL database, each lifecycle bound to one.
+	replicas []replica
+	dev      bool   // the child was started with --dev (the scenario needs it)
+	pid      int    // the server's process id, 0 when unknown
+	engine   string // "sqlite" or "postgres"
+	dbShown  string // the database as reported (a password redacted)
+	dbFile   string // the SQLite database file, when known: the raw commit file goes next to it
+	dir      string // temporary directory: the SQLite database unless --database, the server log
+	runID    string // names this run's users and objects
+	accessd  string // the accessd binary the child server and its token come from
 
 	// Every call goes through httpClient, whose pool keeps an idle
 	// connection for each lifecycle in flight (http.DefaultClient keeps two).
@@ -328,11 +341,24 @@ func (b *runner) run(ctx context.Context) (*result, error) {
 
 // ---- the target: a child `accessd serve` (--dev if the scenario needs it), or --url ----
 
-// child is the `accessd serve` process the bench started.
+// child is an `accessd serve` process the bench started.
 type child struct {
 	cmd  *exec.Cmd
 	log  *os.File
 	done chan error
+}
+
+// replica is one server the bench drives, with its own client.
+type replica struct {
+	url   string
+	pid   int // 0 when unknown
+	child *child
+	api   *client.Client
+}
+
+// apiFor is the client of the replica a lifecycle is bound to.
+func (b *runner) apiFor(lc *lifecycle) *client.Client {
+	return b.replicas[lc.replica%len(b.replicas)].api
 }
 
 func (b *runner) startTarget(ctx context.Context) error {
@@ -358,6 +384,7 @@ func (b *runner) startTarget(ctx context.Context) error {
 				return err
 			}
 		}
+		b.replicas = []replica{{url: b.url, pid: b.pid}}
 		return b.connect(ctx)
 	}
 
@@ -380,53 +407,23 @@ func (b *runner) startTarget(ctx context.Context) error {
 		}
 	}
 	exe := b.accessd
-	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		return err
-	}
 	args := serveArgs(b.sc, b.cfg, db)
 	b.dev = b.sc.needsDev
-	b.logf("starting %s %s", exe, strings.Join(redactArgs(args), " "))
-	cmd := exec.Command(exe, args...)
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = childProcessAttr()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		logFile.Close()
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("starting accessd serve: %w", err)
-	}
-	b.child = &child{cmd: cmd, log: logFile, done: make(chan error, 1)}
-	b.pid = cmd.Process.Pid
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
+	for i := range b.cfg.Replicas {
+		logName := "serve.log"
+		if i > 0 {
+			logName = fmt.Sprintf("serve-%d.log", i+1)
 		}
-	}()
-	go func() { b.child.done <- cmd.Wait() }()
-	select {
-	case line := <-lines:
-		u, ok := strings.CutPrefix(line, "listening on ")
-		if !ok {
-			return fmt.Errorf("accessd serve printed %q, not 'listening on …'%s", line, b.serverLogTail())
+		b.logf("starting %s %s", exe, strings.Join(redactArgs(args), " "))
+		r, err := b.startChild(ctx, exe, args, filepath.Join(dir, logName))
+		if r.child != nil {
+			b.replicas = append(b.replicas, r)
 		}
-		b.url = u
-	case err := <-b.child.done:
-		b.child.done <- err
-		return fmt.Errorf("accessd serve exited before listening: %v%s", err, b.serverLogTail())
-	case <-time.After(2 * time.Minute):
-		return fmt.Errorf("accessd serve did not print its address within 2 minutes%s", b.serverLogTail())
-	case <-ctx.Done():
-		return ctx.Err()
+		if err != nil {
+			return err
+		}
 	}
+	b.child, b.url, b.pid = b.replicas[0].child, b.replicas[0].url, b.replicas[0].pid
 
 	// The token is minted once the server is up: `accessd token` names the
 	// issuer the server recorded when it started.
@@ -441,6 +438,55 @@ func (b *runner) startTarget(ctx context.Context) error {
 	}
 	b.token = strings.TrimSpace(string(out))
 	return b.connect(ctx)
+}
+
+// startChild starts one `accessd serve` and waits for its address.
+func (b *runner) startChild(ctx context.Context, exe string, args []string, logPath string) (replica, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return replica{}, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = childProcessAttr()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logFile.Close()
+		return replica{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return replica{}, fmt.Errorf("starting accessd serve: %w", err)
+	}
+	c := &child{cmd: cmd, log: logFile, done: make(chan error, 1)}
+	r := replica{child: c, pid: cmd.Process.Pid}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() { c.done <- cmd.Wait() }()
+	select {
+	case line := <-lines:
+		u, ok := strings.CutPrefix(line, "listening on ")
+		if !ok {
+			return r, fmt.Errorf("accessd serve printed %q, not 'listening on …'%s", line, logTail(c))
+		}
+		r.url = u
+		return r, nil
+	case err := <-c.done:
+		c.done <- err
+		return r, fmt.Errorf("accessd serve exited before listening: %v%s", err, logTail(c))
+	case <-time.After(2 * time.Minute):
+		return r, fmt.Errorf("accessd serve did not print its address within 2 minutes%s", logTail(c))
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
 }
 
 // serveArgs is the command line of the child server: the server's
@@ -461,19 +507,23 @@ func serveArgs(sc *scenario, cfg config, db string) []string {
 // with one small read: a wrong URL or token fails here, not as thousands of
 // failed lifecycles.
 func (b *runner) connect(ctx context.Context) error {
-	var err error
-	b.api, err = client.New(client.Config{BaseURL: b.url, Token: b.token, HTTPClient: b.httpClient})
-	if err != nil {
-		return err
+	for i := range b.replicas {
+		r := &b.replicas[i]
+		var err error
+		r.api, err = client.New(client.Config{BaseURL: r.url, Token: b.token, HTTPClient: b.httpClient})
+		if err != nil {
+			return err
+		}
+		err = r.api.Do(ctx, http.MethodGet, emPath+"/catalogs?$top=1", nil, nil)
+		var refused *client.Error
+		switch {
+		case errors.As(err, &refused):
+			return fmt.Errorf("calling accessd at %s with the token: %w", r.url, err)
+		case err != nil:
+			return fmt.Errorf("reaching accessd at %s: %w", r.url, err)
+		}
 	}
-	err = b.api.Do(ctx, http.MethodGet, emPath+"/catalogs?$top=1", nil, nil)
-	var refused *client.Error
-	switch {
-	case errors.As(err, &refused):
-		return fmt.Errorf("calling accessd at %s with the token: %w", b.url, err)
-	case err != nil:
-		return fmt.Errorf("reaching accessd at %s: %w", b.url, err)
-	}
+	b.api = b.replicas[0].api
 	return nil
 }
 
@@ -486,7 +536,11 @@ func (b *runner) stop() error {
 		// were opened but never carried a request: close ours first.
 		b.httpClient.CloseIdleConnections()
 	}
-	if c := b.child; c != nil {
+	for _, r := range b.replicas {
+		c := r.child
+		if c == nil {
+			continue
+		}
 		if c.cmd.ProcessState == nil {
 			c.cmd.Process.Signal(syscall.SIGTERM)
 			select {
@@ -494,7 +548,7 @@ func (b *runner) stop() error {
 			case <-time.After(30 * time.Second):
 				c.cmd.Process.Kill()
 				<-c.done
-				err = fmt.Errorf("accessd serve did not stop within 30 s of SIGTERM%s", b.serverLogTail())
+				err = fmt.Errorf("accessd serve did not stop within 30 s of SIGTERM%s", logTail(c))
 			}
 		}
 		c.log.Close()
@@ -514,12 +568,17 @@ func (b *runner) stop() error {
 	return err
 }
 
-// serverLogTail is the end of the child's log, for error messages.
+// serverLogTail is the end of the first child's log, for error messages.
 func (b *runner) serverLogTail() string {
-	if b.child == nil {
+	return logTail(b.child)
+}
+
+// logTail is the end of a child's log, for error messages.
+func logTail(c *child) string {
+	if c == nil {
 		return ""
 	}
-	raw, err := os.ReadFile(b.child.log.Name())
+	raw, err := os.ReadFile(c.log.Name())
 	if err != nil || len(raw) == 0 {
 		return ""
 	}
@@ -706,7 +765,7 @@ func (b *runner) newUsers(ctx context.Context, n int) ([]*lifecycle, error) {
 					errOnce.Do(func() { firstErr = fmt.Errorf("creating users: %w", err); cancel() })
 					return
 				}
-				lc := &lifecycle{target: user.ID, done: make(chan struct{})}
+				lc := &lifecycle{target: user.ID, replica: int(seq), done: make(chan struct{})}
 				b.targets.Store(user.ID, lc)
 				out[i] = lc
 			}

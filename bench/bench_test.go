@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/accessd/accessd/client"
+	"github.com/accessd/accessd/sqlstore/storetest"
 )
 
 // The bench tests run `accessd bench` through the built binary for about a
@@ -112,7 +113,8 @@ func TestBench(t *testing.T) {
 				t.Fatalf("output is not one JSON object: %v\n%s", err, out)
 			}
 			for _, f := range []string{"scenario", "target", "load", "completed", "lifecycles_per_s", "error_count", "errors",
-				"latency_ms", "server", "bench", "machine", "raw_commit", "lifecycles_per_raw_commit", "notes"} {
+				"latency_ms", "server", "bench", "machine", "raw_commit", "lifecycles_per_raw_commit", "notes",
+				"statements_per_lifecycle", "documents_per_lifecycle", "write_transactions_per_lifecycle"} {
 				if _, ok := fields[f]; !ok {
 					t.Errorf("no field %q in %s", f, out)
 				}
@@ -158,6 +160,17 @@ func TestBench(t *testing.T) {
 			} else if r.LatencyMS.Lifecycle != nil {
 				t.Errorf("lifecycle latency should be null: %+v", r.LatencyMS.Lifecycle)
 			}
+			// The store's counters, per lifecycle: a lifecycle writes its
+			// request at least once and reads and writes in statements.
+			for name, v := range map[string]*float64{"statements": r.StatementsPerLifecycle, "documents": r.DocumentsPerLifecycle,
+				"write transactions": r.WriteTransactionsPerLifecycle} {
+				if v == nil || *v < 1 {
+					t.Errorf("%s per lifecycle: %v, want at least 1", name, v)
+				}
+			}
+			if r.StatementsPerLifecycle != nil && r.DocumentsPerLifecycle != nil && *r.StatementsPerLifecycle < *r.DocumentsPerLifecycle {
+				t.Errorf("%g statements but %g documents per lifecycle: every document takes a statement", *r.StatementsPerLifecycle, *r.DocumentsPerLifecycle)
+			}
 			if rc := r.RawCommit; rc == nil || rc.Engine != "sqlite" || rc.Synchronous != "normal" || rc.Commits <= 0 || rc.CommitsPerSecond <= 0 {
 				t.Errorf("raw commit: %+v", rc)
 			} else if r.LifecyclesPerRawCommit == nil || *r.LifecyclesPerRawCommit <= 0 {
@@ -200,6 +213,23 @@ func TestBench(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("replicas", func(t *testing.T) {
+		// Three servers on one PostgreSQL schema; lifecycles spread over them.
+		db := storetest.DSN(t, storetest.Postgres)
+		out := runBench(t, bin, append(append([]string{}, quick...), "--replicas", "3", "--database", db)...)
+		var r result
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+		}
+		if r.Target.Replicas != 3 || r.Target.Engine != "postgres" || r.Completed <= 0 || r.ErrorCount != 0 {
+			t.Errorf("replicas: target %+v, completed %d, errors %d %v", r.Target, r.Completed, r.ErrorCount, r.Errors)
+		}
+		checkPercentiles(t, "lifecycle", r.LatencyMS.Lifecycle, r.Completed)
+		if r.WriteTransactionsPerLifecycle == nil || *r.WriteTransactionsPerLifecycle < 1 {
+			t.Errorf("write transactions per lifecycle, all replicas together: %v", r.WriteTransactionsPerLifecycle)
+		}
+	})
 
 	t.Run("read", func(t *testing.T) {
 		// Generated once into a kept database, then reused by a second run.
@@ -260,6 +290,9 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
 		{[]string{"--arrival", "burst"}, "--arrival must be poisson or fixed"},
 		{[]string{"--callback-timeout", "90s"}, "--callback-timeout must be whole minutes"},
+		{[]string{"--replicas", "0"}, "--replicas must be from 1 to 16"},
+		{[]string{"--replicas", "2"}, "--replicas needs --database postgres://"},
+		{[]string{"--replicas", "2", "--url", "http://127.0.0.1:1", "--token", "x"}, "--replicas is for the servers the bench starts"},
 		{[]string{"--scenario", "read", "--packages", "0"}, "--assignments and --packages must be at least 1"},
 		{[]string{"--scenario", "read", "--assignments", "3", "--packages", "4"}, "no more packages than assignments"},
 		{[]string{"--scenario", "read", "--url", "http://127.0.0.1:1", "--token", "x"}, "--scenario read with --url needs --database"},

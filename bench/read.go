@@ -161,7 +161,7 @@ func runRead(ctx context.Context, b *runner) (*result, error) {
 
 	res := &result{
 		Scenario: b.sc.name, Description: b.sc.summary,
-		Target: targetReport{URL: b.url, StartedChild: b.child != nil, PID: b.pid, Engine: b.engine, Database: b.dbShown,
+		Target: targetReport{URL: b.url, StartedChild: b.child != nil, PID: b.pid, Engine: b.engine, Database: b.dbShown, Replicas: len(b.replicas),
 			SQLiteSynchronous: b.cfg.Synchronous, ServeFlags: b.cfg.ServeFlags},
 		Load: loadReport{Mode: "closed", Concurrency: b.cfg.Concurrency, WarmupS: b.cfg.Warmup.Seconds(), DurationS: b.cfg.Duration.Seconds(),
 			WindowS: round3(wall.Seconds()), MeasuredS: round3(wall.Seconds()), Started: len(took)},
@@ -241,22 +241,8 @@ func (b *runner) readLoop(ctx context.Context, d time.Duration, want []int) []ti
 // writeReadTable prints the read scenario's report.
 func (r *result) writeReadTable(w io.Writer) {
 	rd := r.Read
-	na := func(f *float64, format string) string {
-		if f == nil {
-			return "n/a"
-		}
-		return fmt.Sprintf(format, *f)
-	}
-	fmt.Fprintf(w, "scenario     %s: %s\n", r.Scenario, r.Description)
-	t := r.Target
-	line := t.URL
-	if t.StartedChild {
-		line += fmt.Sprintf(", child accessd serve, pid %d", t.PID)
-	}
-	if t.Engine != "" {
-		line += ", " + t.Engine + " " + t.Database
-	}
-	fmt.Fprintf(w, "target       %s\n", line)
+	na := orNA
+	r.writeTarget(w)
 	d := rd.Dataset
 	how := fmt.Sprintf("generated in %.1f s", d.GenerateSeconds)
 	if d.Reused {

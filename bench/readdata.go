@@ -135,6 +135,10 @@ func readData(ctx context.Context, dsn, synchronous string, n readSize, logf fun
 			return ds, err
 		}
 	}
+	if err := store.Analyze(ctx); err != nil {
+		return ds, err
+	}
+	logf("  analyzed (%.1f s)", time.Since(start).Seconds())
 	if err := store.Update(ctx, func(tx access.Tx) error { return tx.PutSetting(readDatasetSetting, string(want)) }); err != nil {
 		return ds, err
 	}

@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,9 +40,14 @@ type result struct {
 	Machine                machineReport    `json:"machine"`
 	RawCommit              *rawCommitReport `json:"raw_commit"`
 	LifecyclesPerRawCommit *float64         `json:"lifecycles_per_raw_commit"`
-	Waiting                *waitingReport   `json:"waiting,omitempty"`
-	Read                   *readReport      `json:"read,omitempty"`
-	Notes                  []string         `json:"notes"`
+	// What the server's store did per completed lifecycle over the window,
+	// from its /metrics; null when that cannot be read.
+	StatementsPerLifecycle        *float64       `json:"statements_per_lifecycle"`
+	DocumentsPerLifecycle         *float64       `json:"documents_per_lifecycle"`
+	WriteTransactionsPerLifecycle *float64       `json:"write_transactions_per_lifecycle"`
+	Waiting                       *waitingReport `json:"waiting,omitempty"`
+	Read                          *readReport    `json:"read,omitempty"`
+	Notes                         []string       `json:"notes"`
 }
 
 type targetReport struct {
@@ -52,6 +59,7 @@ type targetReport struct {
 	Database          string   `json:"database"`
 	SQLiteSynchronous string   `json:"sqlite_synchronous"`
 	ServeFlags        []string `json:"serve_flags,omitempty"`
+	Replicas          int      `json:"replicas"` // servers driven; the CPU figures are theirs together
 }
 
 type loadReport struct {
@@ -164,7 +172,7 @@ func percentilesOf(ds []time.Duration) *percentiles {
 func (b *runner) resultOf(p *phase, cpu0, cpu1 cpuSample, users int, timed bool) *result {
 	res := &result{
 		Scenario: b.sc.name, Description: b.sc.summary,
-		Target: targetReport{URL: b.url, StartedChild: b.child != nil, Dev: b.dev, PID: b.pid, Engine: b.engine, Database: b.dbShown,
+		Target: targetReport{URL: b.url, StartedChild: b.child != nil, Dev: b.dev, PID: b.pid, Engine: b.engine, Database: b.dbShown, Replicas: len(b.replicas),
 			SQLiteSynchronous: b.cfg.Synchronous, ServeFlags: b.cfg.ServeFlags},
 		Load: loadReport{Mode: "closed", Concurrency: b.cfg.Concurrency, WarmupS: b.cfg.Warmup.Seconds(), DurationS: b.cfg.Duration.Seconds(),
 			WindowS: round3(p.window().Seconds()), MeasuredS: round3(p.wall().Seconds()), Started: len(p.lcs), Users: users, UsersExhausted: p.exhausted},
@@ -236,6 +244,12 @@ func (b *runner) resultOf(p *phase, cpu0, cpu1 cpuSample, users int, timed bool)
 		res.Bench.Cores = ptrFloat(round3(cpu / span))
 	}
 	res.Machine = machine(cpu0, cpu1)
+	if c0, c1 := cpu0.store, cpu1.store; c0.ok && c1.ok && res.Completed > 0 {
+		per := func(a, b float64) *float64 { return ptrFloat(round3((b - a) / float64(res.Completed))) }
+		res.StatementsPerLifecycle = per(c0.statements, c1.statements)
+		res.DocumentsPerLifecycle = per(c0.documents, c1.documents)
+		res.WriteTransactionsPerLifecycle = per(c0.writeTransactions, c1.writeTransactions)
+	}
 	if rc := b.rawCommit; rc != nil && rc.CommitsPerSecond > 0 {
 		res.LifecyclesPerRawCommit = ptrFloat(math.Round(res.LifecyclesPerSecond/rc.CommitsPerSecond*10000) / 10000)
 	}
@@ -251,7 +265,48 @@ func (b *runner) resultOf(p *phase, cpu0, cpu1 cpuSample, users int, timed bool)
 type cpuSample struct {
 	at                  time.Time
 	server, self, total procCPU
-	idle                int64 // machine: idle+iowait ticks; total is every tick of every CPU
+	idle                int64       // machine: idle+iowait ticks; total is every tick of every CPU
+	store               storeCounts // the server's store counters, from its /metrics
+}
+
+// storeCounts are the server's counters of what its store did
+// (accessd_store_*_total).
+type storeCounts struct {
+	statements, documents, writeTransactions float64
+	ok                                       bool
+}
+
+// storeMetrics names the counters storeCounts reads.
+var storeMetrics = []string{"accessd_store_statements_total", "accessd_store_documents_written_total", "accessd_store_write_transactions_total"}
+
+// readStoreCounts scrapes the server's /metrics for the store's counters;
+// not ok where /metrics is elsewhere (--metrics-addr) or lacks them.
+func (b *runner) readStoreCounts(url string) storeCounts {
+	resp, err := b.httpClient.Get(url + "/metrics")
+	if err != nil {
+		return storeCounts{}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return storeCounts{}
+	}
+	found := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !slices.Contains(storeMetrics, name) {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			found[name] = v
+		}
+	}
+	if len(found) != len(storeMetrics) {
+		return storeCounts{}
+	}
+	return storeCounts{statements: found[storeMetrics[0]], documents: found[storeMetrics[1]],
+		writeTransactions: found[storeMetrics[2]], ok: true}
 }
 
 // procCPU is a process's utime+stime in clock ticks.
@@ -270,9 +325,22 @@ func (a procCPU) sub(b procCPU) (seconds float64, ok bool) {
 func (b *runner) cpuSnapshot() cpuSample {
 	s := cpuSample{at: time.Now(), self: readProcCPU("self")}
 	if b.pid != 0 {
-		s.server = readProcCPU(strconv.Itoa(b.pid))
+		s.server = procCPU{ok: true}
+		for _, r := range b.replicas {
+			cpu := readProcCPU(strconv.Itoa(r.pid))
+			s.server.ticks += cpu.ticks
+			s.server.ok = s.server.ok && cpu.ok
+		}
 	}
 	s.total, s.idle = readMachineCPU()
+	s.store = storeCounts{ok: len(b.replicas) > 0}
+	for _, r := range b.replicas {
+		c := b.readStoreCounts(r.url)
+		s.store.statements += c.statements
+		s.store.documents += c.documents
+		s.store.writeTransactions += c.writeTransactions
+		s.store.ok = s.store.ok && c.ok
+	}
 	return s
 }
 
@@ -510,17 +578,16 @@ func commitLoop(ctx context.Context, d time.Duration, commit func() error) (int,
 
 // ---- the table ----
 
-func (r *result) writeTable(w io.Writer) {
-	if r.Read != nil {
-		r.writeReadTable(w)
-		return
+// orNA formats a figure the report may lack.
+func orNA(f *float64, format string) string {
+	if f == nil {
+		return "n/a"
 	}
-	na := func(f *float64, format string) string {
-		if f == nil {
-			return "n/a"
-		}
-		return fmt.Sprintf(format, *f)
-	}
+	return fmt.Sprintf(format, *f)
+}
+
+// writeTarget prints the table's scenario and target lines.
+func (r *result) writeTarget(w io.Writer) {
 	fmt.Fprintf(w, "scenario     %s: %s\n", r.Scenario, r.Description)
 	t := r.Target
 	line := t.URL
@@ -542,7 +609,19 @@ func (r *result) writeTable(w io.Writer) {
 	if len(t.ServeFlags) > 0 {
 		line += ", serve flags " + strings.Join(t.ServeFlags, " ")
 	}
+	if t.Replicas > 1 {
+		line += fmt.Sprintf(", %d replicas (lifecycles spread over them; server CPU is theirs together, memory the first's)", t.Replicas)
+	}
 	fmt.Fprintf(w, "target       %s\n", line)
+}
+
+func (r *result) writeTable(w io.Writer) {
+	if r.Read != nil {
+		r.writeReadTable(w)
+		return
+	}
+	na := orNA
+	r.writeTarget(w)
 	l := r.Load
 	var load string
 	if l.Mode == "open" {
@@ -589,6 +668,8 @@ func (r *result) writeTable(w io.Writer) {
 	s := r.Server
 	fmt.Fprintf(w, "server       CPU %s s (%s cores), %s ms per lifecycle; peak RSS %s MB\n",
 		na(s.CPUSeconds, "%.2f"), na(s.Cores, "%.2f"), na(s.CPUPerLifecycleMS, "%.3f"), na(s.PeakRSSMB, "%.1f"))
+	fmt.Fprintf(w, "store        per lifecycle: %s statements, %s documents written, %s write transactions\n",
+		na(r.StatementsPerLifecycle, "%.1f"), na(r.DocumentsPerLifecycle, "%.1f"), na(r.WriteTransactionsPerLifecycle, "%.2f"))
 	fmt.Fprintf(w, "bench        CPU %s s (%s cores): load, extension and resume calls\n", na(r.Bench.CPUSeconds, "%.2f"), na(r.Bench.Cores, "%.2f"))
 	fmt.Fprintf(w, "machine      %d CPUs, %s cores busy, %s of them neither the server nor the bench\n", r.Machine.CPUs, na(r.Machine.BusyCores, "%.2f"), na(r.Machine.OtherCores, "%.2f"))
 	if rc := r.RawCommit; rc != nil {

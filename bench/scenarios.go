@@ -158,8 +158,9 @@ func (s *scenario) endStage() string {
 // lifecycle is one request, from the create call to the callout that
 // ends it, for one target user created for it.
 type lifecycle struct {
-	target string
-	done   chan struct{} // closed when it completes or fails
+	target  string
+	replica int           // the server it calls, of b.replicas (modulo their number)
+	done    chan struct{} // closed when it completes or fails
 
 	mu          sync.Mutex
 	requestID   string
@@ -239,7 +240,7 @@ func (b *runner) live(ctx context.Context, lc *lifecycle, scheduled time.Time) {
 		ID string `json:"id"`
 	}
 	createCtx, cancel := context.WithTimeout(ctx, b.cfg.LifecycleTimeout)
-	err := b.api.Do(createCtx, http.MethodPost, requestsPath, body, &created)
+	err := b.apiFor(lc).Do(createCtx, http.MethodPost, requestsPath, body, &created)
 	cancel()
 	now = time.Now()
 	lc.mu.Lock()
@@ -342,7 +343,7 @@ func (b *runner) resume(lc *lifecycle, c calloutBody) {
 		lc.resumeStart = start
 	}
 	lc.mu.Unlock()
-	err := b.api.ResumeAt(context.Background(), c.CallbackURIPath, cb)
+	err := b.apiFor(lc).ResumeAt(context.Background(), c.CallbackURIPath, cb)
 	end := time.Now()
 	if !first { // the answer to a callout sent again: a repeat, which changes nothing
 		if err != nil {

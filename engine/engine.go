@@ -82,6 +82,13 @@ type Engine struct {
 
 	finishes chan finish // sent callouts waiting to be recorded, in batches
 
+	// inFlight holds the ids of the work this engine is doing. Their leases
+	// are renewed while they last, and a claim that returns one of them
+	// again (its lease ran out all the same, the database being too slow
+	// to renew it) does not start it twice.
+	inFlightMu sync.Mutex
+	inFlight   map[string]bool
+
 	running atomic.Bool // while Run claims work
 }
 
@@ -121,7 +128,7 @@ func New(cfg Config) *Engine {
 	}
 	return &Engine{cfg: cfg, svc: cfg.Service, log: cfg.Logger, wake: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Workers), tokens: map[string]cachedToken{},
-		finishes: make(chan finish, cfg.Workers)}
+		finishes: make(chan finish, cfg.Workers), inFlight: map[string]bool{}}
 }
 
 // Wake tells the engine that work was queued; it never blocks.
@@ -147,8 +154,12 @@ func (e *Engine) Pause() (resume func()) {
 func (e *Engine) Run(ctx context.Context) {
 	recorderDone := make(chan struct{})
 	go func() { e.recordFinishes(); close(recorderDone) }()
+	stopRenewing, renewerDone := make(chan struct{}), make(chan struct{})
+	go func() { e.renewLeases(stopRenewing); close(renewerDone) }()
 	defer func() {
 		e.busy.Wait() // work in flight records its outcome through the recorder
+		close(stopRenewing)
+		<-renewerDone
 		close(e.finishes)
 		<-recorderDone
 	}()
@@ -183,6 +194,10 @@ func (e *Engine) claim(ctx context.Context, free int) (claimed int, failed bool)
 		if c.Done {
 			e.workFinished(c.Work.Kind, nil)
 			continue // a timer, run in the claim's own transaction
+		}
+		if !e.startWork(c.Work.ID) {
+			e.log.Warn("work claimed again while this process still does it; its lease ran out before it could be renewed", "work", c.Work.ID, "kind", string(c.Work.Kind))
+			continue
 		}
 		e.slots <- struct{}{}
 		e.busy.Add(1)
@@ -260,6 +275,7 @@ func (e *Engine) sleep(ctx context.Context, full, failed bool) {
 func (e *Engine) do(ctx context.Context, c access.Claimed) {
 	w := c.Work
 	defer func() {
+		e.endWork(w.ID)
 		e.pause.RUnlock()
 		<-e.slots
 		e.busy.Done()
@@ -281,5 +297,47 @@ func (e *Engine) do(ctx context.Context, c access.Claimed) {
 	e.log.Error("work failed; retrying with backoff", "work", w.ID, "kind", string(w.Kind), "attempt", w.Attempt, "error", err.Error())
 	if err := e.svc.RetryWork(workCtx, w); err != nil {
 		e.log.Error("could not reschedule work; its lease will expire", "work", w.ID, "error", err.Error())
+	}
+}
+
+// startWork marks work as in flight here; false when it already is.
+func (e *Engine) startWork(id string) bool {
+	e.inFlightMu.Lock()
+	defer e.inFlightMu.Unlock()
+	if e.inFlight[id] {
+		return false
+	}
+	e.inFlight[id] = true
+	return true
+}
+
+func (e *Engine) endWork(id string) {
+	e.inFlightMu.Lock()
+	defer e.inFlightMu.Unlock()
+	delete(e.inFlight, id)
+}
+
+// renewLeases extends the leases of the work in flight three times per
+// lease, until stop is closed, so that work slower than a lease is not
+// taken over by another replica while this one still does it. A tick with
+// nothing in flight writes nothing.
+func (e *Engine) renewLeases(stop <-chan struct{}) {
+	tick := time.NewTicker(e.cfg.Lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		e.inFlightMu.Lock()
+		ids := make([]string, 0, len(e.inFlight))
+		for id := range e.inFlight {
+			ids = append(ids, id)
+		}
+		e.inFlightMu.Unlock()
+		if err := e.svc.RenewLeases(context.Background(), e.cfg.Owner, ids, e.cfg.Lease); err != nil {
+			e.log.Error("renewing the leases of work in flight failed", "work", len(ids), "error", err.Error())
+		}
 	}
 }

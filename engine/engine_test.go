@@ -1195,3 +1195,24 @@ func TestScheduledStartUnderVirtualClock(t *testing.T) {
 		t.Errorf("assignment %+v, %v; want delivered", a, err)
 	}
 }
+
+// A callout in flight longer than a lease (a slow extension here; a
+// stalled database under load does the same) keeps its lease: the engine
+// renews it, and never starts a second send of work it still holds. It
+// used to claim the work again once the lease ran out and send it twice.
+func TestCalloutSlowerThanLeaseSendsOnce(t *testing.T) {
+	const lease = 600 * time.Millisecond
+	h := newHarness(t, func(c *Config) { c.Lease = lease })
+	x := h.extension("/slow", client(intp(0), 2000))
+	h.ext.script("/slow", func(n int, c extCall) extReply { return extReply{Delay: 3 * lease} })
+	p := h.policy(map[access.Stage]string{access.StageRequestCreated: x.ID}, nil)
+	h.run()
+	r := h.submit(p, nil)
+	w := h.calloutWork(r.ID)
+	h.waitCalls("/slow", 1)
+	h.waitWorkDone(w)
+	time.Sleep(settle)
+	if n, claims := len(h.ext.callsTo("/slow")), h.store.claimCount(w.ID); n != 1 {
+		t.Errorf("callout sent %d times (claimed %d times) while it outlasted its lease, want once", n, claims)
+	}
+}

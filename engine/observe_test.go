@@ -80,9 +80,11 @@ func TestObserverHearsEachCallout(t *testing.T) {
 			h.run()
 			r := h.submit(p, nil)
 			h.waitWorkDone(h.calloutWork(r.ID))
-			h.eventually("the callout's report", func() (bool, string) {
-				_, reports, _ := o.snapshot()
-				return len(reports) == 1, itoa(len(reports)) + " reports"
+			// The work is reported finished just after its outcome is
+			// committed, which waitWorkDone sees.
+			h.eventually("the callout's report and its work's end", func() (bool, string) {
+				_, reports, finished := o.snapshot()
+				return len(reports) == 1 && len(finished) >= 1, itoa(len(reports)) + " reports, " + itoa(len(finished)) + " finished"
 			})
 
 			started, reports, finished := o.snapshot()

@@ -124,25 +124,11 @@ func (rs requestSet) list(s *Server, context func(*http.Request) string, scope f
 			return s.requestOut(r, rs, req, expand)
 		},
 		shapePage: func(r *http.Request, reqs []access.Request, expand expandSet) ([]any, error) {
-			var requestors subjectsNow
-			if expand.has("requestor") {
-				ids := make([]string, len(reqs))
-				for i, req := range reqs {
-					ids[i] = req.Requestor.ID
-				}
-				var err error
-				if requestors, err = s.svc.Subjects(r.Context(), ids); err != nil {
-					return nil, err
-				}
+			requestors, err := subjectsOf(s, r, expand.has("requestor"), reqs, func(req access.Request) access.Subject { return req.Requestor })
+			if err != nil {
+				return nil, err
 			}
-			out := make([]any, len(reqs))
-			for i, req := range reqs {
-				var err error
-				if out[i], err = s.requestShape(r, rs, req, expand, requestors); err != nil {
-					return nil, err
-				}
-			}
-			return out, nil
+			return shapeEach(reqs, func(req access.Request) (any, error) { return s.requestShape(r, rs, req, expand, requestors) })
 		},
 	}
 }
@@ -383,12 +369,9 @@ func (s *Server) requestHistory(rs requestSet) handler {
 
 // requestOut writes a request in the set's shape with what $expand names.
 func (s *Server) requestOut(r *http.Request, rs requestSet, req access.Request, expand expandSet) (any, error) {
-	var requestors subjectsNow
-	if expand.has("requestor") {
-		var err error
-		if requestors, err = s.svc.Subjects(r.Context(), []string{req.Requestor.ID}); err != nil {
-			return nil, err
-		}
+	requestors, err := subjectsOf(s, r, expand.has("requestor"), []access.Request{req}, func(req access.Request) access.Subject { return req.Requestor })
+	if err != nil {
+		return nil, err
 	}
 	return s.requestShape(r, rs, req, expand, requestors)
 }
@@ -547,21 +530,32 @@ func (s *Server) assignmentOut(r *http.Request, as assignmentSet, a access.Assig
 // assignmentsOut writes assignments as assignmentOut does, looking up the
 // targets of all of them at once when $expand names target.
 func (s *Server) assignmentsOut(r *http.Request, as assignmentSet, items []access.Assignment, expand expandSet) ([]any, error) {
-	var targets subjectsNow
-	if expand.has("target") {
-		ids := make([]string, len(items))
-		for i, a := range items {
-			ids[i] = a.Target.ID
-		}
-		var err error
-		if targets, err = s.svc.Subjects(r.Context(), ids); err != nil {
-			return nil, err
-		}
+	targets, err := subjectsOf(s, r, expand.has("target"), items, func(a access.Assignment) access.Subject { return a.Target })
+	if err != nil {
+		return nil, err
 	}
+	return shapeEach(items, func(a access.Assignment) (any, error) { return s.assignmentShape(r, as, a, expand, targets) })
+}
+
+// subjectsOf looks up, when want, the subject each item names (its target,
+// its requestor), all in one read.
+func subjectsOf[T any](s *Server, r *http.Request, want bool, items []T, of func(T) access.Subject) (subjectsNow, error) {
+	if !want {
+		return nil, nil
+	}
+	ids := make([]string, len(items))
+	for i, item := range items {
+		ids[i] = of(item).ID
+	}
+	return s.svc.Subjects(r.Context(), ids)
+}
+
+// shapeEach writes each item of a page with shape.
+func shapeEach[T any](items []T, shape func(T) (any, error)) ([]any, error) {
 	out := make([]any, len(items))
-	for i, a := range items {
+	for i, item := range items {
 		var err error
-		if out[i], err = s.assignmentShape(r, as, a, expand, targets); err != nil {
+		if out[i], err = shape(item); err != nil {
 			return nil, err
 		}
 	}

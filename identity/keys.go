@@ -1,6 +1,8 @@
 // Package identity is accessd's built-in token issuer: the RSA keys it signs
 // with, the OpenID discovery document and JWKS that let others trust it, the
-// minting of application and user tokens, and their verification.
+// minting of application and user tokens, and their verification. It also
+// verifies the tokens of an external OpenID Connect issuer (OIDC), and
+// Verifier chooses between the two.
 package identity
 
 import (

@@ -33,7 +33,7 @@ func (t *tx) Users(p access.Page) ([]access.User, error) {
 }
 
 func (t *tx) PutUser(u access.User) error {
-	doc, err := encode(u)
+	doc, err := t.encode(u)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (t *tx) Groups(p access.Page) ([]access.Group, error) {
 }
 
 func (t *tx) PutGroup(g access.Group) error {
-	doc, err := encode(g)
+	doc, err := t.encode(g)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (t *tx) ServicePrincipals(p access.Page) ([]access.ServicePrincipal, error)
 }
 
 func (t *tx) PutServicePrincipal(sp access.ServicePrincipal) error {
-	doc, err := encode(sp)
+	doc, err := t.encode(sp)
 	if err != nil {
 		return err
 	}

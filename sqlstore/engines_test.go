@@ -172,3 +172,73 @@ func BenchmarkCommitSingleRow(b *testing.B) {
 		})
 	}
 }
+
+// Analyze leaves the planners statistics of the tables it was given rows
+// in: SQLite's sqlite_stat1, PostgreSQL's reltuples (-1 until a table was
+// first analyzed).
+func TestAnalyzeGathersStatistics(t *testing.T) {
+	eachEngine(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		err := s.Update(ctx, func(tx access.Tx) error {
+			for i := range 20 {
+				id := fmt.Sprintf("u%02d", i)
+				if err := tx.PutUser(access.User{ID: id, DisplayName: id, UserPrincipalName: id + "@contoso.test"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		query := "SELECT stat FROM sqlite_stat1 WHERE tbl = 'users'"
+		if s.Engine() == "postgres" {
+			query = "SELECT reltuples::text FROM pg_class WHERE oid = 'users'::regclass"
+		}
+		if err := s.Analyze(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := sqlstore.Strings(s, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || (s.Engine() == "postgres" && got[0] != "20") || (s.Engine() == "sqlite" && !strings.HasPrefix(got[0], "20")) {
+			t.Errorf("statistics of users after Analyze: %q, want 20 rows counted", got)
+		}
+	})
+}
+
+// Counts adds up what transactions do: one write transaction writing one
+// document, then a read of one row, which is one statement and writes none.
+func TestCountsAddUpStatementsDocumentsAndWrites(t *testing.T) {
+	eachEngine(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		before := s.Counts()
+		err := s.Update(ctx, func(tx access.Tx) error {
+			return tx.PutUser(access.User{ID: "u1", DisplayName: "U", UserPrincipalName: "u1@contoso.test"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		written := s.Counts()
+		if d := written.WriteTransactions - before.WriteTransactions; d != 1 {
+			t.Errorf("%d write transactions counted, want 1", d)
+		}
+		if d := written.Documents - before.Documents; d != 1 {
+			t.Errorf("%d documents counted, want 1", d)
+		}
+		if d := written.Statements - before.Statements; d < 1 {
+			t.Errorf("%d statements counted for a write", d)
+		}
+		if err := s.View(ctx, func(tx access.Tx) error { _, err := tx.User("u1"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		read := s.Counts()
+		if d := read.Statements - written.Statements; d != 1 {
+			t.Errorf("%d statements counted for one read, want 1", d)
+		}
+		if read.Documents != written.Documents || read.WriteTransactions != written.WriteTransactions {
+			t.Errorf("a read counted as a write: %+v after %+v", read, written)
+		}
+	})
+}

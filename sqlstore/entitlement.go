@@ -26,7 +26,7 @@ func (t *tx) Catalogs(p access.Page) ([]access.Catalog, error) {
 }
 
 func (t *tx) PutCatalog(c access.Catalog) error {
-	doc, err := encode(c)
+	doc, err := t.encode(c)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (t *tx) CountAccessPackages(catalogID string) (int, error) {
 }
 
 func (t *tx) PutAccessPackage(p access.AccessPackage) error {
-	doc, err := encode(p)
+	doc, err := t.encode(p)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (t *tx) CountPoliciesBinding(extensionID string) (int, error) {
 func (t *tx) PutAssignmentPolicy(p access.AssignmentPolicy) error {
 	review, notification := nullableJSON(p.ReviewSettings), nullableJSON(p.NotificationSettings)
 	p.ReviewSettings, p.NotificationSettings = nil, nil
-	doc, err := encode(p)
+	doc, err := t.encode(p)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (t *tx) CustomExtensions(catalogID string, p access.Page) ([]access.CustomE
 }
 
 func (t *tx) PutCustomExtension(x access.CustomExtension) error {
-	doc, err := encode(x)
+	doc, err := t.encode(x)
 	if err != nil {
 		return err
 	}

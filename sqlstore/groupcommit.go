@@ -147,7 +147,7 @@ func (s *Store) tryGroup(group []writeJob) (results []error, err error) {
 		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 			return nil, fmt.Errorf("savepoint: %w", err)
 		}
-		t := &tx{ctx: context.WithoutCancel(j.ctx), sql: sqlTx, dialect: s.dialect}
+		t := &tx{ctx: context.WithoutCancel(j.ctx), sql: sqlTx, dialect: s.dialect, counts: &s.counts}
 		func() {
 			defer recoverInto(&results[i])
 			results[i] = j.fn(t)

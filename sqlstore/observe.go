@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,4 +52,28 @@ func (s *Store) MigrationsCurrent(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: the database is at migration %d, this binary's newest is %d", current, newest)
 	}
 	return nil
+}
+
+// Counts are what the store has done since it opened: the SQL statements
+// its transactions ran (reads and writes, not BEGIN, COMMIT or savepoints),
+// the JSON documents they wrote, and the Update (write) transactions
+// called, each counted once however group commit joined them or races
+// made them run again. They measure what one request lifecycle costs
+// (accessd bench reports them per lifecycle), so they are plain atomic
+// adds, cheap enough to stay compiled in.
+type Counts struct {
+	Statements        int64
+	Documents         int64
+	WriteTransactions int64
+}
+
+// counters is where a Store and its transactions add up their Counts.
+type counters struct {
+	statements, documents, writeTransactions atomic.Int64
+}
+
+// Counts reads the store's counts so far.
+func (s *Store) Counts() Counts {
+	return Counts{Statements: s.counts.statements.Load(), Documents: s.counts.documents.Load(),
+		WriteTransactions: s.counts.writeTransactions.Load()}
 }

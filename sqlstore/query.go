@@ -136,7 +136,7 @@ func (t *tx) List(noun access.Noun, q access.Query, each func(decode func(any) e
 	if b.err != nil {
 		return 0, b.err
 	}
-	rows, err := t.sql.QueryContext(t.ctx, t.dialect.rebind(query), args...)
+	rows, err := t.queryRows(query, args...)
 	if err != nil {
 		return 0, t.fail(err)
 	}

@@ -84,7 +84,7 @@ func refsKey(r access.Request) string {
 // SQLite leaves the indexes on the others alone, and rewrites the reference
 // rows only when the set changes.
 func (t *tx) PutRequest(r access.Request) error {
-	doc, err := encode(r)
+	doc, err := t.encode(r)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ var activeAssignmentStates = func() []any {
 }()
 
 func (t *tx) PutAssignment(a access.Assignment) error {
-	doc, err := encode(a)
+	doc, err := t.encode(a)
 	if err != nil {
 		return err
 	}
@@ -261,7 +261,7 @@ func (t *tx) PutAssignment(a access.Assignment) error {
 
 // AddHistory inserts an entry; an id used before is a conflict.
 func (t *tx) AddHistory(h access.HistoryEntry) error {
-	doc, err := encode(h)
+	doc, err := t.encode(h)
 	if err != nil {
 		return err
 	}

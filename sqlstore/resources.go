@@ -29,7 +29,7 @@ func (t *tx) PutResource(r access.Resource) error {
 	} else if err != nil && !access.IsNotFound(err) {
 		return err
 	}
-	doc, err := encode(r)
+	doc, err := t.encode(r)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (t *tx) ResourceRequests(p access.Page) ([]access.ResourceRequest, error) {
 }
 
 func (t *tx) AddResourceRequest(r access.ResourceRequest) error {
-	doc, err := encode(r)
+	doc, err := t.encode(r)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (t *tx) AppRoleAssignments(resourceID, principalID string, p access.Page) (
 // AddAppRoleAssignment does nothing on a conflict rather than fail the
 // statement: on PostgreSQL a failed statement would abort the transaction.
 func (t *tx) AddAppRoleAssignment(a access.AppRoleAssignment) error {
-	doc, err := encode(a)
+	doc, err := t.encode(a)
 	if err != nil {
 		return err
 	}

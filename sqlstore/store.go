@@ -76,6 +76,8 @@ type Store struct {
 
 	// retries counts the transactions run again after losing a race.
 	retries atomic.Int64
+	// counts is what Counts reports.
+	counts counters
 	// turns lets an Update transaction that keeps losing races run alone:
 	// Update transactions hold it for reading, such a one for writing.
 	turns sync.RWMutex
@@ -249,6 +251,7 @@ func (s *Store) Update(ctx context.Context, fn func(access.Tx) error) (err error
 	if ended := s.transactionStarted(ctx, true); ended != nil {
 		defer func() { ended(err) }()
 	}
+	s.counts.writeTransactions.Add(1)
 	if !s.dialect.losesRaces {
 		return s.updateGrouped(ctx, fn)
 	}
@@ -332,7 +335,7 @@ func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn
 			s.log.Error("rolling back a transaction failed", "err", err)
 		}
 	}()
-	t := &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect}
+	t := &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect, counts: &s.counts}
 	// A statement that lost a race dooms the transaction, whatever fn made
 	// of its error: PostgreSQL refuses every later statement.
 	if err := fn(t); err != nil || t.lost != nil {
@@ -351,6 +354,48 @@ func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn
 		return access.Internal(fmt.Errorf("commit: %w", err)), nil
 	}
 	return nil, nil
+}
+
+// Analyze refreshes the statistics the query planners choose indexes by.
+// After a bulk load they matter: PostgreSQL, guessing a package holds a
+// hundred assignments where it holds ten thousand, sorts them all rather
+// than reading the index in order, until autovacuum analyzes the table;
+// SQLite keeps no statistics until asked. SQLite samples each index
+// (analysis_limit), so this takes a moment even on a large file.
+func (s *Store) Analyze(ctx context.Context) error {
+	if s.pg == nil {
+		for _, stmt := range []string{"PRAGMA analysis_limit = 1000", "ANALYZE"} {
+			if _, err := s.write.ExecContext(ctx, stmt); err != nil {
+				return access.Internal(fmt.Errorf("analyze: %w", err))
+			}
+		}
+		return nil
+	}
+	// ANALYZE alone would visit every schema of the database.
+	rows, err := s.write.QueryContext(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables
+WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		return access.Internal(fmt.Errorf("analyze: %w", err))
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return access.Internal(fmt.Errorf("analyze: %w", err))
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return access.Internal(fmt.Errorf("analyze: %w", err))
+	}
+	for _, t := range tables {
+		if _, err := s.write.ExecContext(ctx, "ANALYZE "+t); err != nil {
+			return access.Internal(fmt.Errorf("analyze %s: %w", t, err))
+		}
+	}
+	return nil
 }
 
 // Ping runs a trivial query on a read connection.

@@ -17,6 +17,7 @@ type tx struct {
 	ctx     context.Context
 	sql     *sql.Tx
 	dialect dialect
+	counts  *counters // the store's
 	// lost is the first error that said the transaction lost a race with
 	// another: Update runs it again, whatever fn made of the error.
 	lost error
@@ -34,6 +35,7 @@ type scanner interface {
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	t.counts.statements.Add(1)
 	res, err := t.sql.ExecContext(t.ctx, t.dialect.rebind(query), args...)
 	if err != nil {
 		return nil, t.fail(err)
@@ -68,9 +70,21 @@ func (t *tx) fail(err error) error {
 	return access.Internal(err)
 }
 
+// queryRows and queryRow run a query of the transaction; with exec, every
+// statement the store's methods run goes through them and is counted.
+func (t *tx) queryRows(query string, args ...any) (*sql.Rows, error) {
+	t.counts.statements.Add(1)
+	return t.sql.QueryContext(t.ctx, t.dialect.rebind(query), args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	t.counts.statements.Add(1)
+	return t.sql.QueryRowContext(t.ctx, t.dialect.rebind(query), args...)
+}
+
 // get scans the one row query finds, or returns notFound when there is none.
 func get[T any](t *tx, scan func(scanner) (T, error), notFound error, query string, args ...any) (T, error) {
-	v, err := scan(t.sql.QueryRowContext(t.ctx, t.dialect.rebind(query), args...))
+	v, err := scan(t.queryRow(query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, notFound
 	}
@@ -82,7 +96,7 @@ func get[T any](t *tx, scan func(scanner) (T, error), notFound error, query stri
 
 // list scans every row query finds.
 func list[T any](t *tx, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := t.sql.QueryContext(t.ctx, t.dialect.rebind(query), args...)
+	rows, err := t.queryRows(query, args...)
 	if err != nil {
 		return nil, t.fail(err)
 	}
@@ -104,7 +118,7 @@ func list[T any](t *tx, scan func(scanner) (T, error), query string, args ...any
 // count runs a query that returns one number.
 func (t *tx) count(query string, args ...any) (int, error) {
 	var n int
-	if err := t.sql.QueryRowContext(t.ctx, t.dialect.rebind(query), args...).Scan(&n); err != nil {
+	if err := t.queryRow(query, args...).Scan(&n); err != nil {
 		return 0, t.fail(err)
 	}
 	return n, nil
@@ -123,7 +137,9 @@ func scanDoc[T any](s scanner) (T, error) {
 	return v, nil
 }
 
-func encode(v any) (string, error) {
+// encode is a document about to be written.
+func (t *tx) encode(v any) (string, error) {
+	t.counts.documents.Add(1)
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", access.Internal(fmt.Errorf("encode %T: %w", v, err))

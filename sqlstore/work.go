@@ -21,7 +21,7 @@ import (
 func (t *tx) AddWork(w access.Work) error {
 	due, attempt := w.DueAt.UnixMicro(), w.Attempt
 	w.DueAt, w.Attempt = time.Time{}, 0
-	doc, err := encode(w)
+	doc, err := t.encode(w)
 	if err != nil {
 		return err
 	}
@@ -85,6 +85,18 @@ func (t *tx) DeleteWork(id string) error {
 	return err
 }
 
+func (t *tx) RenewLeases(owner string, ids []string, until time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{until.UnixMicro(), owner}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := t.exec("UPDATE work SET lease_until_us = ? WHERE lease_owner = ? AND id IN ("+marks(len(ids))+")", args...)
+	return err
+}
+
 func (t *tx) ShiftLeases(from, to time.Time) error {
 	_, err := t.exec("UPDATE work SET lease_until_us = lease_until_us + ? WHERE lease_until_us > ?",
 		to.UnixMicro()-from.UnixMicro(), from.UnixMicro())
@@ -133,9 +145,9 @@ func (t *tx) DropWork(requestID, assignmentID string, kinds ...access.WorkKind) 
 // time, or for a leased row the later of its due time and its lease's end.
 func (t *tx) NextWorkAt() (time.Time, bool, error) {
 	var at sql.NullInt64
-	err := t.sql.QueryRowContext(t.ctx, t.dialect.rebind(`SELECT MIN(CASE
+	err := t.queryRow(`SELECT MIN(CASE
 WHEN lease_until_us IS NOT NULL AND lease_until_us > due_us THEN lease_until_us
-ELSE due_us END) FROM work`)).Scan(&at)
+ELSE due_us END) FROM work`).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, t.fail(err)
 	}
@@ -154,9 +166,9 @@ func (t *tx) CountWorkDue(now time.Time) (int, error) {
 // every assignment.
 func (t *tx) WorkStats(now time.Time) ([]access.WorkKindStats, error) {
 	at := now.UnixMicro()
-	rows, err := t.sql.QueryContext(t.ctx, t.dialect.rebind(`SELECT kind,
+	rows, err := t.queryRows(`SELECT kind,
 SUM(CASE WHEN due_us <= ? THEN 1 ELSE 0 END), COUNT(*), MIN(due_us)
-FROM work GROUP BY kind ORDER BY kind`), at)
+FROM work GROUP BY kind ORDER BY kind`, at)
 	if err != nil {
 		return nil, t.fail(err)
 	}
@@ -184,7 +196,7 @@ FROM work GROUP BY kind ORDER BY kind`), at)
 // AddCalloutAttempts inserts every attempt; an id used before is a conflict.
 func (t *tx) AddCalloutAttempts(as []access.CalloutAttempt) error {
 	for _, a := range as {
-		doc, err := encode(a)
+		doc, err := t.encode(a)
 		if err != nil {
 			return err
 		}

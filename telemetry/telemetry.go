@@ -135,6 +135,26 @@ func (t *Telemetry) WatchQueue(stats func(ctx context.Context) (access.QueueStat
 	t.registry.MustRegister(newQueueCollector(stats))
 }
 
+// WatchStore adds the store's counters of statements, stored documents and
+// write transactions, read at each scrape; accessd bench divides them by
+// the lifecycles it ran.
+func (t *Telemetry) WatchStore(counts func() sqlstore.Counts) {
+	t.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "accessd_store_statements_total",
+			Help: "SQL statements run by the store's transactions (not BEGIN, COMMIT or savepoints).",
+		}, func() float64 { return float64(counts().Statements) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "accessd_store_documents_written_total",
+			Help: "JSON documents the store's transactions wrote.",
+		}, func() float64 { return float64(counts().Documents) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "accessd_store_write_transactions_total",
+			Help: "Write (Update) transactions asked of the store, each once however they were grouped or retried.",
+		}, func() float64 { return float64(counts().WriteTransactions) }),
+	)
+}
+
 // RequestStarted implements graph.Observer.
 func (t *Telemetry) RequestStarted(r *http.Request) context.Context {
 	if t.tracing == nil {

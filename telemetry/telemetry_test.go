@@ -16,6 +16,7 @@ import (
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/engine"
 	"github.com/accessd/accessd/graph"
+	"github.com/accessd/accessd/sqlstore"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -205,4 +206,18 @@ func BenchmarkRequestEnded(b *testing.B) {
 	for b.Loop() {
 		tel.RequestEnded(tel.RequestStarted(r), e)
 	}
+}
+
+// The store's counters are served as they stand at each scrape.
+func TestWatchStoreServesTheCounts(t *testing.T) {
+	tel := New(quiet, nil)
+	counts := sqlstore.Counts{Statements: 41, Documents: 7, WriteTransactions: 3}
+	tel.WatchStore(func() sqlstore.Counts { return counts })
+	wantSeries(t, scrape(t, tel.Handler()), map[string]float64{
+		"accessd_store_statements_total":         41,
+		"accessd_store_documents_written_total":  7,
+		"accessd_store_write_transactions_total": 3,
+	})
+	counts.Statements++
+	wantSeries(t, scrape(t, tel.Handler()), map[string]float64{"accessd_store_statements_total": 42})
 }

@@ -63,6 +63,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"WorkLeaseRescue", testWorkLeaseRescue},
 		{"WorkRetry", testWorkRetry},
 		{"ShiftLeases", testShiftLeases},
+		{"RenewLeases", testRenewLeases},
 		{"WorkDelete", testWorkDelete},
 		{"WorkDrop", testWorkDrop},
 		{"NextWorkAt", testNextWorkAt},

@@ -129,6 +129,28 @@ func testShiftLeases(t *testing.T, s access.Store) {
 	diff(t, "claim when the shifted lease ends", claim(t, s, now.Add(jump+lease), "rescuer", 10), []access.Work{held})
 }
 
+// testRenewLeases: an owner extends the leases it still holds, and only
+// those: work another owner took over after the lease ran out keeps the
+// new owner's lease.
+func testRenewLeases(t *testing.T, s access.Store) {
+	now := Epoch
+	kept := NewWork("w-1", access.WorkCallout, "req-1", "", now)
+	lost := NewWork("w-2", access.WorkCallout, "req-2", "", now)
+	addWork(t, s, kept, lost)
+	claim(t, s, now, "worker", 10) // both leased until now+lease
+	update(t, s, func(tx access.Tx) error { return tx.RenewLeases("worker", []string{kept.ID}, now.Add(2*lease)) })
+	diff(t, "claim when the first lease ends", claim(t, s, now.Add(lease), "rescuer", 10), []access.Work{lost})
+	// lost is the rescuer's now (until now+2*lease): worker renews only kept.
+	renewed := now.Add(3 * lease)
+	update(t, s, func(tx access.Tx) error {
+		return tx.RenewLeases("worker", []string{kept.ID, lost.ID, "w-missing"}, renewed)
+	})
+	diff(t, "claim when the rescuer's lease ends", claim(t, s, now.Add(2*lease), "third", 10), []access.Work{lost})
+	diff(t, "claim before the renewed lease ends", claim(t, s, renewed.Add(-time.Microsecond), "fourth", 10), []access.Work(nil))
+	diff(t, "claim when the renewed lease ends", claim(t, s, renewed, "fourth", 10), []access.Work{kept, lost})
+	update(t, s, func(tx access.Tx) error { return tx.RenewLeases("worker", nil, renewed) })
+}
+
 func testWorkRetry(t *testing.T, s access.Store) {
 	now := Epoch
 	w := NewWork("w-1", access.WorkCallout, "req-1", "asg-1", now)

@@ -66,6 +66,8 @@ func TestHelpDoesNothingElse(t *testing.T) {
 		{[]string{"serve"}, false, "Usage of accessd serve:"},
 		{[]string{"migrate"}, false, "Usage of accessd migrate:"},
 		{[]string{"token"}, false, "Usage of accessd token:"},
+		{[]string{"backup"}, false, "usage: accessd backup [--database accessd.db] FILE"},
+		{[]string{"restore"}, false, "usage: accessd restore [--database accessd.db] FILE"},
 		{[]string{"bench"}, false, "usage: accessd bench [flags]"},
 		{[]string{"version"}, false, "Usage of accessd version:"},
 		// Flags before the help flag are parsed first; it still stops there.
@@ -110,6 +112,14 @@ func TestBadArgumentsFail(t *testing.T) {
 		{[]string{"bench", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"version", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"version", "extra"}, "unexpected arguments: [extra]"},
+		{[]string{"backup"}, "give exactly one FILE"},
+		{[]string{"backup", "a.db", "b.db"}, "give exactly one FILE"},
+		{[]string{"backup", "--no-such-flag", "a.db"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"backup", "a.db"}, "database accessd.db: stat accessd.db: no such file or directory"},
+		{[]string{"backup", "--database", "postgres://u@localhost/db", "a.db"}, "back up PostgreSQL with pg_dump"},
+		{[]string{"restore"}, "give exactly one FILE"},
+		{[]string{"restore", "missing.db"}, "backup stat missing.db: no such file or directory"},
+		{[]string{"restore", "--database", "postgres://u@localhost/db", "a.db"}, "restore with pg_restore"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -186,4 +196,47 @@ func TestVersionCommand(t *testing.T) {
 			t.Errorf("accessd version printed %q", got)
 		}
 	})
+}
+
+// docs/configuration.md promises every flag of every command; this holds
+// it to that as flags are added. The commands are the ones accessd's own
+// usage names, so a new command is covered the day it appears there.
+func TestConfigurationDocNamesEveryFlag(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, usage, _ := runIn(t, t.TempDir(), "-h")
+	var commands []string
+	for _, line := range strings.Split(usage, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "accessd "); ok {
+			commands = append(commands, strings.Fields(rest)[0])
+		}
+	}
+	if len(commands) < 5 {
+		t.Fatalf("found the commands %q in the usage:\n%s", commands, usage)
+	}
+	for _, cmd := range commands {
+		section := "## `accessd " + cmd + "`"
+		start := strings.Index(string(doc), section)
+		if start < 0 {
+			t.Errorf("docs/configuration.md has no section %q", section)
+			continue
+		}
+		text := string(doc[start+len(section):])
+		if end := strings.Index(text, "\n## "); end >= 0 {
+			text = text[:end]
+		}
+		_, _, help := runIn(t, t.TempDir(), cmd, "-h")
+		for _, line := range strings.Split(help, "\n") {
+			name, ok := strings.CutPrefix(line, "  -")
+			if !ok {
+				continue
+			}
+			name, _, _ = strings.Cut(name, " ")
+			if !strings.Contains(text, "`--"+name+"`") && !strings.Contains(text, "`--"+name+" ") {
+				t.Errorf("the section %s does not name --%s", section, name)
+			}
+		}
+	}
 }

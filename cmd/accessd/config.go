@@ -8,11 +8,15 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/accessd/accessd/access"
 	"github.com/accessd/accessd/graph"
+	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/telemetry"
 )
 
@@ -54,6 +58,18 @@ type Config struct {
 	CalloutAllowPrivate   bool
 	CalloutProxy          string // empty: callouts connect directly
 	CalloutSigningSecrets string // a file; empty: callouts are not signed
+
+	// Whose tokens API callers may bring: see identity.Mode. The built-in
+	// issuer signs callout tokens whatever Auth says.
+	Auth                 string
+	OIDCIssuer           string // the external issuer, with Auth oidc or both
+	OIDCAudience         string // the aud its tokens must name
+	OIDCCreatePrincipals bool   // add callers the directory does not know, rather than refuse them
+	// TenantID, when set, becomes the database's tenant id: the tid of
+	// accessd's tokens, and the tid the external issuer's must carry.
+	TenantID string
+
+	envProblems []string // environment variables that did not parse, reported by validate
 }
 
 // defaultConfig reads the environment over the built-in defaults.
@@ -64,6 +80,7 @@ func defaultConfig(getenv func(string) string) Config {
 		SQLiteSynchronous: "normal",
 		ShutdownTimeout:   10 * time.Second,
 		LogFormat:         "text",
+		Auth:              string(identity.ModeBuiltin),
 		WorkLease:         30 * time.Second,
 		DeliveryRetryFor:  access.DefaultDeliveryRetryFor,
 		// A worker holds its slot from the claim until the callout's outcome
@@ -110,6 +127,19 @@ func defaultConfig(getenv func(string) string) Config {
 		c.MetricsAddr = v
 	}
 	c.OTelEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	if v := getenv("ACCESSD_AUTH"); v != "" {
+		c.Auth = v
+	}
+	c.OIDCIssuer = getenv("ACCESSD_OIDC_ISSUER")
+	c.OIDCAudience = getenv("ACCESSD_OIDC_AUDIENCE")
+	c.TenantID = getenv("ACCESSD_TENANT_ID")
+	if v := getenv("ACCESSD_OIDC_CREATE_PRINCIPALS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			c.envProblems = append(c.envProblems, fmt.Sprintf("ACCESSD_OIDC_CREATE_PRINCIPALS must be true or false, not %q", v))
+		}
+		c.OIDCCreatePrincipals = b
+	}
 	return c
 }
 
@@ -143,6 +173,11 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.CalloutProxy, "callout-proxy", c.CalloutProxy, "send every callout through this HTTP proxy (an http:// or https:// URL), which then resolves extensions' hosts; HTTP_PROXY and the like are never used for callouts")
 	fs.StringVar(&c.CalloutSigningSecrets, "callout-signing-secrets", c.CalloutSigningSecrets, "file of lines '<extension id or *> <whsec_… secret>': callouts to those extensions also carry Standard Webhooks signatures; two lines for one id during a rotation; read again on SIGHUP")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address instead of --addr, e.g. to keep it private (env ACCESSD_METRICS_ADDR)")
+	fs.StringVar(&c.Auth, "auth", c.Auth, "whose tokens API callers may bring: builtin (minted by accessd token), oidc (the --oidc-issuer's only) or both (env ACCESSD_AUTH)")
+	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", c.OIDCIssuer, "with --auth oidc or both: the external OpenID Connect issuer URL, the iss of its tokens, e.g. https://login.microsoftonline.com/TENANT/v2.0; https, or http on loopback (env ACCESSD_OIDC_ISSUER)")
+	fs.StringVar(&c.OIDCAudience, "oidc-audience", c.OIDCAudience, "with --auth oidc or both: the aud the external issuer's tokens must name, e.g. accessd's application id there (env ACCESSD_OIDC_AUDIENCE)")
+	fs.BoolVar(&c.OIDCCreatePrincipals, "oidc-create-principals", c.OIDCCreatePrincipals, "add a caller of the external issuer that the directory does not know on its first call (a user, or a service principal for an app token) instead of refusing it with 401 (env ACCESSD_OIDC_CREATE_PRINCIPALS)")
+	fs.StringVar(&c.TenantID, "tenant-id", c.TenantID, "the tenant id this database serves: the tid of accessd's tokens and the tid the external issuer's tokens must carry; required with --auth oidc or both (env ACCESSD_TENANT_ID; default: an id made once per database)")
 	fs.StringVar(&c.OTelEndpoint, "otel-endpoint", c.OTelEndpoint, "send OpenTelemetry traces over OTLP/HTTP to the collector at this base URL, e.g. http://localhost:4318 (env OTEL_EXPORTER_OTLP_ENDPOINT; default: no tracing)")
 }
 
@@ -167,7 +202,8 @@ func parseServeConfig(args []string, stderr io.Writer, getenv func(string) strin
 
 // validate checks the settings before anything starts.
 func (c Config) validate() error {
-	var problems []string
+	problems := slices.Clone(c.envProblems)
+	problems = append(problems, c.authProblems()...)
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		problems = append(problems, fmt.Sprintf("--addr %q is not host:port", c.Addr))
 	}
@@ -249,6 +285,44 @@ func (c Config) validate() error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// authProblems checks the settings of who may call.
+func (c Config) authProblems() []string {
+	var problems []string
+	mode, err := identity.ParseMode(c.Auth)
+	if err != nil {
+		return []string{"--auth: " + err.Error()}
+	}
+	if c.TenantID != "" && (len(c.TenantID) > 128 || strings.IndexFunc(c.TenantID, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0) {
+		problems = append(problems, fmt.Sprintf("--tenant-id %q must be at most 128 characters without spaces, such as a GUID", c.TenantID))
+	}
+	if mode == identity.ModeBuiltin {
+		for _, f := range []struct {
+			flag string
+			set  bool
+		}{{"--oidc-issuer", c.OIDCIssuer != ""}, {"--oidc-audience", c.OIDCAudience != ""}, {"--oidc-create-principals", c.OIDCCreatePrincipals}} {
+			if f.set {
+				problems = append(problems, f.flag+" needs --auth oidc or --auth both: with --auth builtin no external issuer is trusted")
+			}
+		}
+		return problems
+	}
+	switch {
+	case c.OIDCIssuer == "":
+		problems = append(problems, "--auth "+c.Auth+" needs --oidc-issuer")
+	case identity.CheckIssuerURL(c.OIDCIssuer) != nil:
+		problems = append(problems, "--oidc-issuer "+identity.CheckIssuerURL(c.OIDCIssuer).Error())
+	case c.PublicURL != "" && strings.TrimSuffix(c.OIDCIssuer, "/") == strings.TrimSuffix(c.PublicURL, "/"):
+		problems = append(problems, "--oidc-issuer must be another issuer than accessd itself (--public-url); for accessd's own tokens use --auth builtin")
+	}
+	if strings.TrimSpace(c.OIDCAudience) == "" {
+		problems = append(problems, "--auth "+c.Auth+" needs --oidc-audience")
+	}
+	if c.TenantID == "" {
+		problems = append(problems, "--auth "+c.Auth+" needs --tenant-id: the tid the external issuer's tokens carry")
+	}
+	return problems
 }
 
 func checkPublicURL(raw string) error {

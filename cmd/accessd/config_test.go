@@ -57,6 +57,32 @@ func TestConfigValidate(t *testing.T) {
 		{"metrics addr without port", func(c *Config) { c.MetricsAddr = "localhost" }, "--metrics-addr"},
 		{"traces to a collector", func(c *Config) { c.OTelEndpoint = "http://localhost:4318" }, ""},
 		{"traces to a collector without a scheme", func(c *Config) { c.OTelEndpoint = "localhost:4318" }, "--otel-endpoint"},
+		{"an external issuer", oidc("both", "https://login.microsoftonline.com/"+entraTenant+"/v2.0"), ""},
+		{"an external issuer only, on loopback http", oidc("oidc", "http://127.0.0.1:8081/realms/dev"), ""},
+		{"an external issuer that creates principals", func(c *Config) {
+			oidc("oidc", "https://keycloak.example.com/realms/corp")(c)
+			c.OIDCCreatePrincipals = true
+		}, ""},
+		{"an unknown auth mode", func(c *Config) { c.Auth = "ldap" }, `--auth: "ldap" is not builtin, oidc or both`},
+		{"oidc without an issuer", oidc("oidc", ""), "--auth oidc needs --oidc-issuer"},
+		{"an issuer over plain http elsewhere", oidc("both", "http://keycloak.example.com/realms/corp"), "--oidc-issuer \"http://keycloak.example.com/realms/corp\" must be https"},
+		{"an issuer that is no URL", oidc("oidc", "login.microsoftonline.com"), "--oidc-issuer \"login.microsoftonline.com\" is not an https URL"},
+		{"an issuer that is accessd itself", func(c *Config) {
+			oidc("both", "https://accessd.example.com/")(c)
+			c.PublicURL = "https://accessd.example.com"
+		}, "--oidc-issuer must be another issuer than accessd itself"},
+		{"oidc without an audience", func(c *Config) {
+			oidc("oidc", "https://keycloak.example.com/realms/corp")(c)
+			c.OIDCAudience = " "
+		}, "--auth oidc needs --oidc-audience"},
+		{"oidc without a tenant", func(c *Config) {
+			oidc("both", "https://keycloak.example.com/realms/corp")(c)
+			c.TenantID = ""
+		}, "--auth both needs --tenant-id"},
+		{"a tenant id with a space", func(c *Config) { c.TenantID = "contoso tenant" }, "--tenant-id"},
+		{"a tenant id without an external issuer", func(c *Config) { c.TenantID = entraTenant }, ""},
+		{"an issuer with --auth builtin", func(c *Config) { c.OIDCIssuer = "https://keycloak.example.com/realms/corp" }, "--oidc-issuer needs --auth oidc or --auth both"},
+		{"creating principals with --auth builtin", func(c *Config) { c.OIDCCreatePrincipals = true }, "--oidc-create-principals needs --auth oidc or --auth both"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +96,15 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("want an error naming %s, got %v", tt.want, err)
 			}
 		})
+	}
+}
+
+const entraTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+// oidc sets a valid external issuer with the given mode and issuer URL.
+func oidc(mode, issuer string) func(*Config) {
+	return func(c *Config) {
+		c.Auth, c.OIDCIssuer, c.OIDCAudience, c.TenantID = mode, issuer, "api://accessd", entraTenant
 	}
 }
 
@@ -146,6 +181,33 @@ func TestEnvironmentOverDefaults(t *testing.T) {
 	if c.Addr != "0.0.0.0:9000" || c.Database != "/tmp/x.db" || c.PublicURL != "https://a.example.com" || c.MetricsAddr != "127.0.0.1:9100" ||
 		c.OTelEndpoint != "http://collector:4318" {
 		t.Fatalf("environment not applied: %+v", c)
+	}
+	if c.Auth != "builtin" || c.OIDCCreatePrincipals {
+		t.Errorf("by default --auth %q and --oidc-create-principals %t, want builtin and false", c.Auth, c.OIDCCreatePrincipals)
+	}
+}
+
+func TestAuthEnvironment(t *testing.T) {
+	issuer := "https://login.microsoftonline.com/" + entraTenant + "/v2.0"
+	env := map[string]string{"ACCESSD_AUTH": "oidc", "ACCESSD_OIDC_ISSUER": issuer, "ACCESSD_OIDC_AUDIENCE": "api://accessd",
+		"ACCESSD_OIDC_CREATE_PRINCIPALS": "true", "ACCESSD_TENANT_ID": entraTenant}
+	var stderr bytes.Buffer
+	c, err := parseServeConfig(nil, &stderr, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("%v %s", err, stderr.String())
+	}
+	if c.Auth != "oidc" || c.OIDCIssuer != issuer || c.OIDCAudience != "api://accessd" || !c.OIDCCreatePrincipals || c.TenantID != entraTenant {
+		t.Errorf("environment not applied: %+v", c)
+	}
+	// Flags win over the environment.
+	c, err = parseServeConfig([]string{"--auth", "both", "--oidc-create-principals=false"}, &stderr, func(k string) string { return env[k] })
+	if err != nil || c.Auth != "both" || c.OIDCCreatePrincipals {
+		t.Errorf("flags over the environment: --auth %q, --oidc-create-principals %t, %v", c.Auth, c.OIDCCreatePrincipals, err)
+	}
+	env["ACCESSD_OIDC_CREATE_PRINCIPALS"] = "sometimes"
+	if _, err := parseServeConfig(nil, &stderr, func(k string) string { return env[k] }); err == nil ||
+		!strings.Contains(err.Error(), `ACCESSD_OIDC_CREATE_PRINCIPALS must be true or false, not "sometimes"`) {
+		t.Errorf("a create-principals variable that is no bool: %v", err)
 	}
 }
 

@@ -26,7 +26,10 @@ const usage = `accessd: a self-hosted Microsoft Graph entitlement-management ser
 
 usage:
   accessd serve   [--addr 127.0.0.1:8080] [--database accessd.db] [--public-url URL] [--seed FILE] [--dev]
+                  [--auth builtin|oidc|both --oidc-issuer URL --oidc-audience AUD --tenant-id ID [--oidc-create-principals]]
   accessd migrate [--database accessd.db]
+  accessd backup  [--database accessd.db] FILE
+  accessd restore [--database accessd.db] FILE
   accessd token   [--database accessd.db] (--app NAME --roles A,B | --user ID_OR_UPN --scopes A,B) [--ttl 1h] [--max-ttl 24h]
   accessd bench   [--scenario wait|continue|waiting] [--concurrency 64 | --rate R] [--duration 10s] [--database postgres://…] [--url URL --token T] [--json]
   accessd version
@@ -55,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = migrate(ctx, args[1:], stdout, stderr, getenv)
 	case "token":
 		err = token(ctx, args[1:], stdout, stderr, getenv)
+	case "backup":
+		err = backup(ctx, args[1:], stdout, stderr, getenv)
+	case "restore":
+		err = restore(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -165,13 +165,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	svc := access.NewService(store, clock, ids)
 	svc.SetDeliveryRetryFor(cfg.DeliveryRetryFor)
 	tel.WatchQueue(svc.QueueStats)
+	tel.WatchStore(store.Counts)
 	if cfg.Dev {
 		svc.RecordCallouts(true)
 		if err := svc.LoadClock(ctx); err != nil {
 			return err
 		}
 	}
-	tid, err := tenantID(ctx, store, ids)
+	tid, err := serveTenant(ctx, store, ids, cfg.TenantID, log)
 	if err != nil {
 		return err
 	}
@@ -196,6 +197,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		if err := applySeedFile(ctx, svc, cfg.Seed, log); err != nil {
 			return err
 		}
+	}
+	// The external issuer's JWKS is fetched again every hour until the
+	// server stops.
+	authCtx, stopAuth := context.WithCancel(context.Background())
+	defer stopAuth()
+	verifier, err := newVerifier(authCtx, cfg, issuer, svc, tid, log)
+	if err != nil {
+		return err
 	}
 
 	engineCtx, stopEngine := context.WithCancel(context.Background())
@@ -236,7 +245,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		reseed = func(ctx context.Context) error { return applySeedFile(ctx, svc, cfg.Seed, log) }
 	}
 	api := graph.NewServer(graph.Config{
-		Service: svc, Auth: issuer, PublicURL: publicURL, Logger: log, Clock: clock, IDs: ids,
+		Service: svc, Auth: verifier, PublicURL: publicURL, Logger: log, Clock: clock, IDs: ids,
 		OpenIDConfiguration: issuer.Discovery, JWKS: issuer.JWKS, JWKSPath: identity.JWKSPath,
 		Dev: cfg.Dev, PauseWork: eng.Pause, Reseed: reseed, Throttle: throttle,
 		Observer: tel, Readiness: readiness(store, eng), Metrics: metricsOnAPI(cfg, tel.Handler()),
@@ -262,7 +271,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	log.Info("accessd started", "version", describeBuild(version, buildInfo), "addr", listener.Addr().String(), "public_url", publicURL,
 		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev, "metrics_addr", cfg.MetricsAddr,
-		"otel_endpoint", cfg.OTelEndpoint, "callout_allow_private", cfg.CalloutAllowPrivate)
+		"otel_endpoint", cfg.OTelEndpoint, "callout_allow_private", cfg.CalloutAllowPrivate,
+		"auth", cfg.Auth, "oidc_issuer", cfg.OIDCIssuer, "tenant_id", tid)
 
 	select {
 	case err := <-served:
@@ -317,6 +327,49 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	fmt.Fprintln(stdout, "database", cfg.Database, "is migrated")
 	return store.Close()
+}
+
+// serveTenant is the database's tenant id, made the configured one first
+// when one is configured. Replicas given the same --tenant-id agree; a
+// change is logged, as tokens minted before carry the old tid (accessd's
+// own check does not read it).
+func serveTenant(ctx context.Context, store access.Store, ids access.IDSource, configured string, log *slog.Logger) (string, error) {
+	tid, err := tenantID(ctx, store, ids)
+	if err != nil || configured == "" || configured == tid {
+		return tid, err
+	}
+	if err := store.Update(ctx, func(tx access.Tx) error { return tx.PutSetting(settingTenantID, configured) }); err != nil {
+		return "", fmt.Errorf("set the tenant id: %w", err)
+	}
+	log.Info("the database's tenant id is now the configured one", "was", tid, "tenant_id", configured)
+	return configured, nil
+}
+
+// newVerifier is the check of API callers' tokens that cfg.Auth asks for.
+// An external issuer's discovery document and JWKS are fetched now: an
+// issuer that cannot be reached stops the start, naming it.
+func newVerifier(ctx context.Context, cfg Config, builtin *identity.Issuer, dir identity.Directory, tid string, log *slog.Logger) (*identity.Verifier, error) {
+	mode, err := identity.ParseMode(cfg.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("--auth: %w", err)
+	}
+	if mode == identity.ModeBuiltin {
+		return identity.NewVerifier(builtin, nil), nil
+	}
+	external, err := identity.NewOIDC(ctx, identity.OIDCConfig{
+		Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, TenantID: tid,
+		Directory: dir, CreatePrincipals: cfg.OIDCCreatePrincipals,
+		// Like accessd's own tokens, the external issuer's live on the
+		// machine's clock, not on --dev's virtual one.
+		Clock: access.SystemClock{}, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--oidc-issuer: %w", err)
+	}
+	if mode == identity.ModeOIDC {
+		return identity.NewVerifier(nil, external), nil
+	}
+	return identity.NewVerifier(builtin, external), nil
 }
 
 // signer lets the engine sign callout tokens with accessd's key without
