@@ -120,13 +120,20 @@ func (t *Transition) set(env Env, state RequestState, status string) {
 	t.record(env, "transition", "", "")
 }
 
-// Submit starts a new request: it is stored submitted/Accepted and runs
-// forward at once as far as it can.
-func Submit(r Request, a *Assignment, env Env) Transition {
+// Accept is a new request as it stands the moment it is accepted:
+// submitted/Accepted, at its first step, before any processing. Graph
+// answers a submission with this, whatever processing has done since.
+func Accept(r Request, now time.Time) Request {
 	r.State, r.Status = StateSubmitted, StatusAccepted
-	r.CreatedDateTime = env.Now
+	r.CreatedDateTime = now
 	r.Step = stepsOf(r.Type)[0]
-	t := Transition{Request: r}
+	return r
+}
+
+// Submit starts a new request: it is accepted (and recorded so in its
+// history) and runs forward at once as far as it can.
+func Submit(r Request, a *Assignment, env Env) Transition {
+	t := Transition{Request: Accept(r, env.Now)}
 	t.record(env, "submitted", "", "")
 	return t.proceed(a, env)
 }

@@ -77,18 +77,21 @@ func expiresAfter(duration string) func(p *access.AssignmentPolicy) {
 	}
 }
 
-// submit asks for the package for the target.
+// submit asks for the package for the target and returns the request as
+// stored, which its submission has already run as far as it goes.
 func (w *dlWorld) submit(t *testing.T, pkgID, targetID string) access.Request {
 	t.Helper()
-	return must[access.Request](t)(w.svc.SubmitRequest(w.ctx, w.app, access.RequestInput{Type: access.RequestAdminAdd,
+	r := must[access.Request](t)(w.svc.SubmitRequest(w.ctx, w.app, access.RequestInput{Type: access.RequestAdminAdd,
 		AccessPackageID: pkgID, PolicyID: "pol-" + pkgID, TargetID: targetID}))
+	return must[access.Request](t)(w.svc.Request(w.ctx, admin, r.ID))
 }
 
-// remove asks for the assignment to end.
+// remove asks for the assignment to end and returns the request as stored.
 func (w *dlWorld) remove(t *testing.T, assignmentID string) access.Request {
 	t.Helper()
-	return must[access.Request](t)(w.svc.SubmitRequest(w.ctx, w.app, access.RequestInput{Type: access.RequestAdminRemove,
+	r := must[access.Request](t)(w.svc.SubmitRequest(w.ctx, w.app, access.RequestInput{Type: access.RequestAdminRemove,
 		AssignmentID: assignmentID}))
+	return must[access.Request](t)(w.svc.Request(w.ctx, admin, r.ID))
 }
 
 // drain does all work due now, as the engine would, until none is left.
@@ -224,13 +227,25 @@ func TestServiceDeliversResourceRoles(t *testing.T) {
 	}
 }
 
-// A package that grants nothing is delivered at once, with no work queued.
+// A package that grants nothing is delivered at once, with no work queued;
+// the submission still answers with the request as accepted, as Graph does.
 func TestServiceDeliversAPackageWithoutRolesAtOnce(t *testing.T) {
 	w := newDlWorld(t)
 	w.pkg(t, "pkg-none", nil)
-	r := w.submit(t, "pkg-none", "alice")
-	if r.State != access.StateDelivered {
-		t.Errorf("request %s, want delivered at submission", r.State)
+	answer := must[access.Request](t)(w.svc.SubmitRequest(w.ctx, w.app, access.RequestInput{Type: access.RequestAdminAdd,
+		AccessPackageID: "pkg-none", PolicyID: "pol-pkg-none", TargetID: "alice"}))
+	if answer.State != access.StateSubmitted || answer.Status != access.StatusAccepted || answer.AssignmentID != "" ||
+		answer.CompletedDateTime != nil || answer.CreatedDateTime.IsZero() {
+		t.Errorf("the submission answered %s/%s, assignment %q, completed %v, created %v; want the request as accepted",
+			answer.State, answer.Status, answer.AssignmentID, answer.CompletedDateTime, answer.CreatedDateTime)
+	}
+	r := must[access.Request](t)(w.svc.Request(w.ctx, admin, answer.ID))
+	if r.State != access.StateDelivered || !r.CreatedDateTime.Equal(answer.CreatedDateTime) {
+		t.Errorf("request %s created %v, want delivered at submission, created when accepted (%v)", r.State, r.CreatedDateTime, answer.CreatedDateTime)
+	}
+	history := must[[]access.HistoryEntry](t)(firstPage(w.svc.History(w.ctx, admin, r.ID, access.Page{Limit: 100})))
+	if len(history) < 2 || history[0].Action != "submitted" || history[0].State != access.StateSubmitted || history[0].Status != access.StatusAccepted {
+		t.Errorf("history %+v does not begin with the request accepted", history)
 	}
 	if a := w.assignment(t, r.AssignmentID); a.State != access.AssignmentDelivered || len(a.Grants) != 0 {
 		t.Errorf("assignment %s with grants %+v, want delivered with none", a.State, a.Grants)

@@ -95,8 +95,8 @@ func TestServiceSeparationOfDuties(t *testing.T) {
 			stored := must[[]access.Request](t)(firstPage(w.svc.Requests(w.ctx, asked, access.Page{Limit: 10})))
 			if tc.fragments == nil {
 				noErr(t, err)
-				if r.State != access.StateDelivered || len(stored) != 1 {
-					t.Errorf("request %s (%d stored), want delivered", r.State, len(stored))
+				if len(stored) != 1 || stored[0].ID != r.ID || stored[0].State != access.StateDelivered {
+					t.Errorf("%d stored requests (%+v), want the one asked for, delivered", len(stored), stored)
 				}
 				return
 			}

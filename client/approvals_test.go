@@ -41,6 +41,8 @@ func TestApprovals(t *testing.T) {
 	ok(t, err, "CreateAssignmentPolicy")
 	r, err := admin.SubmitRequest(ctx, access.RequestInput{Type: access.RequestAdminAdd, AccessPackageID: f.pkg, PolicyID: pol.ID, TargetID: alice.ID})
 	ok(t, err, "SubmitRequest")
+	r, err = admin.GetRequest(ctx, r.ID)
+	ok(t, err, "GetRequest")
 	if r.State != access.StatePendingApproval {
 		t.Fatalf("request needing approval is %s", r.State)
 	}
@@ -111,6 +113,8 @@ func TestDynamicApprovalThroughResume(t *testing.T) {
 	ok(t, err, "CreateAssignmentPolicy")
 	r, err := admin.SubmitRequest(ctx, access.RequestInput{Type: access.RequestAdminAdd, AccessPackageID: f.pkg, PolicyID: pol.ID, TargetID: alice.ID})
 	ok(t, err, "SubmitRequest")
+	r, err = admin.GetRequest(ctx, r.ID)
+	ok(t, err, "GetRequest")
 	if r.State != access.StatePendingApproval || r.Status != access.StatusWaitingForCallback {
 		t.Fatalf("request at a dynamic stage is %s/%s, want pendingApproval/WaitingForCallback", r.State, r.Status)
 	}

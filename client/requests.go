@@ -151,11 +151,12 @@ func (w requestWire) toDomain() (access.Request, error) {
 	return req, r.err
 }
 
-// SubmitRequest posts a request. accessd answers with the request as its
-// first step left it, naming no ids but its own, so AccessPackageID,
-// PolicyID, Target.ID and AssignmentID of the result are the ones sent
-// (accessd refuses ids that do not exist). Read it again with GetRequest
-// for its assignment once delivered.
+// SubmitRequest posts a request. accessd answers, as Graph does, with the
+// request as accepted (submitted, Accepted), naming no ids but its own, so
+// AccessPackageID, PolicyID, Target.ID and AssignmentID of the result are
+// the ones sent (accessd refuses ids that do not exist). Processing has
+// already begun when the answer comes: read it again with GetRequest for
+// where it stands, and for its assignment once delivered.
 func (c *Client) SubmitRequest(ctx context.Context, in access.RequestInput) (access.Request, error) {
 	var w requestWire
 	if err := c.Do(ctx, http.MethodPost, emPath+"/assignmentRequests", requestOut(in), &w); err != nil {

@@ -33,9 +33,9 @@ func TestRequestsAndAssignments(t *testing.T) {
 
 	submitted, err := c.SubmitRequest(ctx, f.addFor(alice.ID))
 	ok(t, err, "SubmitRequest")
-	if submitted.ID == "" || submitted.Type != access.RequestAdminAdd || submitted.State != access.StateDelivered ||
-		submitted.Status != access.StatusDelivered || submitted.CompletedDateTime == nil || submitted.Justification != "needed for work" {
-		t.Errorf("SubmitRequest = %+v; want an adminAdd delivered at once (no extension, no approval)", submitted)
+	if submitted.ID == "" || submitted.Type != access.RequestAdminAdd || submitted.State != access.StateSubmitted ||
+		submitted.Status != access.StatusAccepted || submitted.CompletedDateTime != nil || submitted.Justification != "needed for work" {
+		t.Errorf("SubmitRequest = %+v; want an adminAdd as accepted: submitted, Accepted", submitted)
 	}
 	if submitted.AccessPackageID != f.pkg || submitted.PolicyID != f.policy || submitted.Target.ID != alice.ID {
 		t.Errorf("SubmitRequest names package %q, policy %q, target %q; want the ones sent", submitted.AccessPackageID,
@@ -48,7 +48,11 @@ func TestRequestsAndAssignments(t *testing.T) {
 	if got.AssignmentID == "" {
 		t.Fatalf("GetRequest = %+v; a delivered request names its assignment", got)
 	}
+	if got.State != access.StateDelivered || got.Status != access.StatusDelivered || got.CompletedDateTime == nil {
+		t.Errorf("GetRequest = %+v; want it delivered at once (no extension, no approval)", got)
+	}
 	want := submitted
+	want.State, want.Status, want.CompletedDateTime = got.State, got.Status, got.CompletedDateTime
 	want.AssignmentID, want.CatalogID = got.AssignmentID, f.catalog
 	want.Target = access.Subject{ID: alice.ID, Kind: access.SubjectUser, DisplayName: alice.DisplayName, PrincipalName: alice.UserPrincipalName}
 	want.Requestor = access.Subject{ID: app.ID, Kind: access.SubjectServicePrincipal, DisplayName: "client-test", PrincipalName: app.AppID}
@@ -120,8 +124,11 @@ func TestRequestsAndAssignments(t *testing.T) {
 
 	removed, err := c.SubmitRequest(ctx, access.RequestInput{Type: access.RequestAdminRemove, AssignmentID: asg.ID})
 	ok(t, err, "SubmitRequest adminRemove")
-	if removed.Type != access.RequestAdminRemove || removed.AssignmentID != asg.ID || removed.State != access.StateDelivered {
+	if removed.Type != access.RequestAdminRemove || removed.AssignmentID != asg.ID || removed.State != access.StateSubmitted {
 		t.Errorf("the remove request = %+v", removed)
+	}
+	if removed, err = c.GetRequest(ctx, removed.ID); err != nil || removed.State != access.StateDelivered {
+		t.Errorf("the remove request reads %+v, %v; want it delivered at once", removed, err)
 	}
 	delivered, err := c.ListAssignments(ctx, "state eq 'delivered'")
 	ok(t, err, "ListAssignments")
@@ -167,6 +174,8 @@ func (w *waitingWorld) waiting(t *testing.T, upn string) (access.Request, access
 	t.Helper()
 	r, err := w.c.SubmitRequest(context.Background(), w.f.addFor(newUser(t, w.c, upn).ID))
 	ok(t, err, "SubmitRequest")
+	r, err = w.c.GetRequest(context.Background(), r.ID)
+	ok(t, err, "GetRequest")
 	if r.State != access.StateSubmitted || r.Status != access.StatusWaitingForCallback {
 		t.Fatalf("the request is %s/%s, want submitted/WaitingForCallback", r.State, r.Status)
 	}
@@ -358,11 +367,11 @@ func TestRequestWithAnswersAndSchedule(t *testing.T) {
 			Expiration: access.Expiration{Type: access.ExpirationAfterDuration, Duration: access.MustDuration("P7D")}}}
 	submitted, err := c.SubmitRequest(ctx, in)
 	ok(t, err, "SubmitRequest")
-	if submitted.State != access.StateScheduled {
-		t.Errorf("a request starting in an hour is %s, want scheduled", submitted.State)
-	}
 	got, err := c.GetRequest(ctx, submitted.ID)
 	ok(t, err, "GetRequest")
+	if got.State != access.StateScheduled {
+		t.Errorf("a request starting in an hour is %s, want scheduled", got.State)
+	}
 	for _, r := range []access.Request{submitted, got} {
 		if diff := cmp.Diff(in.Answers, r.Answers); diff != "" {
 			t.Errorf("answers (-sent +read):\n%s", diff)

@@ -604,7 +604,9 @@ func (h *harness) policy(bindings map[access.Stage]string, mod func(p *access.As
 	return p
 }
 
-// submit sends an adminAdd request for a new user under the policy.
+// submit sends an adminAdd request for a new user under the policy and
+// returns it as read right after: SubmitRequest answers with the request as
+// accepted, and its first transaction has run it on since.
 func (h *harness) submit(p access.AssignmentPolicy, mod func(in *access.RequestInput)) access.Request {
 	h.t.Helper()
 	u := h.user()
@@ -615,6 +617,9 @@ func (h *harness) submit(p access.AssignmentPolicy, mod func(in *access.RequestI
 	r, err := h.svc.SubmitRequest(h.ctx, admin, in)
 	if err != nil {
 		h.t.Fatalf("submit request: %v", err)
+	}
+	if r, err = h.svc.Request(h.ctx, admin, r.ID); err != nil {
+		h.t.Fatalf("read the request submitted: %v", err)
 	}
 	return r
 }

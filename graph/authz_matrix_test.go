@@ -319,6 +319,18 @@ func (w *mxWorld) mxRows(t *testing.T) []mxRow {
 		{method: "PUT", path: v1 + "/assignmentPolicies/{polBspare}", body: emMinimalPolicy("{pB}", "Spare B"), want: ownerB(200)},
 		{method: "DELETE", path: v1 + "/assignmentPolicies/{polA}", want: mxPkgMgrA(409)}, // it has an open request
 		{method: "DELETE", path: v1 + "/assignmentPolicies/{polB}", want: ownerB(409)},
+		// Beta's policies: the same objects and rules, in beta's shape.
+		{method: "GET", path: beta + "/accessPackages/{pA}/accessPackageAssignmentPolicies", want: mxReadA, count: true},
+		{method: "GET", path: beta + "/accessPackages/{pB}/accessPackageAssignmentPolicies", want: mxReadB, count: true},
+		{method: "GET", path: beta + "/accessPackageAssignmentPolicies", want: mxList, count: true},
+		{method: "POST", path: beta + "/accessPackageAssignmentPolicies", body: betaPolicyFor("{pA}", "New policy"), want: mxRefPkgMgrA(201)},
+		{method: "POST", path: beta + "/accessPackageAssignmentPolicies", body: betaPolicyFor("{pB}", "New policy"), want: refB(201)},
+		{method: "GET", path: beta + "/accessPackageAssignmentPolicies/{polA}", want: mxReadA},
+		{method: "GET", path: beta + "/accessPackageAssignmentPolicies/{polB}", want: mxReadB},
+		{method: "PUT", path: beta + "/accessPackageAssignmentPolicies/{polAspare}", body: betaPolicyFor("{pA}", "Spare A"), want: mxPkgMgrA(200)},
+		{method: "PUT", path: beta + "/accessPackageAssignmentPolicies/{polBspare}", body: betaPolicyFor("{pB}", "Spare B"), want: ownerB(200)},
+		{method: "DELETE", path: beta + "/accessPackageAssignmentPolicies/{polA}", want: mxPkgMgrA(409)},
+		{method: "DELETE", path: beta + "/accessPackageAssignmentPolicies/{polB}", want: ownerB(409)},
 
 		// Requests.
 		{method: "GET", path: v1 + "/assignmentRequests", want: mxList, count: true},
@@ -366,6 +378,14 @@ func (w *mxWorld) mxRows(t *testing.T) []mxRow {
 		{method: "POST", path: beta + "/assignmentRequests/{delivB}/cancel", want: "401 403 403 404 404 404 404 404 404 409 404 404 404 403"},
 		{method: "POST", path: beta + "/assignmentRequests/{delivA}/resume", body: resume, want: mxAsgMgrA(409)},
 		{method: "POST", path: beta + "/assignmentRequests/{delivB}/reprocess", want: ownerB(409)},
+		// Beta's requests under their assignment: the assignment is looked
+		// up first, as the caller sees it.
+		{method: "GET", path: beta + "/accessPackageAssignments/{asgA}/accessPackageAssignmentRequests", want: mxReadA, count: true},
+		{method: "GET", path: beta + "/accessPackageAssignments/{asgB}/accessPackageAssignmentRequests", want: mxReadB, count: true},
+		{method: "GET", path: beta + "/accessPackageAssignments/{asgA}/accessPackageAssignmentRequests/{delivA}", want: mxTargetA},
+		{method: "GET", path: beta + "/accessPackageAssignments/{asgB}/accessPackageAssignmentRequests/{delivB}", want: mxReqB},
+		{method: "POST", path: beta + "/accessPackageAssignments/{asgA}/accessPackageAssignmentRequests/{delivA}/cancel", want: "401 403 403 404 403 409 409 409 404 409 404 409 404 403"},
+		{method: "POST", path: beta + "/accessPackageAssignments/{asgA}/accessPackageAssignmentRequests/{delivA}/reprocess", want: mxAsgMgrA(409)},
 		{method: "POST", path: beta + "/accessPackageAssignments/{asgA}/accessPackageAssignmentRequests/{delivA}/resume", body: resume, want: mxAsgMgrA(409)},
 		{method: "POST", path: beta + "/accessPackageAssignments/{asgB}/accessPackageAssignmentRequests/{delivB}/resume", body: resume, want: ownerB(409)},
 
@@ -642,4 +662,11 @@ func TestAuthzMatrixCoversEveryRoute(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("%d routes have no row in the permission matrix:\n%s", len(missing), strings.Join(missing, "\n"))
 	}
+}
+
+// betaPolicyFor is the smallest beta policy of a package: members of the
+// directory may request it.
+func betaPolicyFor(pkg, name string) map[string]any {
+	return map[string]any{"accessPackageId": pkg, "displayName": name,
+		"requestorSettings": map[string]any{"scopeType": "AllExistingDirectoryMemberUsers", "acceptRequests": true}}
 }

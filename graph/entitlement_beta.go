@@ -99,7 +99,7 @@ func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand exp
 		out.AccessPackageCatalog = &cw
 	}
 	if expand.has("accessPackageAssignmentPolicies") {
-		policies, err := s.packagePolicies(r, p.ID, expand["accessPackageAssignmentPolicies"])
+		policies, err := s.packagePoliciesBeta(r, p.ID, expand["accessPackageAssignmentPolicies"])
 		if err != nil {
 			return out, err
 		}

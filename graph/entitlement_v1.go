@@ -120,9 +120,8 @@ func (s *Server) packageV1(r *http.Request, p access.AccessPackage, expand expan
 	return out, err
 }
 
-// packagePolicies is a package's expanded policies, each with what the
-// nested $expand names. Beta shows them in v1.0's shape too, as it does an
-// assignment's policy, until beta policies exist.
+// packagePolicies is a v1.0 package's expanded policies, each with what
+// the nested $expand names.
 func (s *Server) packagePolicies(r *http.Request, packageID string, nested expandSet) ([]any, error) {
 	policies, err := allOf[access.AssignmentPolicy](r.Context(), s.svc, access.NounPolicies, fieldEquals("AccessPackageID", packageID))
 	if err != nil {

@@ -68,6 +68,8 @@ var fuzzRoutes = []fuzzRoute{
 	{"PATCH", "/v1.0/servicePrincipals/$SP", false},
 	{"POST", "/v1.0/servicePrincipals/$SP/appRoleAssignedTo", false},
 	{"POST", "/_accessd/clock", false},
+	{"POST", "/beta" + emRoot + "/accessPackageAssignmentPolicies", false},
+	{"PUT", "/beta" + emRoot + "/accessPackageAssignmentPolicies/$POLICY", false},
 }
 
 // fuzzWorld is a real server on a real store with one of everything the
@@ -203,6 +205,8 @@ func (w *fuzzWorld) call(t *testing.T, method, path string, header http.Header, 
 // application (or, on approval stages, as the approver).
 func FuzzWriteBodies(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"displayName":"Sales","description":"x","isExternallyVisible":true}`))
+	f.Add(uint8(len(fuzzRoutes)-1), []byte(`{"displayName":"Beta","durationInDays":3,"requestorSettings":{"scopeType":"AllExistingDirectoryMemberUsers","acceptRequests":true},`+
+		`"requestApprovalSettings":{"isApprovalRequired":false,"approvalMode":"NoApproval","approvalStages":[]},"questions":[]}`))
 	w := newFuzzWorld(f)
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		rt := fuzzRoutes[int(route)%len(fuzzRoutes)]

@@ -136,7 +136,9 @@ func (s *Server) requestsByCurrentUser(rs requestSet) handler {
 	}
 }
 
-// submitRequest is POST: 201 with the request as its first transaction left it.
+// submitRequest is POST: 201 with the request as accepted (submitted and
+// Accepted; beta Submitted and Accepted), as Graph answers, even when
+// processing has already moved it on.
 func (s *Server) submitRequest(rs requestSet) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		in, err := decodeRequestInput(r, rs.beta)
@@ -197,6 +199,74 @@ func (s *Server) resumeRequest(w http.ResponseWriter, r *http.Request) error {
 // reprocessRequest runs a failed request's failed step again.
 func (s *Server) reprocessRequest(w http.ResponseWriter, r *http.Request) error {
 	return s.reprocess(w, r, r.PathValue("id"))
+}
+
+// cancelRequestOfAssignment and reprocessRequestOfAssignment are beta's
+// cancel and reprocess of a request under its assignment: 404 when the
+// request is not the assignment's.
+func (s *Server) cancelRequestOfAssignment(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.requestOfAssignment(r); err != nil {
+		return err
+	}
+	return s.cancelRequest(w, r)
+}
+
+func (s *Server) reprocessRequestOfAssignment(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.requestOfAssignment(r); err != nil {
+		return err
+	}
+	return s.reprocessRequest(w, r)
+}
+
+// requestOfAssignment is the request the path names under its assignment;
+// 404 when the assignment does not exist or the request is not its.
+func (s *Server) requestOfAssignment(r *http.Request) (access.Request, error) {
+	assignmentID, id := r.PathValue("assignmentId"), r.PathValue("id")
+	if _, err := s.svc.Assignment(r.Context(), callerOf(r), assignmentID); err != nil {
+		return access.Request{}, err
+	}
+	req, err := s.svc.Request(r.Context(), callerOf(r), id)
+	if err != nil {
+		return req, err
+	}
+	if req.AssignmentID != assignmentID {
+		return req, access.NotFoundf("request %q is not a request of assignment %q", id, assignmentID)
+	}
+	return req, nil
+}
+
+// listRequestsOfAssignment is beta's list of the requests that made,
+// changed or removed one assignment.
+func (s *Server) listRequestsOfAssignment(rs requestSet) handler {
+	context := func(r *http.Request) string {
+		return s.emContext("beta", "accessPackageAssignments('"+r.PathValue("assignmentId")+"')/"+rs.name, false)
+	}
+	scope := func(r *http.Request) (*access.Cond, error) {
+		id := r.PathValue("assignmentId")
+		if _, err := s.svc.Assignment(r.Context(), callerOf(r), id); err != nil {
+			return nil, err
+		}
+		return fieldEquals("AssignmentID", id), nil
+	}
+	return serveList(s, rs.list(s, context, scope))
+}
+
+func (s *Server) getRequestOfAssignment(rs requestSet) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r, rs.expandable()...)
+		if err != nil {
+			return err
+		}
+		req, err := s.requestOfAssignment(r)
+		if err != nil {
+			return err
+		}
+		out, err := s.requestOut(r, rs, req, q.expand)
+		if err != nil {
+			return err
+		}
+		return writeEntity(w, http.StatusOK, s.emContext("beta", "accessPackageAssignments('"+r.PathValue("assignmentId")+"')/"+rs.name, true), out, q.selectSet)
+	}
 }
 
 // readNoBody accepts an action body that is absent, empty or {}.
@@ -476,13 +546,14 @@ func (s *Server) assignmentShape(r *http.Request, as assignmentSet, a access.Ass
 		policyNav = "accessPackageAssignmentPolicy"
 	}
 	if expand.has(policyNav) {
-		// beta shows the v1.0 policy shape until beta policies exist.
 		p, err := s.svc.AssignmentPolicy(ctx, callerIn(ctx), a.PolicyID)
 		switch {
 		case access.IsNotFound(err):
 			policy = jsonNull
 		case err != nil:
 			return nil, err
+		case as.beta:
+			policy = policyToBeta(p)
 		default:
 			policy = policyToV1(p)
 		}

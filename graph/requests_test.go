@@ -130,12 +130,18 @@ func rqAnswer(question, value string) map[string]any {
 		"answeredQuestion": map[string]any{"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "id": question}}
 }
 
-// submit POSTs a v1.0 request with tok and wants 201.
+// submit POSTs a v1.0 request with tok, wants 201 with the request as
+// accepted (submitted, Accepted, not completed), as Graph answers, and
+// returns the request as it stands after the processing the POST's own
+// transaction did: what a GET answers right after.
 func (ra *rqAPI) submit(t *testing.T, tok string, body map[string]any) map[string]any {
 	t.Helper()
 	resp, got := ra.do(t, "POST", emV1+"/assignmentRequests", tok, body)
 	wantStatus(t, resp, http.StatusCreated)
-	return got
+	if got["state"] != "submitted" || got["status"] != "Accepted" || got["completedDateTime"] != nil {
+		t.Errorf("POST answered %v/%v, completed %v; want the request as accepted: submitted/Accepted", got["state"], got["status"], got["completedDateTime"])
+	}
+	return ra.getRequest(t, emID(t, got), "")
 }
 
 // request GETs a v1.0 request, with an optional query.
@@ -185,22 +191,28 @@ func rqSorted(ids ...string) []string {
 func TestRequestFirstTransaction(t *testing.T) {
 	ra := newRQAPI(t)
 
-	t.Run("no approval, no extension: delivered within the POST", func(t *testing.T) {
+	t.Run("no approval, no extension: delivered within the POST, which answers it as accepted", func(t *testing.T) {
 		pkg, pol, _ := ra.pkgPolicy(t, "Open", nil)
-		got := ra.submit(t, ra.tok, rqAdd("adminAdd", pkg, pol, ra.alice))
-		emSame(t, "v1.0 request keys", rqV1RequestKeys, emKeys(got))
-		id := emID(t, got)
-		emTime(t, got, "createdDateTime")
-		completed := emTime(t, got, "completedDateTime")
+		resp, answer := ra.do(t, "POST", emV1+"/assignmentRequests", ra.tok, rqAdd("adminAdd", pkg, pol, ra.alice))
+		wantStatus(t, resp, http.StatusCreated)
+		emSame(t, "v1.0 request keys", rqV1RequestKeys, emKeys(answer))
+		id := emID(t, answer)
+		created := emTime(t, answer, "createdDateTime")
 		want := map[string]any{
 			"@odata.context": ra.context("v1.0", "assignmentRequests", true), "id": id, "requestType": "adminAdd",
-			"state": "delivered", "status": "Delivered", "createdDateTime": got["createdDateTime"], "completedDateTime": got["completedDateTime"],
+			"state": "submitted", "status": "Accepted", "createdDateTime": answer["createdDateTime"], "completedDateTime": nil,
 			"justification": nil, "answers": []any{}, "customExtensionCalloutInstances": []any{},
 			"schedule": map[string]any{"startDateTime": nil, "recurrence": nil,
 				"expiration": map[string]any{"endDateTime": nil, "duration": nil, "type": "notSpecified"}},
 		}
-		emSame(t, "delivered request", want, got)
-		emSame(t, "GET answers what POST did", want, ra.getRequest(t, id, ""))
+		emSame(t, "the POST's answer: the request as accepted", want, answer)
+		got := ra.getRequest(t, id, "")
+		completed := emTime(t, got, "completedDateTime")
+		if completed.Before(created) {
+			t.Errorf("completed %s before it was created %s", completed, created)
+		}
+		want["state"], want["status"], want["completedDateTime"] = "delivered", "Delivered", got["completedDateTime"]
+		emSame(t, "GET after the POST: delivered by the POST's own transaction", want, got)
 
 		aid := ra.assignmentOf(t, id)
 		a := ra.get(t, ra.tok, emV1+"/assignments/"+aid)
@@ -339,6 +351,12 @@ func TestRequestSubmissionRefusals(t *testing.T) {
 			"accessPackageId": pkg, "assignmentPolicyId": pol, "target": map[string]any{"email": "guest@fabrikam.test"}}}, status: 400, names: []string{"email", "targetId"}},
 		{name: "targetId and target.objectId disagree", body: map[string]any{"requestType": "adminAdd", "assignment": map[string]any{
 			"accessPackageId": pkg, "assignmentPolicyId": pol, "targetId": ra.alice, "target": map[string]any{"objectId": ra.bob}}}, status: 400, names: []string{"assignment.targetId", "assignment.target.objectId"}},
+		{name: "accessPackageId and accessPackage.id disagree", body: map[string]any{"requestType": "adminAdd", "assignment": map[string]any{
+			"accessPackageId": pkg, "accessPackage": map[string]any{"id": otherPkg}, "assignmentPolicyId": pol, "targetId": ra.alice}},
+			status: 400, names: []string{"assignment.accessPackageId", "assignment.accessPackage.id"}},
+		{name: "assignmentPolicyId and assignmentPolicy.id disagree", body: map[string]any{"requestType": "adminAdd", "assignment": map[string]any{
+			"accessPackageId": pkg, "assignmentPolicyId": pol, "assignmentPolicy": map[string]any{"id": otherPol}, "targetId": ra.alice}},
+			status: 400, names: []string{"assignment.assignmentPolicyId", "assignment.assignmentPolicy.id"}},
 		{name: "unknown requestType", body: rqAdd("adminGrant", pkg, pol, ra.alice), status: 400, names: []string{"requestType", "adminGrant"}},
 		{name: "no requestType", body: map[string]any{"assignment": map[string]any{"accessPackageId": pkg, "assignmentPolicyId": pol, "targetId": ra.alice}}, status: 400, names: []string{"requestType", "required"}},
 		{name: "requestType of the wrong JSON type", body: map[string]any{"requestType": 1}, status: 400, names: []string{"requestType"}},
@@ -379,6 +397,19 @@ func TestRequestSubmissionRefusals(t *testing.T) {
 		got := ra.submit(t, ra.aliceTok, rqAdd("userAdd", selfPkg, selfPol, ""))
 		if got["requestType"] != "userAdd" || got["state"] != "delivered" {
 			t.Errorf("self-service request: %v", got)
+		}
+		// The Graph SDKs' typed models name the package and policy by
+		// navigation property rather than by id.
+		nav := ra.submit(t, ra.tok, map[string]any{"requestType": "adminAdd", "assignment": map[string]any{
+			"accessPackage": map[string]any{"id": pkg}, "assignmentPolicy": map[string]any{"id": pol}, "target": map[string]any{"objectId": ra.alice}}})
+		resp, beta := ra.do(t, "POST", emBeta+"/accessPackageAssignmentRequests", ra.tok, map[string]any{"requestType": "AdminAdd", "accessPackageAssignment": map[string]any{
+			"accessPackage": map[string]any{"id": pkg}, "accessPackageAssignmentPolicy": map[string]any{"id": pol}, "targetId": ra.bob}})
+		wantStatus(t, resp, http.StatusCreated)
+		for _, id := range []string{emID(t, nav), emID(t, beta)} {
+			if ap, _ := ra.get(t, ra.tok, emBeta+"/accessPackageAssignmentRequests/"+id+"?$expand=accessPackageAssignment")["accessPackageAssignment"].(map[string]any); ap == nil ||
+				ap["accessPackageId"] != pkg || ap["assignmentPolicyId"] != pol {
+				t.Errorf("request %s named by navigation properties made assignment %v, want package %s under policy %s", id, ap, pkg, pol)
+			}
 		}
 	})
 
@@ -650,10 +681,13 @@ func TestRequestShapesInBothVersions(t *testing.T) {
 		})
 		wantStatus(t, resp, http.StatusCreated)
 		emSame(t, "beta POST keys", rqBetaRequestKeys, emKeys(got))
-		if got["requestType"] != "AdminAdd" || got["requestState"] != "Delivered" || got["requestStatus"] != "Delivered" {
-			t.Errorf("beta POST: %v", got)
+		if got["requestType"] != "AdminAdd" || got["requestState"] != "Submitted" || got["requestStatus"] != "Accepted" || got["completedDate"] != nil {
+			t.Errorf("beta POST: %v, want the request as accepted: Submitted/Accepted", got)
 		}
 		emSame(t, "beta POST context", ra.context("beta", "accessPackageAssignmentRequests", true), got["@odata.context"])
+		if now := ra.get(t, ra.tok, emBeta+"/accessPackageAssignmentRequests/"+emID(t, got)); now["requestState"] != "Delivered" || now["requestStatus"] != "Delivered" {
+			t.Errorf("beta GET after the POST: %v/%v, want Delivered: the POST's own transaction delivers a package with no approval", now["requestState"], now["requestStatus"])
+		}
 		v1 := ra.getRequest(t, emID(t, got), "$expand=assignment($expand=target)")
 		target := v1["assignment"].(map[string]any)["target"].(map[string]any)
 		emSame(t, "target named by target.objectId", ra.bob, target["objectId"])

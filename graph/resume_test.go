@@ -322,13 +322,45 @@ func TestResumeRoutes(t *testing.T) {
 			wantError(t, resp, http.StatusNotFound, "itemNotFound")
 		}
 	})
-	t.Run("nested route: reprocess and other actions are 404", func(t *testing.T) {
+	t.Run("nested route: reprocess and cancel answer as on the request itself; other actions are 404", func(t *testing.T) {
 		w := z.waiting(t, "assignmentRequestGranted")
-		for _, action := range []string{"reprocess", "cancel", "frobnicate"} {
-			resp, _ := z.do(t, "POST", emBeta+"/accessPackageAssignments/"+w.asg+"/accessPackageAssignmentRequests/"+w.id+"/"+action, z.tok, nil)
-			wantError(t, resp, http.StatusNotFound, "itemNotFound")
+		under := emBeta + "/accessPackageAssignments/" + w.asg + "/accessPackageAssignmentRequests/" + w.id + "/"
+		for action, want := range map[string]struct {
+			status int
+			code   string
+		}{
+			"reprocess":  {http.StatusConflict, "conflict"},      // only a failed request is reprocessed
+			"cancel":     {http.StatusForbidden, "accessDenied"}, // cancel needs a signed-in user
+			"Cancel":     {http.StatusForbidden, "accessDenied"}, // beta's own spelling
+			"frobnicate": {http.StatusNotFound, "itemNotFound"},
+		} {
+			resp, _ := z.do(t, "POST", under+action, z.tok, nil)
+			wantError(t, resp, want.status, want.code)
+			if action != "frobnicate" {
+				resp, _ = z.do(t, "POST", emBeta+"/accessPackageAssignmentRequests/"+w.id+"/"+action, z.tok, nil)
+				wantError(t, resp, want.status, want.code)
+			}
 		}
+		other := z.waiting(t, "assignmentRequestGranted")
+		resp, _ := z.do(t, "POST", emBeta+"/accessPackageAssignments/"+other.asg+"/accessPackageAssignmentRequests/"+w.id+"/reprocess", z.tok, nil)
+		wantError(t, resp, http.StatusNotFound, "itemNotFound")
 		z.wantRequest(t, w.id, "delivering", "WaitingForCallback")
+	})
+	t.Run("nested route: an assignment's requests are listed and read under it", func(t *testing.T) {
+		w := z.waiting(t, "assignmentRequestGranted")
+		other := z.waiting(t, "assignmentRequestGranted")
+		under := emBeta + "/accessPackageAssignments/" + w.asg + "/accessPackageAssignmentRequests"
+		list := z.get(t, z.tok, under)
+		emSame(t, "the assignment's requests", []string{w.id}, valueIDs(t, list))
+		emSame(t, "their context", z.context("beta", "accessPackageAssignments('"+w.asg+"')/accessPackageAssignmentRequests", false), list["@odata.context"])
+		one := z.get(t, z.tok, under+"/"+w.id)
+		if one["id"] != w.id || one["requestStatus"] != "WaitingForCallback" {
+			t.Errorf("the request read under its assignment: %v", one)
+		}
+		resp, _ := z.do(t, "GET", under+"/"+other.id, z.tok, nil)
+		wantError(t, resp, http.StatusNotFound, "itemNotFound")
+		resp, _ = z.do(t, "GET", emBeta+"/accessPackageAssignments/no-such-assignment/accessPackageAssignmentRequests", z.tok, nil)
+		wantError(t, resp, http.StatusNotFound, "itemNotFound")
 	})
 }
 

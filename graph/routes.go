@@ -42,6 +42,7 @@ const (
 // filterByCurrentUser(on='…')) to the forms written here.
 func (s *Server) routes() []route {
 	v1, beta := "/v1.0"+emRoot, "/beta"+emRoot
+	nestedRequests := requestSet{beta: true, name: "accessPackageAssignmentRequests"}
 	rt := []route{
 		// Catalogs, their packages and custom extensions: v1.0.
 		{"GET", v1 + "/catalogs", read, reader, s.listCatalogs(catalogsV1), true},
@@ -84,6 +85,13 @@ func (s *Server) routes() []route {
 		{"DELETE", beta + "/accessPackages/{id}", write, pkgMgr, s.deletePackage, false},
 		{"GET", beta + "/accessPackages/filterByCurrentUser", readOwn, subject, s.packagesByCurrentUser(packagesBeta), true},
 		{"POST", beta + "/accessPackages/{id}/getApplicablePolicyRequirements", readOwn, subject, s.applicablePolicyRequirements(packagesBeta), false},
+		// Beta's policies, a view of the stored policy (policy_beta.go).
+		{"GET", beta + "/accessPackages/{id}/" + betaPolicies, read, reader, s.listPoliciesBeta(), true},
+		{"GET", beta + "/" + betaPolicies, read, reader, s.listPoliciesBeta(), true},
+		{"POST", beta + "/" + betaPolicies, write, pkgMgr, s.createPolicyBeta, false},
+		{"GET", beta + "/" + betaPolicies + "/{id}", read, reader, s.getPolicyBeta, false},
+		{"PUT", beta + "/" + betaPolicies + "/{id}", write, pkgMgr, s.replacePolicyBeta, false},
+		{"DELETE", beta + "/" + betaPolicies + "/{id}", write, pkgMgr, s.deletePolicy, false},
 		{"GET", v1 + "/assignmentPolicies", read, reader, s.listPoliciesV1(), true},
 		{"POST", v1 + "/assignmentPolicies", write, pkgMgr, s.createPolicyV1, false},
 		{"GET", v1 + "/assignmentPolicies/{id}", read, reader, s.getPolicyV1, false},
@@ -138,7 +146,12 @@ func (s *Server) routes() []route {
 		{"POST", v1 + "/accessPackageAssignmentRequests/{id}/cancel", self, canceler, s.cancelRequest, false},
 		{"POST", v1 + "/accessPackageAssignmentRequests/{id}/resume", write, asgMgr, s.resumeRequest, false},
 		{"POST", v1 + "/accessPackageAssignmentRequests/{id}/reprocess", write, asgMgr, s.reprocessRequest, false},
+		// Beta's requests of one assignment, contained in it.
+		{"GET", beta + "/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests", read, reader, s.listRequestsOfAssignment(nestedRequests), true},
+		{"GET", beta + "/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests/{id}", readOwn, ownRead, s.getRequestOfAssignment(nestedRequests), false},
+		{"POST", beta + "/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests/{id}/cancel", self, canceler, s.cancelRequestOfAssignment, false},
 		{"POST", beta + "/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests/{id}/resume", write, asgMgr, s.resumeRequest, false},
+		{"POST", beta + "/accessPackageAssignments/{assignmentId}/accessPackageAssignmentRequests/{id}/reprocess", write, asgMgr, s.reprocessRequestOfAssignment, false},
 		{"GET", beta + "/accessPackageAssignments/{id}/accessPackageAssignmentResourceRoles", readOwn, ownRead, s.listAssignmentResourceRoles, false},
 	}...)
 	// Assignments.

@@ -418,14 +418,19 @@ type assignmentInput struct {
 	AccessPackageID    *string        `json:"accessPackageId"`
 	Target             *targetInput   `json:"target"`
 	Schedule           *scheduleInput `json:"schedule"`
-	State              ignored        `json:"state"`
-	Status             ignored        `json:"status"`
-	AssignmentState    ignored        `json:"assignmentState"`
-	AssignmentStatus   ignored        `json:"assignmentStatus"`
-	CatalogID          ignored        `json:"catalogId"`
-	IsExtended         ignored        `json:"isExtended"`
-	ExpiredDateTime    ignored        `json:"expiredDateTime"`
-	Callouts           ignored        `json:"customExtensionCalloutInstances"`
+	// The navigation forms of accessPackageId and assignmentPolicyId, which
+	// the Graph SDKs' typed models send: {"accessPackage": {"id": …}}.
+	AccessPackage                 *packageRef `json:"accessPackage"`
+	AssignmentPolicy              *policyRef  `json:"assignmentPolicy"`              // v1.0
+	AccessPackageAssignmentPolicy *policyRef  `json:"accessPackageAssignmentPolicy"` // beta
+	State                         ignored     `json:"state"`
+	Status                        ignored     `json:"status"`
+	AssignmentState               ignored     `json:"assignmentState"`
+	AssignmentStatus              ignored     `json:"assignmentStatus"`
+	CatalogID                     ignored     `json:"catalogId"`
+	IsExtended                    ignored     `json:"isExtended"`
+	ExpiredDateTime               ignored     `json:"expiredDateTime"`
+	Callouts                      ignored     `json:"customExtensionCalloutInstances"`
 }
 
 // targetInput is an accessPackageSubject named as a target: by objectId, or
@@ -531,6 +536,22 @@ func (in requestInputCommon) toDomain(name string, a *assignmentInput) (access.R
 	}
 	out.AssignmentID, out.TargetID = str(a.ID), str(a.TargetID)
 	out.PolicyID, out.AccessPackageID = str(a.AssignmentPolicyID), str(a.AccessPackageID)
+	if a.AccessPackage != nil {
+		if out.AccessPackageID, err = oneID(name+".accessPackageId", out.AccessPackageID, name+".accessPackage.id", str(a.AccessPackage.ID)); err != nil {
+			return out, err
+		}
+	}
+	for _, nav := range []struct {
+		name string
+		ref  *policyRef
+	}{{"assignmentPolicy", a.AssignmentPolicy}, {"accessPackageAssignmentPolicy", a.AccessPackageAssignmentPolicy}} {
+		if nav.ref == nil {
+			continue
+		}
+		if out.PolicyID, err = oneID(name+".assignmentPolicyId", out.PolicyID, name+"."+nav.name+".id", str(nav.ref.ID)); err != nil {
+			return out, err
+		}
+	}
 	if tg := a.Target; tg != nil {
 		if err := checkODataType(name+".target.@odata.type", nonEmpty(tg.ODataType), "accessPackageSubject"); err != nil {
 			return out, err
@@ -555,6 +576,25 @@ func (in requestInputCommon) toDomain(name string, a *assignmentInput) (access.R
 		}
 	}
 	return out, nil
+}
+
+// policyRef names a policy by id; a whole policy as a GET returns it is
+// accepted and only its id read.
+type policyRef struct {
+	policyInput
+	ID *string `json:"id"`
+}
+
+// oneID merges an id given in two ways: either may be empty, but two that
+// differ are refused rather than one of them dropped.
+func oneID(name, id, otherName, other string) (string, error) {
+	switch {
+	case other == "":
+		return id, nil
+	case id == "" || id == other:
+		return other, nil
+	}
+	return "", access.Invalidf("properties '%s' and '%s' name different objects; send one", name, otherName)
 }
 
 // parseRequestType reads a request type in any case; beta's UserExtend is userUpdate.
