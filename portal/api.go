@@ -46,6 +46,12 @@ func absent(err error) bool {
 	return ok && (e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed || e.Status == http.StatusBadRequest)
 }
 
+// unauthorized says the API no longer accepts the session's token.
+func unauthorized(err error) bool {
+	e, ok := apiError(err)
+	return ok && e.Status == http.StatusUnauthorized
+}
+
 // page is one page of a collection.
 type page[T any] struct {
 	Value []T    `json:"value"`

@@ -48,6 +48,9 @@ func (s *Server) myAccess(w http.ResponseWriter, r *http.Request, sess *session)
 	c := myAccessContent{Query: strings.TrimSpace(r.URL.Query().Get("q")), DefaultEnd: s.cfg.Now().AddDate(0, 0, 30).Format("2006-01-02")}
 
 	pkgs, err := s.requestable(ctx)
+	if unauthorized(err) {
+		return "", view{}, err
+	}
 	if err != nil {
 		c.PackagesErr = explain(err)
 	}
@@ -371,6 +374,9 @@ func (s *Server) approvals(w http.ResponseWriter, r *http.Request, sess *session
 	var c approvalsContent
 	reqs, err := listAll[requestWire](ctx, s.api, em+"/assignmentRequests/filterByCurrentUser(on='approver')",
 		url.Values{"$expand": {requestExpand}})
+	if unauthorized(err) {
+		return "", view{}, err
+	}
 	if err != nil {
 		c.Err = explain(err)
 	}
@@ -467,6 +473,9 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request, sess *session) (s
 	ctx := apiContext(r, sess)
 	c := adminContent{Extension: map[string]string{}}
 	cats, err := listAll[catalogWire](ctx, s.api, em+"/catalogs", nil)
+	if unauthorized(err) {
+		return "", view{}, err
+	}
 	if err != nil {
 		c.Err = explain(err)
 		return "admin", view{Title: "Admin", Nav: "admin", Content: c}, nil
