@@ -65,6 +65,10 @@ type Config struct {
 	OIDCIssuer           string // the external issuer, with Auth oidc or both
 	OIDCAudience         string // the aud its tokens must name
 	OIDCCreatePrincipals bool   // add callers the directory does not know, rather than refuse them
+	// The portal's sign-in with the external issuer (authorization code
+	// with PKCE); empty: no such sign-in. See docs/portal.md.
+	OIDCClientID     string
+	OIDCClientSecret string // empty: a public client
 	// TenantID, when set, becomes the database's tenant id: the tid of
 	// accessd's tokens, and the tid the external issuer's must carry.
 	TenantID string
@@ -133,6 +137,8 @@ func defaultConfig(getenv func(string) string) Config {
 	c.OIDCIssuer = getenv("ACCESSD_OIDC_ISSUER")
 	c.OIDCAudience = getenv("ACCESSD_OIDC_AUDIENCE")
 	c.TenantID = getenv("ACCESSD_TENANT_ID")
+	c.OIDCClientID = getenv("ACCESSD_OIDC_CLIENT_ID")
+	c.OIDCClientSecret = getenv("ACCESSD_OIDC_CLIENT_SECRET")
 	if v := getenv("ACCESSD_OIDC_CREATE_PRINCIPALS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -177,6 +183,8 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", c.OIDCIssuer, "with --auth oidc or both: the external OpenID Connect issuer URL, the iss of its tokens, e.g. https://login.microsoftonline.com/TENANT/v2.0; https, or http on loopback (env ACCESSD_OIDC_ISSUER)")
 	fs.StringVar(&c.OIDCAudience, "oidc-audience", c.OIDCAudience, "with --auth oidc or both: the aud the external issuer's tokens must name, e.g. accessd's application id there (env ACCESSD_OIDC_AUDIENCE)")
 	fs.BoolVar(&c.OIDCCreatePrincipals, "oidc-create-principals", c.OIDCCreatePrincipals, "add a caller of the external issuer that the directory does not know on its first call (a user, or a service principal for an app token) instead of refusing it with 401 (env ACCESSD_OIDC_CREATE_PRINCIPALS)")
+	fs.StringVar(&c.OIDCClientID, "oidc-client-id", c.OIDCClientID, "with --auth oidc or both: the portal's client id at the external issuer; enables sign-in to /portal/ with the authorization-code flow and PKCE, redirecting to {public-url}/portal/callback (env ACCESSD_OIDC_CLIENT_ID)")
+	fs.StringVar(&c.OIDCClientSecret, "oidc-client-secret", c.OIDCClientSecret, "with --oidc-client-id: the client's secret, for a confidential client; leave empty for a public one (env ACCESSD_OIDC_CLIENT_SECRET)")
 	fs.StringVar(&c.TenantID, "tenant-id", c.TenantID, "the tenant id this database serves: the tid of accessd's tokens and the tid the external issuer's tokens must carry; required with --auth oidc or both (env ACCESSD_TENANT_ID; default: an id made once per database)")
 	fs.StringVar(&c.OTelEndpoint, "otel-endpoint", c.OTelEndpoint, "send OpenTelemetry traces over OTLP/HTTP to the collector at this base URL, e.g. http://localhost:4318 (env OTEL_EXPORTER_OTLP_ENDPOINT; default: no tracing)")
 }
@@ -301,7 +309,8 @@ func (c Config) authProblems() []string {
 		for _, f := range []struct {
 			flag string
 			set  bool
-		}{{"--oidc-issuer", c.OIDCIssuer != ""}, {"--oidc-audience", c.OIDCAudience != ""}, {"--oidc-create-principals", c.OIDCCreatePrincipals}} {
+		}{{"--oidc-issuer", c.OIDCIssuer != ""}, {"--oidc-audience", c.OIDCAudience != ""}, {"--oidc-create-principals", c.OIDCCreatePrincipals},
+			{"--oidc-client-id", c.OIDCClientID != ""}, {"--oidc-client-secret", c.OIDCClientSecret != ""}} {
 			if f.set {
 				problems = append(problems, f.flag+" needs --auth oidc or --auth both: with --auth builtin no external issuer is trusted")
 			}
@@ -321,6 +330,9 @@ func (c Config) authProblems() []string {
 	}
 	if c.TenantID == "" {
 		problems = append(problems, "--auth "+c.Auth+" needs --tenant-id: the tid the external issuer's tokens carry")
+	}
+	if c.OIDCClientSecret != "" && c.OIDCClientID == "" {
+		problems = append(problems, "--oidc-client-secret needs --oidc-client-id")
 	}
 	return problems
 }

@@ -202,7 +202,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// server stops.
 	authCtx, stopAuth := context.WithCancel(context.Background())
 	defer stopAuth()
-	verifier, err := newVerifier(authCtx, cfg, issuer, svc, tid, log)
+	verifier, external, err := newVerifiers(authCtx, cfg, issuer, svc, tid, log)
 	if err != nil {
 		return err
 	}
@@ -250,8 +250,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Dev: cfg.Dev, PauseWork: eng.Pause, Reseed: reseed, Throttle: throttle,
 		Observer: tel, Readiness: readiness(store, eng), Metrics: metricsOnAPI(cfg, tel.Handler()),
 	})
+	var ext tokenVerifier
+	if external != nil {
+		ext = external
+	}
+	web, err := newPortal(cfg, api, publicURL, svc, issuer, ext, log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           withPortal(api, web),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -346,15 +354,22 @@ func serveTenant(ctx context.Context, store access.Store, ids access.IDSource, c
 }
 
 // newVerifier is the check of API callers' tokens that cfg.Auth asks for.
-// An external issuer's discovery document and JWKS are fetched now: an
-// issuer that cannot be reached stops the start, naming it.
 func newVerifier(ctx context.Context, cfg Config, builtin *identity.Issuer, dir identity.Directory, tid string, log *slog.Logger) (*identity.Verifier, error) {
+	v, _, err := newVerifiers(ctx, cfg, builtin, dir, tid, log)
+	return v, err
+}
+
+// newVerifiers is newVerifier and, with --auth oidc or both, the external
+// issuer's own check, which the portal's sign-in uses. An external issuer's
+// discovery document and JWKS are fetched now: an issuer that cannot be
+// reached stops the start, naming it.
+func newVerifiers(ctx context.Context, cfg Config, builtin *identity.Issuer, dir identity.Directory, tid string, log *slog.Logger) (*identity.Verifier, *identity.OIDC, error) {
 	mode, err := identity.ParseMode(cfg.Auth)
 	if err != nil {
-		return nil, fmt.Errorf("--auth: %w", err)
+		return nil, nil, fmt.Errorf("--auth: %w", err)
 	}
 	if mode == identity.ModeBuiltin {
-		return identity.NewVerifier(builtin, nil), nil
+		return identity.NewVerifier(builtin, nil), nil, nil
 	}
 	external, err := identity.NewOIDC(ctx, identity.OIDCConfig{
 		Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, TenantID: tid,
@@ -364,12 +379,12 @@ func newVerifier(ctx context.Context, cfg Config, builtin *identity.Issuer, dir 
 		Clock: access.SystemClock{}, Logger: log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("--oidc-issuer: %w", err)
+		return nil, nil, fmt.Errorf("--oidc-issuer: %w", err)
 	}
 	if mode == identity.ModeOIDC {
-		return identity.NewVerifier(nil, external), nil
+		return identity.NewVerifier(nil, external), external, nil
 	}
-	return identity.NewVerifier(builtin, external), nil
+	return identity.NewVerifier(builtin, external), external, nil
 }
 
 // signer lets the engine sign callout tokens with accessd's key without

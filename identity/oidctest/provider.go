@@ -45,6 +45,8 @@ type Provider struct {
 	serial int
 
 	jwksHits, discoveryHits atomic.Int64
+
+	signIn *signIn // the authorization and token endpoints (signin.go)
 }
 
 // Key is one signing key of the provider.
@@ -83,6 +85,7 @@ func New(t testing.TB) *Provider {
 		p.jwksHits.Add(1)
 		writeJSON(w, p.jwks())
 	})
+	p.serveSignIn(t, mux)
 	p.signer = p.AddRSA(t).Kid
 	p.AddEC(t)
 	return p
@@ -255,6 +258,14 @@ func (p *Provider) jwks() map[string]any {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
+}
+
+func randomBytes(t testing.TB) []byte {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
