@@ -113,6 +113,15 @@ func start(t *testing.T, configure func(*portal.Config)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Alice and Bob read the catalog: without a role on it a user cannot
+	// read the question texts and names the pages show (docs/portal.md).
+	for _, u := range []access.User{w.alice, w.bob} {
+		err := admin.Do(ctx, http.MethodPost, "/v1.0/roleManagement/entitlementManagement/roleAssignments", map[string]any{
+			"roleDefinitionId": access.RoleCatalogReader, "principalId": u.ID, "appScopeId": "/AccessPackageCatalog/" + cat.ID}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	pkg, err := admin.CreateAccessPackage(ctx, access.AccessPackage{DisplayName: "Build servers", CatalogID: cat.ID})
 	if err != nil {
 		t.Fatal(err)
