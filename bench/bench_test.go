@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -217,13 +218,33 @@ func TestBench(t *testing.T) {
 	t.Run("replicas", func(t *testing.T) {
 		// Three servers on one PostgreSQL schema; lifecycles spread over them.
 		db := storetest.DSN(t, storetest.Postgres)
-		out := runBench(t, bin, append(append([]string{}, quick...), "--replicas", "3", "--database", db)...)
+		cmd := exec.Command(bin, append(append([]string{"bench"}, quick...), "--replicas", "3", "--database", db, "--keep")...)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("accessd bench --replicas 3: %v\n%s", err, errOut.Bytes())
+		}
+		// --keep kept the servers' logs, which say why a call failed.
+		_, kept, _ := strings.Cut(errOut.String(), "bench: kept ")
+		kept, _, _ = strings.Cut(kept, " ")
+		if kept != "" {
+			t.Cleanup(func() { os.RemoveAll(kept) })
+		}
 		var r result
-		if err := json.Unmarshal(out, &r); err != nil {
-			t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("output is not one JSON object: %v\n%s", err, out.Bytes())
 		}
 		if r.Target.Replicas != 3 || r.Target.Engine != "postgres" || r.Completed <= 0 || r.ErrorCount != 0 {
 			t.Errorf("replicas: target %+v, completed %d, errors %d %v", r.Target, r.Completed, r.ErrorCount, r.Errors)
+			logs, _ := filepath.Glob(filepath.Join(kept, "serve*.log"))
+			for _, name := range logs {
+				raw, _ := os.ReadFile(name)
+				for _, line := range strings.Split(string(raw), "\n") {
+					if strings.Contains(line, "level=ERROR") || strings.Contains(line, "status=5") {
+						t.Logf("%s: %s", filepath.Base(name), line)
+					}
+				}
+			}
 		}
 		checkPercentiles(t, "lifecycle", r.LatencyMS.Lifecycle, r.Completed)
 		if r.WriteTransactionsPerLifecycle == nil || *r.WriteTransactionsPerLifecycle < 1 {
