@@ -38,7 +38,10 @@ type oidcAPI struct {
 	issuer *identity.Issuer // the built-in one
 }
 
-func newOIDCAPI(t *testing.T, args ...string) *oidcAPI {
+// servedParts are what serve wires for the flags args, on a store of the
+// test's backend: its config, service, clock, ids, tenant id, keys and a
+// quiet logger.
+func servedParts(t *testing.T, args ...string) (Config, *access.Service, access.SystemClock, *access.TimeOrderedIDs, string, *identity.KeySet, *slog.Logger) {
 	t.Helper()
 	ctx := t.Context()
 	cfg, err := parseServeConfig(args, io.Discard, func(string) string { return "" })
@@ -58,6 +61,13 @@ func newOIDCAPI(t *testing.T, args ...string) *oidcAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, svc, clock, ids, tid, keys, quiet
+}
+
+func newOIDCAPI(t *testing.T, args ...string) *oidcAPI {
+	t.Helper()
+	ctx := t.Context()
+	cfg, svc, clock, ids, tid, keys, quiet := servedParts(t, args...)
 	var api *graph.Server // set before the first request
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { api.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)

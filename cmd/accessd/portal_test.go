@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -15,8 +14,6 @@ import (
 	"github.com/accessd/accessd/graph"
 	"github.com/accessd/accessd/identity"
 	"github.com/accessd/accessd/identity/oidctest"
-	"github.com/accessd/accessd/sqlstore"
-	"github.com/accessd/accessd/sqlstore/storetest"
 )
 
 // portalSite is the API and the portal as serve wires them, on a real
@@ -24,23 +21,7 @@ import (
 func portalSite(t *testing.T, args ...string) (string, *access.Service) {
 	t.Helper()
 	ctx := t.Context()
-	cfg, err := parseServeConfig(args, io.Discard, func(string) string { return "" })
-	if err != nil {
-		t.Fatalf("flags %v: %v", args, err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	store := storetest.OpenStore(t, storetest.Backend(), sqlstore.Options{Logger: quiet})
-	clock := access.SystemClock{}
-	ids := &access.TimeOrderedIDs{Clock: clock}
-	svc := access.NewService(store, clock, ids)
-	tid, err := serveTenant(ctx, store, ids, cfg.TenantID, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := identity.LoadKeys(ctx, store, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, svc, clock, ids, tid, keys, quiet := servedParts(t, args...)
 	var site http.Handler // set before the first request
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { site.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
