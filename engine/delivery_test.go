@@ -77,8 +77,9 @@ func TestExpiryCallsOutAndTakesAccessAway(t *testing.T) {
 	g := h.grantMembership(p)
 	h.run()
 	r := h.submit(p, nil)
-	if r.State != access.StateDelivering {
-		t.Fatalf("request %s, want delivering while its role is granted", r.State)
+	// The running engine may grant the role before the request is read back.
+	if r.State != access.StateDelivering && r.State != access.StateDelivered {
+		t.Fatalf("request %s, want delivering while its role is granted (or delivered)", r.State)
 	}
 	r = h.waitRequest(r.ID, "delivered", func(r access.Request) bool { return r.State == access.StateDelivered })
 	if !h.isMember(g.ID, r.Target.ID) {
