@@ -17,6 +17,10 @@ type Service struct {
 	recordCallouts   bool
 	provisioner      Provisioner
 	deliveryRetryFor time.Duration
+
+	// subjects caches what Subjects found, where the store can say that
+	// the directory has not changed since (DirectoryVersioner).
+	subjects subjectCache
 }
 
 // NewService wires the use cases to a store, a clock and an id source. It

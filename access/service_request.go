@@ -578,20 +578,31 @@ func (s *Service) Subjects(ctx context.Context, ids []string) (map[string]Subjec
 		}
 	}
 	out := make(map[string]Subject, len(wanted))
+	// The version is read before the transaction starts: what the
+	// transaction then reads is at least that new (see DirectoryVersioner).
+	versioner, cacheable := s.store.(DirectoryVersioner)
+	var version uint64
+	if cacheable {
+		version, cacheable = versioner.DirectoryVersion()
+	}
+	if cacheable {
+		wanted = s.subjects.lookUp(version, wanted, out)
+	}
 	if len(wanted) == 0 {
 		return out, nil
 	}
+	found := make(map[string]Subject, len(wanted))
 	err := s.view(ctx, func(tx Tx) error {
-		clear(out)
+		clear(found)
 		for chunk := range slices.Chunk(wanted, MaxFilterTerms/2) {
 			if err := listByID(tx, NounUsers, chunk, func(u User) {
-				out[u.ID] = Subject{ID: u.ID, Kind: SubjectUser, DisplayName: u.DisplayName, PrincipalName: u.UserPrincipalName, Email: u.Mail}
+				found[u.ID] = Subject{ID: u.ID, Kind: SubjectUser, DisplayName: u.DisplayName, PrincipalName: u.UserPrincipalName, Email: u.Mail}
 			}); err != nil {
 				return err
 			}
 			var rest []string
 			for _, id := range chunk {
-				if _, ok := out[id]; !ok {
+				if _, ok := found[id]; !ok {
 					rest = append(rest, id)
 				}
 			}
@@ -599,14 +610,23 @@ func (s *Service) Subjects(ctx context.Context, ids []string) (map[string]Subjec
 				continue
 			}
 			if err := listByID(tx, NounServicePrincipals, rest, func(sp ServicePrincipal) {
-				out[sp.ID] = Subject{ID: sp.ID, Kind: SubjectServicePrincipal, DisplayName: sp.DisplayName, PrincipalName: sp.AppID}
+				found[sp.ID] = Subject{ID: sp.ID, Kind: SubjectServicePrincipal, DisplayName: sp.DisplayName, PrincipalName: sp.AppID}
 			}); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if cacheable {
+		s.subjects.keep(version, found)
+	}
+	for id, sub := range found {
+		out[id] = sub
+	}
+	return out, nil
 }
 
 // listByID passes each item of a list whose id is one of ids to each.

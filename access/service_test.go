@@ -1097,3 +1097,47 @@ func TestServiceSubjects(t *testing.T) {
 		t.Errorf("no ids: %v, %v", none, err)
 	}
 }
+
+// TestServiceSubjectsSeeChanges checks that Subjects, which caches what it
+// found where the store allows, never answers with a subject as it was
+// before a change: renamed, deleted and created users and service
+// principals show as they are now, on every store.
+func TestServiceSubjectsSeeChanges(t *testing.T) {
+	e := newEnv(t)
+	must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("u1")))
+	must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("u2")))
+	must[access.ServicePrincipal](t)(e.svc.CreateServicePrincipal(e.ctx, access.ServicePrincipal{ID: "sp1", AppID: "app1", DisplayName: "Bot"}))
+	ask := []string{"u1", "u2", "sp1", "u3"}
+	names := func() map[string]string {
+		t.Helper()
+		got, err := e.svc.Subjects(e.ctx, ask)
+		noErr(t, err)
+		out := map[string]string{}
+		for id, sub := range got {
+			out[id] = sub.DisplayName
+		}
+		return out
+	}
+	steps := []struct {
+		name   string
+		change func()
+		want   map[string]string
+	}{
+		{"first read", func() {}, map[string]string{"u1": "User u1", "u2": "User u2", "sp1": "Bot"}},
+		{"read again", func() {}, map[string]string{"u1": "User u1", "u2": "User u2", "sp1": "Bot"}},
+		{"user renamed", func() {
+			must[access.User](t)(e.svc.UpdateUser(e.ctx, "u1", func(u *access.User) error { u.DisplayName = "Renamed"; return nil }))
+		}, map[string]string{"u1": "Renamed", "u2": "User u2", "sp1": "Bot"}},
+		{"user deleted", func() { noErr(t, e.svc.DeleteUser(e.ctx, "u2")) }, map[string]string{"u1": "Renamed", "sp1": "Bot"}},
+		{"user created", func() { must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("u3"))) },
+			map[string]string{"u1": "Renamed", "sp1": "Bot", "u3": "User u3"}},
+		{"service principal deleted", func() { noErr(t, e.svc.DeleteServicePrincipal(e.ctx, "sp1")) },
+			map[string]string{"u1": "Renamed", "u3": "User u3"}},
+	}
+	for _, step := range steps {
+		step.change()
+		if diff := cmp.Diff(step.want, names()); diff != "" {
+			t.Errorf("%s: display names (-want +got):\n%s", step.name, diff)
+		}
+	}
+}

@@ -33,6 +33,7 @@ func (t *tx) Users(p access.Page) ([]access.User, error) {
 }
 
 func (t *tx) PutUser(u access.User) error {
+	t.directoryChanged = true
 	doc, err := t.encode(u)
 	if err != nil {
 		return err
@@ -46,6 +47,7 @@ func (t *tx) PutUser(u access.User) error {
 }
 
 func (t *tx) DeleteUser(id string) error {
+	t.directoryChanged = true
 	if err := t.deleteByID("users", id, access.NotFoundf("no user with id %q", id)); err != nil {
 		return err
 	}
@@ -225,6 +227,7 @@ func (t *tx) ServicePrincipals(p access.Page) ([]access.ServicePrincipal, error)
 }
 
 func (t *tx) PutServicePrincipal(sp access.ServicePrincipal) error {
+	t.directoryChanged = true
 	doc, err := t.encode(sp)
 	if err != nil {
 		return err
@@ -238,6 +241,7 @@ func (t *tx) PutServicePrincipal(sp access.ServicePrincipal) error {
 }
 
 func (t *tx) DeleteServicePrincipal(id string) error {
+	t.directoryChanged = true
 	if err := t.deleteByID("service_principals", id, access.NotFoundf("no service principal with id %q", id)); err != nil {
 		return err
 	}

@@ -78,6 +78,9 @@ type Store struct {
 	retries atomic.Int64
 	// counts is what Counts reports.
 	counts counters
+	// directoryVersion moves on after every Update that wrote a user or a
+	// service principal (see DirectoryVersion).
+	directoryVersion atomic.Uint64
 	// turns lets an Update transaction that keeps losing races run alone:
 	// Update transactions hold it for reading, such a one for writing.
 	turns sync.RWMutex
@@ -257,6 +260,25 @@ func (s *Store) Update(ctx context.Context, fn func(access.Tx) error) (err error
 		defer func() { ended(err) }()
 	}
 	s.counts.writeTransactions.Add(1)
+	// DirectoryVersion moves on once a transaction that changed a user or a
+	// service principal has ended, not before its commit: a reader that read
+	// the version before the commit may have seen the old objects or the new,
+	// and what it cached carries a version that is then behind. (A rollback
+	// moves it on too, which costs a cache miss and nothing else.)
+	changedDirectory := false
+	work := fn
+	fn = func(atx access.Tx) error {
+		err := work(atx)
+		if t, ok := atx.(*tx); ok && t.directoryChanged {
+			changedDirectory = true
+		}
+		return err
+	}
+	defer func() {
+		if changedDirectory {
+			s.directoryVersion.Add(1)
+		}
+	}()
 	if !s.dialect.losesRaces {
 		return s.updateGrouped(ctx, fn)
 	}
@@ -359,6 +381,15 @@ func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn
 		return access.Internal(fmt.Errorf("commit: %w", err)), nil
 	}
 	return nil, nil
+}
+
+// DirectoryVersion says which version of the users and service principals
+// this process last wrote; ok is false where others may write them unseen.
+// On SQLite one server holds the file (the lock file sees to it), so every
+// change goes through this Store and the version is exact; on PostgreSQL
+// another replica may change a user at any time, so nothing may be cached.
+func (s *Store) DirectoryVersion() (version uint64, ok bool) {
+	return s.directoryVersion.Load(), s.pg == nil
 }
 
 // Analyze refreshes the statistics the query planners choose indexes by.

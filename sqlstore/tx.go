@@ -24,6 +24,9 @@ type tx struct {
 	// queuedWork is set when the transaction added or rescheduled work, so
 	// that other replicas hear of it when it commits (dialect.notifyWork).
 	queuedWork bool
+	// directoryChanged is set when the transaction wrote or deleted a user
+	// or a service principal, so that Update can move DirectoryVersion on.
+	directoryChanged bool
 	// stored is what this transaction knows of the rows of the requests
 	// it read or wrote (see PutRequest).
 	stored map[string]storedRequest
