@@ -158,7 +158,7 @@ func (s *Server) extensionPage(w http.ResponseWriter, r *http.Request, sess *ses
 		byInstance[attempts[i].InstanceID] = append(byInstance[attempts[i].InstanceID], attempts[i])
 	}
 	reqs, err := listAll[requestWire](ctx, s.api, em+"/assignmentRequests", url.Values{
-		"$filter": {"accessPackage/catalog/id eq '" + strings.ReplaceAll(catalogID, "'", "''") + "'"},
+		"$filter":  {"accessPackage/catalog/id eq '" + strings.ReplaceAll(catalogID, "'", "''") + "'"},
 		"$orderby": {"createdDateTime desc"}, "$top": {"100"}, "$expand": {"accessPackage,requestor"}})
 	if err != nil {
 		c.CalloutErr = explain(err)

@@ -201,8 +201,8 @@ func (p policyWire) sortedQuestions() []questionWire {
 }
 
 type answerWire struct {
-	Value            string `json:"value"`
-	DisplayValue     string `json:"displayValue"`
+	Value        string `json:"value"`
+	DisplayValue string `json:"displayValue"`
 	// AnsweredQuestion is the question as it was asked: the API carries
 	// its text with the request, for readers who may not read the policy.
 	AnsweredQuestion struct {
@@ -217,8 +217,8 @@ type calloutWire struct {
 	// ExtensionName is accessd's annotation naming the extension, which
 	// the requestor may not be able to read.
 	ExtensionName string `json:"customExtensionId@accessd.displayName"`
-	Detail            string `json:"detail"`
-	Status            string `json:"status"`
+	Detail        string `json:"detail"`
+	Status        string `json:"status"`
 }
 
 type scheduleWire struct {
