@@ -28,6 +28,12 @@ const (
 // compared id approves the request's stage waiting for a decision now.
 const FieldApprover Field = "Approver"
 
+// FieldFormerApprover is a request field that is no property: it holds
+// when the compared id approves a stage of the request that no longer waits
+// for a decision (decided by them or another approver, or expired): the
+// approver's history.
+const FieldFormerApprover Field = "FormerApprover"
+
 // FieldsOf lists the fields each noun may be filtered and ordered on.
 var FieldsOf = map[Noun]Fields{
 	NounCatalogs: {
@@ -54,7 +60,7 @@ var FieldsOf = map[Noun]Fields{
 		"CompletedDateTime": TypeTime, "Justification": TypeString, "AccessPackageID": TypeID, "PolicyID": TypeID,
 		"CatalogID": TypeID, "AssignmentID": TypeID, "Target.ID": TypeID, "Target.DisplayName": TypeString,
 		"Target.PrincipalName": TypeString, "Target.Email": TypeString, "Requestor.ID": TypeID,
-		"Requestor.DisplayName": TypeString, FieldApprover: TypeID, FieldCatalogRoleOf: TypeID,
+		"Requestor.DisplayName": TypeString, FieldApprover: TypeID, FieldFormerApprover: TypeID, FieldCatalogRoleOf: TypeID,
 	},
 	NounAssignments: {
 		"ID": TypeID, "State": TypeEnum, "Status": TypeString, "CreatedDateTime": TypeTime, "ExpiredDateTime": TypeTime,

@@ -115,6 +115,11 @@ type Answer struct {
 	QuestionID   string `json:"QuestionID"`
 	Value        string `json:"Value"`
 	DisplayValue string `json:"DisplayValue"`
+	// The question as it was asked when the request was made, so that the
+	// request shows it to whoever may read the request, without a role
+	// that reads the policy. Empty on requests stored before accessd kept it.
+	QuestionType string `json:"QuestionType,omitempty"`
+	QuestionText string `json:"QuestionText,omitempty"`
 }
 
 // SubjectKind says whether a target or requestor is a user or a service principal.
@@ -149,6 +154,7 @@ type PolicySnapshot struct {
 type StageBinding struct {
 	Stage           Stage    `json:"Stage"`
 	ExtensionID     string   `json:"ExtensionID"`
+	ExtensionName   string   `json:"ExtensionName,omitempty"` // its displayName when the request was made
 	Waits           bool     `json:"Waits"`
 	CallbackTimeout Duration `json:"CallbackTimeout"`
 }
@@ -188,8 +194,11 @@ const (
 
 // CalloutInstance is a customExtensionCalloutInstance: one call of an extension at one stage.
 type CalloutInstance struct {
-	ID                    string          `json:"ID"`
-	CustomExtensionID     string          `json:"CustomExtensionID"`
+	ID                string `json:"ID"`
+	CustomExtensionID string `json:"CustomExtensionID"`
+	// ExtensionName is the extension's displayName when it was called, so
+	// that the request names it to its requestor, who may not read the catalog.
+	ExtensionName         string          `json:"ExtensionName,omitempty"`
 	Stage                 Stage           `json:"Stage"`
 	Status                CalloutStatus   `json:"Status"`
 	Detail                string          `json:"Detail"`

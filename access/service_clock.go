@@ -101,6 +101,22 @@ func (s *Service) Reset(ctx context.Context) error {
 	return s.update(ctx, func(tx Tx) error { return tx.ResetData() })
 }
 
+// ExtensionCalloutAttempts lists the recorded attempts of one custom
+// extension, newest first, to those who may read the extension. Where
+// attempts are not recorded the list is not there (404), so that a client
+// can tell "none recorded" from "none made".
+func (s *Service) ExtensionCalloutAttempts(ctx context.Context, by Caller, catalogID, extensionID string, p Page) ([]CalloutAttempt, bool, error) {
+	if !s.recordCallouts {
+		return nil, false, NotFoundf("callout attempts are not recorded on this server: start it with --record-callouts")
+	}
+	return list(ctx, s, p, func(tx Tx, p Page) ([]CalloutAttempt, error) {
+		if _, err := extensionIn(tx, by, catalogID, extensionID); err != nil {
+			return nil, err
+		}
+		return tx.ExtensionCalloutAttempts(extensionID, p)
+	})
+}
+
 // CalloutAttempts lists recorded callout attempts, newest first (--dev mode).
 func (s *Service) CalloutAttempts(ctx context.Context, p Page) ([]CalloutAttempt, bool, error) {
 	return list(ctx, s, p, func(tx Tx, p Page) ([]CalloutAttempt, error) { return tx.CalloutAttempts(p) })

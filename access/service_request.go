@@ -160,6 +160,7 @@ func (s *Service) prepareAdd(tx Tx, by Caller, in RequestInput, r Request) (Requ
 	if err := checkRequestDetails(policy, policy.RequestApprovalSettings.IsRequestorJustificationRequired, in); err != nil {
 		return r, nil, err
 	}
+	r.Answers = withQuestions(policy, in.Answers)
 	if err := checkSchedule(policy, in.Schedule, s.Now()); err != nil {
 		return r, nil, err
 	}
@@ -229,6 +230,7 @@ func (s *Service) prepareChange(tx Tx, by Caller, in RequestInput, r Request) (R
 		if err := checkRequestDetails(policy, policy.RequestApprovalSettings.IsRequestorJustificationRequired, in); err != nil {
 			return r, nil, err
 		}
+		r.Answers = withQuestions(policy, in.Answers)
 		if err := checkExpiration(in.Schedule.Expiration, s.Now()); err != nil {
 			return r, nil, err
 		}
@@ -366,6 +368,19 @@ func checkRequestDetails(p AssignmentPolicy, justificationRequired bool, in Requ
 	return nil
 }
 
+// withQuestions copies each answered question's type and text into its
+// answer: the request then carries them, as Graph's answers carry their
+// answeredQuestion, for readers who may not read the policy.
+func withQuestions(p AssignmentPolicy, answers []Answer) []Answer {
+	out := slices.Clone(answers)
+	for i, a := range out {
+		if idx := slices.IndexFunc(p.Questions, func(q Question) bool { return q.ID == a.QuestionID }); idx >= 0 {
+			out[i].QuestionType, out[i].QuestionText = p.Questions[idx].Type, p.Questions[idx].Text
+		}
+	}
+	return out
+}
+
 // checkSchedule allows a requested schedule only where the policy does.
 func checkSchedule(p AssignmentPolicy, sch *Schedule, now time.Time) error {
 	if sch == nil || (sch.StartDateTime == nil && (sch.Expiration.Type == "" || sch.Expiration.Type == ExpirationNotSpecified)) {
@@ -400,7 +415,7 @@ func snapshotOf(tx Tx, p AssignmentPolicy, approvalRequired bool) (PolicySnapsho
 		if err != nil {
 			return snap, err
 		}
-		sb := StageBinding{Stage: b.Stage, ExtensionID: x.ID}
+		sb := StageBinding{Stage: b.Stage, ExtensionID: x.ID, ExtensionName: x.DisplayName}
 		if x.Callback != nil && b.Stage.IsRequestStage() {
 			sb.Waits, sb.CallbackTimeout = true, x.Callback.TimeoutDuration
 		}
@@ -420,7 +435,8 @@ func snapshotOf(tx Tx, p AssignmentPolicy, approvalRequired bool) (PolicySnapsho
 		if err != nil {
 			return snap, err
 		}
-		sb := StageBinding{Stage: StageDeterminingApproval, ExtensionID: x.ID, Waits: true, CallbackTimeout: DefaultApprovalCallbackTimeout}
+		sb := StageBinding{Stage: StageDeterminingApproval, ExtensionID: x.ID, ExtensionName: x.DisplayName, Waits: true,
+			CallbackTimeout: DefaultApprovalCallbackTimeout}
 		if x.Callback != nil {
 			sb.CallbackTimeout = x.Callback.TimeoutDuration
 		}

@@ -12,8 +12,18 @@ import (
 // systemActor is who acts when accessd itself moves a request (timers, expiry).
 var systemActor = Subject{Kind: SubjectServicePrincipal, DisplayName: "accessd"}
 
-// RecordCallouts makes the service keep every callout attempt for --dev mode's inspection.
+// RecordCallouts makes the service keep the callout attempts, the newest
+// CalloutAttemptsKept of each extension (--dev, serve --record-callouts).
+// Off, finishing a callout writes nothing about its attempts.
 func (s *Service) RecordCallouts(on bool) { s.recordCallouts = on }
+
+// RecordsCallouts says whether callout attempts are kept.
+func (s *Service) RecordsCallouts() bool { return s.recordCallouts }
+
+// CalloutAttemptsKept is how many of an extension's newest attempts are
+// kept: enough for the admin view's recent callouts of a busy extension,
+// few enough that the table stays small however long accessd runs.
+const CalloutAttemptsKept = 200
 
 // ClaimWork leases up to limit pieces of due work for owner.
 func (s *Service) ClaimWork(ctx context.Context, owner string, lease time.Duration, limit int) ([]Work, error) {
@@ -220,7 +230,7 @@ func callbackDeadline(r Request, w Work, env Env) *Transition {
 		r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, Stage: w.Stage, Waits: true})
 		i = len(r.Callouts) - 1
 		if b, found := r.Policy.BindingOf(w.Stage, w.ExtensionID); found {
-			r.Callouts[i].CustomExtensionID = b.ExtensionID
+			r.Callouts[i].CustomExtensionID, r.Callouts[i].ExtensionName = b.ExtensionID, b.ExtensionName
 		}
 	}
 	r.Callouts[i].Status = CallbackTimedOut
@@ -371,8 +381,8 @@ func (s *Service) beginCallout(tx Tx, w Work) (CalloutPlan, error) {
 			}
 			if !found {
 				b, _ := r.Policy.BindingOf(w.Stage, w.ExtensionID)
-				r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, Stage: w.Stage,
-					Status: CalloutSent, Waits: b.Waits})
+				r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, ExtensionName: x.DisplayName,
+					Stage: w.Stage, Status: CalloutSent, Waits: b.Waits})
 				env := s.env(systemActor)
 				if err := tx.AddHistory(HistoryEntry{ID: env.NewID(), RequestID: r.ID, At: env.Now, ActorName: systemActor.DisplayName,
 					Action: "calloutSent", Stage: w.Stage, Detail: w.InstanceID, State: r.State, Status: r.Status}); err != nil {
@@ -404,7 +414,8 @@ func (s *Service) beginCallout(tx Tx, w Work) (CalloutPlan, error) {
 				return err
 			}
 			if _, _, found := findCallout(a.Callouts, w.InstanceID); !found {
-				a.Callouts = append(a.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, Stage: w.Stage, Status: CalloutSent})
+				a.Callouts = append(a.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, ExtensionName: x.DisplayName,
+					Stage: w.Stage, Status: CalloutSent})
 				PreExpiry(&a, w.Stage) // the stage is reached as its callout goes out
 				if err := tx.PutAssignment(a); err != nil {
 					return err
@@ -509,6 +520,9 @@ func (s *Service) finishCallout(tx Tx, w Work, res CalloutResult) error {
 		if err := tx.AddCalloutAttempts(res.Attempts); err != nil {
 			return err
 		}
+		if err := tx.PruneCalloutAttempts(res.Attempts[0].ExtensionID, CalloutAttemptsKept); err != nil {
+			return err
+		}
 	}
 	if err := tx.DeleteWork(w.ID); err != nil {
 		return err
@@ -533,7 +547,8 @@ func calloutOutcome(r Request, w Work, res CalloutResult, env Env) *Transition {
 	inst, i, found := r.Callout(w.InstanceID)
 	if !found {
 		b, _ := r.Policy.BindingOf(w.Stage, w.ExtensionID)
-		r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: w.ExtensionID, Stage: w.Stage, Status: CalloutSent, Waits: b.Waits})
+		r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: w.ExtensionID, ExtensionName: b.ExtensionName,
+			Stage: w.Stage, Status: CalloutSent, Waits: b.Waits})
 		inst, i = r.Callouts[len(r.Callouts)-1], len(r.Callouts)-1
 	}
 	before := r.Callouts[i]

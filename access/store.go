@@ -178,10 +178,14 @@ type Tx interface {
 	// of /metrics.
 	WorkStats(now time.Time) ([]WorkKindStats, error)
 
-	// AddCalloutAttempts records callout attempts for --dev mode's inspection.
+	// AddCalloutAttempts records callout attempts (--dev, --record-callouts).
 	AddCalloutAttempts(as []CalloutAttempt) error
 	// CalloutAttempts lists attempts newest first; After is the last id of the previous page.
 	CalloutAttempts(p Page) ([]CalloutAttempt, error)
+	// ExtensionCalloutAttempts lists one extension's attempts newest first.
+	ExtensionCalloutAttempts(extensionID string, p Page) ([]CalloutAttempt, error)
+	// PruneCalloutAttempts keeps only the newest keep attempts of an extension.
+	PruneCalloutAttempts(extensionID string, keep int) error
 
 	// List runs a query on a noun's list: it passes each item of the page
 	// to each (decode reads the item into a value of the noun's type; at is

@@ -152,6 +152,7 @@ type extReply struct {
 	RetryAfter string
 	RunID      string // sent as x-ms-workflow-run-id
 	Location   string
+	Body       string        // the answer's body
 	Gate       chan struct{} // when set, answer only once it is closed
 	Before     func(c extCall)
 }
@@ -224,6 +225,7 @@ func (s *extServer) serve(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusAccepted
 	}
 	w.WriteHeader(status)
+	io.WriteString(w, reply.Body)
 }
 
 // script sets how calls to path are answered.

@@ -508,6 +508,9 @@ func (w *mxWorld) mxRows(t *testing.T) []mxRow {
 		mxRow{method: "POST", path: "/_accessd/clock", body: map[string]any{"advance": "soon"}, want: mxf(mxTenant, 400)},
 		mxRow{method: "GET", path: "/_accessd/callouts", want: mxf(mxTenant, 200)},
 		mxRow{method: "POST", path: "/_accessd/reset", body: map[string]any{"keepUsers": true}, want: mxf(mxTenant, 400)},
+		// Recorded callout attempts (--dev, --record-callouts): those who read the extension.
+		mxRow{method: "GET", path: "/_accessd/catalogs/{catA}/customWorkflowExtensions/{xA}/calloutAttempts", want: mxReadA},
+		mxRow{method: "GET", path: "/_accessd/catalogs/{catB}/customWorkflowExtensions/{xB}/calloutAttempts", want: mxReadB},
 	)
 	// The directory: Graph's own permissions, which only dirApp holds.
 	missingRef := map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/no-such-object"}
@@ -621,7 +624,7 @@ func emJSONString(v any) string {
 // newMXWorldDev is the world on a server with --dev mode's routes.
 func newMXWorldDev(t *testing.T) *mxWorld {
 	t.Helper()
-	return newMXWorldOn(t, func(c *Config) { c.Dev = true })
+	return newMXWorldOn(t, func(c *Config) { c.Dev = true; c.Service.RecordCallouts(true) })
 }
 
 // TestAuthzMatrixCoversEveryRoute fails when a route of the table, or the

@@ -151,6 +151,27 @@ func (s *Server) listCallouts(w http.ResponseWriter, r *http.Request) error {
 		lastID(items, func(a access.CalloutAttempt) string { return a.ID }), more, q.selectSet)
 }
 
+// listExtensionCallouts lists one custom extension's recorded attempts,
+// newest first, to anyone who may read the extension: the portal's admin
+// view shows them. The route is there when attempts are recorded (--dev,
+// --record-callouts).
+func (s *Server) listExtensionCallouts(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	items, more, err := s.svc.ExtensionCalloutAttempts(r.Context(), callerOf(r), r.PathValue("id"), r.PathValue("xid"), q.page())
+	if err != nil {
+		return err
+	}
+	out := make([]any, len(items))
+	for i, a := range items {
+		out[i] = calloutAttemptToWire(a)
+	}
+	return s.writeList(w, r, s.cfg.PublicURL+"/_accessd/$metadata#callouts", out,
+		lastID(items, func(a access.CalloutAttempt) string { return a.ID }), more, q.selectSet)
+}
+
 // reset deletes all data except the signing keys and settings, then loads
 // the seed again when there is one.
 func (s *Server) reset(w http.ResponseWriter, r *http.Request) error {

@@ -61,7 +61,7 @@ func (as assignmentSet) expandable() []string {
 	if as.beta {
 		return []string{"target", "accessPackage", "accessPackage/accessPackageCatalog", "accessPackageAssignmentPolicy"}
 	}
-	return []string{"target", "accessPackage", "accessPackage/catalog", "assignmentPolicy"}
+	return []string{"target", "accessPackage", "accessPackage/catalog", "assignmentPolicy", "assignmentPolicy/questions"}
 }
 
 // fields is what $filter and $orderby may name on the version's assignments.
@@ -555,7 +555,14 @@ func (s *Server) assignmentShape(r *http.Request, as assignmentSet, a access.Ass
 		case as.beta:
 			policy = policyToBeta(p)
 		default:
-			policy = policyToV1(p)
+			// Its questions too, when asked for: a target extending their
+			// access answers them, and may not read the policy otherwise.
+			pw := policyToV1(p)
+			if expand[policyNav].has("questions") {
+				qs := questionsOut(p.Questions)
+				pw.Questions = &qs
+			}
+			policy = pw
 		}
 	}
 	if as.beta {

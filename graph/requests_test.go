@@ -631,11 +631,23 @@ func TestRequestShapesInBothVersions(t *testing.T) {
 	v1 := ra.submit(t, ra.tok, body)
 	id := emID(t, v1)
 
+	// Each answer carries its question as asked, type and text, as Graph's do.
 	wantAnswers := []any{
-		map[string]any{"@odata.type": "#microsoft.graph.accessPackageAnswerString", "value": "4711", "displayValue": nil, "answeredQuestion": map[string]any{"id": q[0]}},
-		map[string]any{"@odata.type": "#microsoft.graph.accessPackageAnswerString", "value": "emea", "displayValue": "Europe", "answeredQuestion": map[string]any{"id": q[1]}},
+		map[string]any{"@odata.type": "#microsoft.graph.accessPackageAnswerString", "value": "4711", "displayValue": nil,
+			"answeredQuestion": map[string]any{"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "id": q[0], "text": "Cost center?"}},
+		map[string]any{"@odata.type": "#microsoft.graph.accessPackageAnswerString", "value": "emea", "displayValue": "Europe",
+			"answeredQuestion": map[string]any{"@odata.type": "#microsoft.graph.accessPackageMultipleChoiceQuestion", "id": q[1], "text": "Region?"}},
 	}
 	emSame(t, "answers", wantAnswers, v1["answers"])
+	// beta's question text is an accessPackageLocalizedContent.
+	wantBetaAnswers := []any{
+		map[string]any{"@odata.type": "#microsoft.graph.accessPackageAnswerString", "value": "4711", "displayValue": nil,
+			"answeredQuestion": map[string]any{"@odata.type": "#microsoft.graph.accessPackageTextInputQuestion", "id": q[0],
+				"text": map[string]any{"defaultText": "Cost center?", "localizedTexts": []any{}}}},
+		map[string]any{"@odata.type": "#microsoft.graph.accessPackageAnswerString", "value": "emea", "displayValue": "Europe",
+			"answeredQuestion": map[string]any{"@odata.type": "#microsoft.graph.accessPackageMultipleChoiceQuestion", "id": q[1],
+				"text": map[string]any{"defaultText": "Region?", "localizedTexts": []any{}}}},
+	}
 	emSame(t, "justification", "Quarter close", v1["justification"])
 	emSame(t, "requested schedule", map[string]any{"startDateTime": nil, "recurrence": nil,
 		"expiration": map[string]any{"type": "afterDuration", "duration": "P7D", "endDateTime": nil}}, v1["schedule"])
@@ -644,7 +656,7 @@ func TestRequestShapesInBothVersions(t *testing.T) {
 		"@odata.context": ra.context("beta", "accessPackageAssignmentRequests", true),
 		"id":             id, "requestType": "AdminAdd", "requestState": "Delivered", "requestStatus": "Delivered",
 		"createdDateTime": v1["createdDateTime"], "completedDate": v1["completedDateTime"], "expirationDateTime": nil,
-		"isValidationOnly": false, "justification": v1["justification"], "answers": v1["answers"], "schedule": v1["schedule"],
+		"isValidationOnly": false, "justification": v1["justification"], "answers": wantBetaAnswers, "schedule": v1["schedule"],
 		"customExtensionCalloutInstances": v1["customExtensionCalloutInstances"],
 	}
 	beta := ra.get(t, ra.tok, emBeta+"/accessPackageAssignmentRequests/"+id)

@@ -229,6 +229,10 @@ func (s *Server) routes() []route {
 			{"DELETE", p + "/servicePrincipals/{id}/appRoleAssignedTo/{assignmentId}", wa, perm, d.removeAppRoleAssignment, false},
 		}...)
 	}
+	if s.svc.RecordsCallouts() {
+		// The recorded attempts of one extension (--dev, --record-callouts).
+		rt = append(rt, route{"GET", "/_accessd/catalogs/{id}/customWorkflowExtensions/{xid}/calloutAttempts", read, reader, s.listExtensionCallouts, false})
+	}
 	if s.cfg.Dev {
 		// --dev mode: the virtual clock, the callout attempts and a reset.
 		rt = append(rt, []route{

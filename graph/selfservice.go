@@ -149,6 +149,10 @@ var (
 			return &access.Cond{Op: access.OpOr, Args: []*access.Cond{fieldEquals("Target.ID", me), fieldEquals("Requestor.ID", me)}}
 		},
 		"approver": func(me string) *access.Cond { return fieldEquals(access.FieldApprover, me) },
+		// accessd's own: the requests the caller approved a stage of, or
+		// was asked to, that no longer wait for them (Graph offers no list
+		// of an approver's past decisions).
+		"approverHistory": func(me string) *access.Cond { return fieldEquals(access.FieldFormerApprover, me) },
 	}
 	assignmentsOfCurrentUser = map[string]func(string) *access.Cond{
 		"target":    func(me string) *access.Cond { return fieldEquals("Target.ID", me) },

@@ -59,39 +59,83 @@ func assignmentScheduleOut(a access.Assignment) scheduleWire {
 
 // answerOut is accessPackageAnswerString, the one concrete answer type.
 type answerOut struct {
-	ODataType        string        `json:"@odata.type"`
-	Value            string        `json:"value"`
-	DisplayValue     *string       `json:"displayValue"`
-	AnsweredQuestion questionIDOut `json:"answeredQuestion"`
+	ODataType        string  `json:"@odata.type"`
+	Value            string  `json:"value"`
+	DisplayValue     *string `json:"displayValue"`
+	AnsweredQuestion any     `json:"answeredQuestion"`
 }
 
-type questionIDOut struct {
-	ID string `json:"id"`
+// answeredQuestionV1 is the question an answer answers, as it was asked:
+// its type and text, so that whoever reads the request reads the question,
+// without a role that reads the policy. Requests stored before accessd kept
+// the question name it by id only (text null).
+type answeredQuestionV1 struct {
+	ODataType string  `json:"@odata.type,omitempty"`
+	ID        string  `json:"id"`
+	Text      *string `json:"text"`
 }
 
-func answersOut(in []access.Answer) []answerOut {
+// answeredQuestionBeta is the same in beta, whose question text is an
+// accessPackageLocalizedContent.
+type answeredQuestionBeta struct {
+	ODataType string          `json:"@odata.type,omitempty"`
+	ID        string          `json:"id"`
+	Text      *localizedQText `json:"text"`
+}
+
+type localizedQText struct {
+	DefaultText    string `json:"defaultText"`
+	LocalizedTexts []any  `json:"localizedTexts"`
+}
+
+func answersOut(in []access.Answer, beta bool) []answerOut {
 	out := []answerOut{}
 	for _, a := range in {
+		typ := ""
+		if a.QuestionType != "" {
+			typ = graphType(a.QuestionType)
+		}
+		var q any = answeredQuestionV1{ODataType: typ, ID: a.QuestionID, Text: optional(a.QuestionText)}
+		if beta {
+			bq := answeredQuestionBeta{ODataType: typ, ID: a.QuestionID}
+			if a.QuestionText != "" {
+				bq.Text = &localizedQText{DefaultText: a.QuestionText, LocalizedTexts: []any{}}
+			}
+			q = bq
+		}
 		out = append(out, answerOut{ODataType: graphType("accessPackageAnswerString"), Value: a.Value,
-			DisplayValue: optional(a.DisplayValue), AnsweredQuestion: questionIDOut{ID: a.QuestionID}})
+			DisplayValue: optional(a.DisplayValue), AnsweredQuestion: q})
 	}
 	return out
 }
 
-// calloutInstanceOut is customExtensionCalloutInstance.
+// calloutInstanceOut is customExtensionCalloutInstance. Graph names the
+// extension by id only; accessd adds its displayName as an annotation of
+// customExtensionId, so that the requestor, who may not read the catalog's
+// extensions, can tell what their request waits for. Clients that do not
+// know the annotation ignore it, as OData asks.
 type calloutInstanceOut struct {
 	ID                    string  `json:"id"`
 	CustomExtensionID     *string `json:"customExtensionId"`
+	ExtensionName         *string `json:"customExtensionId@accessd.displayName,omitempty"`
 	Detail                *string `json:"detail"`
 	ExternalCorrelationID *string `json:"externalCorrelationId"`
 	Status                *string `json:"status"`
 }
 
-func calloutsOut(in []access.CalloutInstance) []calloutInstanceOut {
+// calloutsOut writes callout instances; the name of an instance recorded
+// before accessd kept it comes from the request's policy snapshot, if any.
+func calloutsOut(in []access.CalloutInstance, snap access.PolicySnapshot) []calloutInstanceOut {
 	out := []calloutInstanceOut{}
 	for _, c := range in {
-		out = append(out, calloutInstanceOut{ID: c.ID, CustomExtensionID: optional(c.CustomExtensionID), Detail: optional(c.Detail),
-			ExternalCorrelationID: optional(c.ExternalCorrelationID), Status: optional(string(c.Status))})
+		name := c.ExtensionName
+		if name == "" {
+			if b, ok := snap.BindingOf(c.Stage, c.CustomExtensionID); ok && b.ExtensionID == c.CustomExtensionID {
+				name = b.ExtensionName
+			}
+		}
+		out = append(out, calloutInstanceOut{ID: c.ID, CustomExtensionID: optional(c.CustomExtensionID), ExtensionName: optional(name),
+			Detail: optional(c.Detail), ExternalCorrelationID: optional(c.ExternalCorrelationID), Status: optional(string(c.Status))})
 	}
 	return out
 }
@@ -162,7 +206,7 @@ func requestToV1(r access.Request) requestV1 {
 	out := requestV1{
 		ID: r.ID, RequestType: string(r.Type), State: string(r.State), Status: r.Status,
 		CreatedDateTime: timeOut(r.CreatedDateTime), Justification: optional(r.Justification),
-		Schedule: scheduleOut(r.Schedule), Answers: answersOut(r.Answers), CustomExtensionCalloutInstances: calloutsOut(r.Callouts),
+		Schedule: scheduleOut(r.Schedule), Answers: answersOut(r.Answers, false), CustomExtensionCalloutInstances: calloutsOut(r.Callouts, r.Policy),
 	}
 	if r.CompletedDateTime != nil {
 		out.CompletedDateTime = timeOut(*r.CompletedDateTime)
@@ -194,7 +238,7 @@ func requestToBeta(r access.Request) requestBeta {
 	out := requestBeta{
 		ID: r.ID, RequestType: pascal(string(r.Type)), RequestState: pascal(string(r.State)), RequestStatus: r.Status,
 		CreatedDateTime: timeOut(r.CreatedDateTime), Justification: optional(r.Justification),
-		Schedule: scheduleOut(r.Schedule), Answers: answersOut(r.Answers), CustomExtensionCalloutInstances: calloutsOut(r.Callouts),
+		Schedule: scheduleOut(r.Schedule), Answers: answersOut(r.Answers, true), CustomExtensionCalloutInstances: calloutsOut(r.Callouts, r.Policy),
 	}
 	if r.CompletedDateTime != nil {
 		out.CompletedDate = timeOut(*r.CompletedDateTime)
@@ -266,7 +310,7 @@ type assignmentV1 struct {
 
 func assignmentToV1(a access.Assignment) assignmentV1 {
 	out := assignmentV1{ID: a.ID, State: string(a.State), Status: a.Status, Schedule: assignmentScheduleOut(a),
-		CustomExtensionCalloutInstances: calloutsOut(a.Callouts)}
+		CustomExtensionCalloutInstances: calloutsOut(a.Callouts, access.PolicySnapshot{})}
 	if a.ExpiredDateTime != nil {
 		out.ExpiredDateTime = timeOut(*a.ExpiredDateTime)
 	}
@@ -295,7 +339,7 @@ type assignmentBeta struct {
 func assignmentToBeta(a access.Assignment) assignmentBeta {
 	out := assignmentBeta{ID: a.ID, AccessPackageID: a.AccessPackageID, AssignmentPolicyID: a.PolicyID, CatalogID: a.CatalogID,
 		TargetID: a.Target.ID, AssignmentState: pascal(string(a.State)), AssignmentStatus: a.Status, Schedule: assignmentScheduleOut(a),
-		CustomExtensionCalloutInstances: calloutsOut(a.Callouts)}
+		CustomExtensionCalloutInstances: calloutsOut(a.Callouts, access.PolicySnapshot{})}
 	if a.ExpiredDateTime != nil {
 		out.ExpiredDateTime = timeOut(*a.ExpiredDateTime)
 	}

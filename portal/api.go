@@ -201,18 +201,24 @@ func (p policyWire) sortedQuestions() []questionWire {
 }
 
 type answerWire struct {
-	Value            string `json:"value"`
-	DisplayValue     string `json:"displayValue"`
+	Value        string `json:"value"`
+	DisplayValue string `json:"displayValue"`
+	// AnsweredQuestion is the question as it was asked: the API carries
+	// its text with the request, for readers who may not read the policy.
 	AnsweredQuestion struct {
-		ID string `json:"id"`
+		ID   string `json:"id"`
+		Text string `json:"text"`
 	} `json:"answeredQuestion"`
 }
 
 type calloutWire struct {
 	ID                string `json:"id"`
 	CustomExtensionID string `json:"customExtensionId"`
-	Detail            string `json:"detail"`
-	Status            string `json:"status"`
+	// ExtensionName is accessd's annotation naming the extension, which
+	// the requestor may not be able to read.
+	ExtensionName string `json:"customExtensionId@accessd.displayName"`
+	Detail        string `json:"detail"`
+	Status        string `json:"status"`
 }
 
 type scheduleWire struct {
@@ -306,6 +312,29 @@ type approvalStageWire struct {
 type approvalWire struct {
 	ID     string              `json:"id"`
 	Stages []approvalStageWire `json:"stages"`
+}
+
+// Name is the extension's name, or its id when the API names none.
+func (c calloutWire) Name() string {
+	if c.ExtensionName != "" {
+		return c.ExtensionName
+	}
+	return c.CustomExtensionID
+}
+
+// attemptWire is one recorded HTTP call of a callout, as
+// /_accessd/…/calloutAttempts lists them.
+type attemptWire struct {
+	ID             string `json:"id"`
+	RequestID      string `json:"requestId"`
+	InstanceID     string `json:"instanceId"`
+	Stage          string `json:"stage"`
+	Attempt        int    `json:"attempt"`
+	SentDateTime   string `json:"sentDateTime"`
+	DurationMillis int64  `json:"durationInMilliseconds"`
+	ResponseStatus int    `json:"responseStatus"`
+	ResponseBody   string `json:"responseBody"`
+	Error          string `json:"error"`
 }
 
 type extensionWire struct {

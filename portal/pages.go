@@ -27,6 +27,7 @@ type assignmentRow struct {
 	Expires   string
 	CanExtend bool
 	CanRemove bool
+	Questions []questionWire // the policy's, asked again when extending
 }
 
 type myAccessContent struct {
@@ -40,7 +41,7 @@ type myAccessContent struct {
 	DefaultEnd  string // the extend form's proposed end date
 }
 
-const requestExpand = "accessPackage,requestor,assignment($expand=target,assignmentPolicy)"
+const requestExpand = "accessPackage($expand=catalog),requestor,assignment($expand=target,assignmentPolicy)"
 
 func (s *Server) myAccess(w http.ResponseWriter, r *http.Request, sess *session) (string, view, error) {
 	ctx := apiContext(r, sess)
@@ -65,15 +66,14 @@ func (s *Server) myAccess(w http.ResponseWriter, r *http.Request, sess *session)
 	if err != nil {
 		c.RequestsErr = explain(err)
 	}
-	names := s.extensionNames(ctx, reqs)
 	for _, req := range reqs {
-		c.Requests = append(c.Requests, requestRow{requestWire: req, StatusText: statusText(req, names), Detail: lastDetail(req.Callouts),
+		c.Requests = append(c.Requests, requestRow{requestWire: req, StatusText: statusText(req), Detail: lastDetail(req.Callouts),
 			Cancelable: req.open() && strings.HasPrefix(req.RequestType, "user")})
 	}
 
 	as, err := listOr[assignmentWire](ctx, s.api,
 		em+"/assignments/filterByCurrentUser(on='target')", em+"/assignments",
-		url.Values{"$expand": {"accessPackage,assignmentPolicy"}, "$filter": {fmt.Sprintf("target/objectId eq '%s'", me)}})
+		url.Values{"$expand": {"accessPackage,assignmentPolicy($expand=questions)"}, "$filter": {fmt.Sprintf("target/objectId eq '%s'", me)}})
 	if err != nil {
 		c.AssignErr = explain(err)
 	}
@@ -86,6 +86,7 @@ func (s *Server) myAccess(w http.ResponseWriter, r *http.Request, sess *session)
 		if p := a.AssignmentPolicy; p != nil && active {
 			row.CanExtend = p.RequestorSettings.EnableTargetsToSelfUpdateAccess
 			row.CanRemove = p.RequestorSettings.EnableTargetsToSelfRemoveAccess
+			row.Questions = p.sortedQuestions()
 		}
 		c.Assignments = append(c.Assignments, row)
 	}
@@ -122,38 +123,13 @@ func (s *Server) myRequests(ctx context.Context, me string) ([]requestWire, erro
 	return reqs, err
 }
 
-// extensionNames names the extensions the requests' callouts called, as
-// far as the user may read them; the status then says an id instead.
-func (s *Server) extensionNames(ctx context.Context, reqs []requestWire) map[string]string {
-	names := map[string]string{}
-	for _, req := range reqs {
-		if req.Status != access.StatusWaitingForCallback || req.AccessPackage == nil {
-			continue
-		}
-		var pkg packageWire
-		path := em + "/accessPackages/" + url.PathEscape(req.AccessPackage.ID) + "?$expand=" +
-			url.QueryEscape("assignmentPolicies($expand=customExtensionStageSettings($expand=customExtension))")
-		if err := s.api.Do(ctx, http.MethodGet, path, nil, &pkg); err != nil {
-			continue
-		}
-		for _, p := range pkg.Policies {
-			for _, st := range p.CustomExtensionStageSettings {
-				if st.CustomExtension != nil && st.CustomExtension.DisplayName != "" {
-					names[st.CustomExtension.ID] = st.CustomExtension.DisplayName
-				}
-			}
-		}
-	}
-	return names
-}
-
 // statusText is a request's status as a person reads it.
-func statusText(req requestWire, extensionNames map[string]string) string {
+func statusText(req requestWire) string {
 	if req.Status == access.StatusWaitingForCallback {
 		for _, c := range req.Callouts {
 			if c.Status == string(access.WaitingForCallback) || c.Status == string(access.CalloutSent) {
-				if name := extensionNames[c.CustomExtensionID]; name != "" {
-					return "waiting for " + name
+				if c.ExtensionName != "" {
+					return "waiting for " + c.ExtensionName
 				}
 				return "waiting for an external system"
 			}
@@ -255,16 +231,35 @@ func (s *Server) submitRequest(r *http.Request, sess *session) (string, string, 
 	}
 	body := requestBody{RequestType: "userAdd", Justification: strings.TrimSpace(r.PostForm.Get("justification")),
 		Assignment: map[string]any{"targetId": sess.user.ID, "assignmentPolicyId": policy.ID, "accessPackageId": pkg.ID}}
-	for _, q := range policy.Questions {
-		field := "q-" + policy.ID + "-" + q.ID
+	body.Answers = answersFrom(r.PostForm, "q-"+policy.ID, policy.Questions)
+	if start, end := r.PostForm.Get("start"), r.PostForm.Get("end"); policy.RequestorSettings.AllowCustomAssignmentSchedule && (start != "" || end != "") {
+		sch, err := scheduleOf(start, end)
+		if err != nil {
+			return back, "", err
+		}
+		body.Assignment["schedule"] = sch
+	}
+	var created requestWire
+	if err := s.api.Do(ctx, http.MethodPost, em+"/assignmentRequests", body, &created); err != nil {
+		return back, "", err
+	}
+	return "/portal/", fmt.Sprintf("Requested %s: %s.", pkg.DisplayName, strings.ToLower(spaced(created.Status))), nil
+}
+
+// answersFrom reads the answers to questions from a form whose fields are
+// named prefix-{question id} (the "questions" template). A question left
+// blank is left out: the API says whether it was required.
+func answersFrom(form url.Values, prefix string, questions []questionWire) []answerBody {
+	var out []answerBody
+	for _, q := range questions {
 		var values []string
-		for _, v := range r.PostForm[field] {
+		for _, v := range form[prefix+"-"+q.ID] {
 			if v = strings.TrimSpace(v); v != "" {
 				values = append(values, v)
 			}
 		}
 		if len(values) == 0 {
-			continue // the API says whether the answer was required
+			continue
 		}
 		a := answerBody{ODataType: "#microsoft.graph.accessPackageAnswerString", Value: strings.Join(values, ","),
 			AnsweredQuestion: map[string]string{"id": q.ID}}
@@ -279,20 +274,9 @@ func (s *Server) submitRequest(r *http.Request, sess *session) (string, string, 
 			}
 			a.DisplayValue = strings.Join(shown, ", ")
 		}
-		body.Answers = append(body.Answers, a)
+		out = append(out, a)
 	}
-	if start, end := r.PostForm.Get("start"), r.PostForm.Get("end"); policy.RequestorSettings.AllowCustomAssignmentSchedule && (start != "" || end != "") {
-		sch, err := scheduleOf(start, end)
-		if err != nil {
-			return back, "", err
-		}
-		body.Assignment["schedule"] = sch
-	}
-	var created requestWire
-	if err := s.api.Do(ctx, http.MethodPost, em+"/assignmentRequests", body, &created); err != nil {
-		return back, "", err
-	}
-	return "/portal/", fmt.Sprintf("Requested %s: %s.", pkg.DisplayName, strings.ToLower(spaced(created.Status))), nil
+	return out
 }
 
 // scheduleOf is a custom schedule from the form's dates (yyyy-mm-dd, UTC).
@@ -333,10 +317,23 @@ func (s *Server) extendAssignment(r *http.Request, sess *session) (string, strin
 		return "/portal/", "", err
 	}
 	sch["startDateTime"] = s.cfg.Now().UTC().Format(time.RFC3339)
+	ctx, id := apiContext(r, sess), r.PathValue("id")
+	// The policy's questions are asked again, as when requesting: the
+	// assignment names them, as the API shows its target.
+	var a assignmentWire
+	path := em + "/assignments/" + url.PathEscape(id) + "?$expand=" + url.QueryEscape("assignmentPolicy($expand=questions)")
+	if err := s.api.Do(ctx, http.MethodGet, path, nil, &a); err != nil {
+		return "/portal/", "", err
+	}
 	body := map[string]any{"requestType": "userUpdate", "justification": strings.TrimSpace(r.PostForm.Get("justification")),
-		"assignment": map[string]any{"id": r.PathValue("id")}, "schedule": sch}
+		"assignment": map[string]any{"id": id}, "schedule": sch}
+	if a.AssignmentPolicy != nil {
+		if answers := answersFrom(r.PostForm, "x-"+id, a.AssignmentPolicy.Questions); len(answers) > 0 {
+			body["answers"] = answers
+		}
+	}
 	var created requestWire
-	if err := s.api.Do(apiContext(r, sess), http.MethodPost, em+"/assignmentRequests", body, &created); err != nil {
+	if err := s.api.Do(ctx, http.MethodPost, em+"/assignmentRequests", body, &created); err != nil {
 		return "/portal/", "", err
 	}
 	return "/portal/", "Extension requested: " + strings.ToLower(spaced(created.Status)) + ".", nil
@@ -367,7 +364,19 @@ type approvalRow struct {
 type approvalsContent struct {
 	Pending []approvalRow
 	Err     string
+	History []decisionRow // the user's own decisions, newest first
+	HistErr string
 }
+
+// decisionRow is one approval stage the user decided.
+type decisionRow struct {
+	Request requestWire
+	Target  string
+	Stage   approvalStageWire
+}
+
+// maxHistory bounds the decisions the Approvals page lists.
+const maxHistory = 50
 
 func (s *Server) approvals(w http.ResponseWriter, r *http.Request, sess *session) (string, view, error) {
 	ctx := apiContext(r, sess)
@@ -398,30 +407,56 @@ func (s *Server) approvals(w http.ResponseWriter, r *http.Request, sess *session
 		if row.Stage.ID == "" {
 			continue
 		}
-		row.Answers = s.answerRows(ctx, req)
+		row.Answers = answerRows(req)
 		c.Pending = append(c.Pending, row)
+	}
+	c.History, err = s.decisions(ctx, sess.user.ID)
+	if err != nil {
+		c.HistErr = explain(err)
 	}
 	return "approvals", view{Title: "Approvals", Nav: "approvals", Content: c}, nil
 }
 
-// answerRows pairs answers with their questions' text, where the approver
-// may read the policy; else the answer stands alone.
-func (s *Server) answerRows(ctx context.Context, req requestWire) []answerRow {
-	questions := map[string]string{}
-	if req.AccessPackage != nil && len(req.Answers) > 0 {
-		var pkg packageWire
-		path := em + "/accessPackages/" + url.PathEscape(req.AccessPackage.ID) + "?$expand=" + url.QueryEscape("assignmentPolicies($expand=questions)")
-		if s.api.Do(ctx, http.MethodGet, path, nil, &pkg) == nil {
-			for _, p := range pkg.Policies {
-				for _, q := range p.Questions {
-					questions[q.ID] = q.Text
-				}
+// decisions are the approval stages the user decided: of the requests
+// whose approval no longer waits for them (the API's
+// filterByCurrentUser(on='approverHistory')), the stages whose reviewedBy
+// is the user, newest first.
+func (s *Server) decisions(ctx context.Context, me string) ([]decisionRow, error) {
+	reqs, err := listAll[requestWire](ctx, s.api, em+"/assignmentRequests/filterByCurrentUser(on='approverHistory')",
+		url.Values{"$expand": {requestExpand}, "$orderby": {"createdDateTime desc"}, "$top": {"100"}})
+	if err != nil {
+		return nil, err
+	}
+	var out []decisionRow
+	for _, req := range reqs {
+		var ap approvalWire
+		if err := s.api.Do(ctx, http.MethodGet, em+"/accessPackageAssignmentApprovals/"+url.PathEscape(req.ID)+"?$expand=stages", nil, &ap); err != nil {
+			continue
+		}
+		for _, st := range ap.Stages {
+			if st.ReviewedBy == nil || st.ReviewedBy.ID != me || st.ReviewResult == "" || st.ReviewResult == "NotReviewed" {
+				continue
 			}
+			row := decisionRow{Request: req, Target: req.Requestor.Label(), Stage: st}
+			if t := req.target(); t != nil {
+				row.Target = t.Label()
+			}
+			out = append(out, row)
+		}
+		if len(out) >= maxHistory {
+			break
 		}
 	}
+	slices.SortStableFunc(out, func(a, b decisionRow) int { return strings.Compare(b.Stage.ReviewedDateTime, a.Stage.ReviewedDateTime) })
+	return out, nil
+}
+
+// answerRows pairs answers with their questions' text, which the API
+// carries with the request.
+func answerRows(req requestWire) []answerRow {
 	var out []answerRow
 	for i, a := range req.Answers {
-		q := questions[a.AnsweredQuestion.ID]
+		q := a.AnsweredQuestion.Text
 		if q == "" {
 			q = fmt.Sprintf("Question %d", i+1)
 		}
@@ -461,17 +496,15 @@ type catalogBlock struct {
 }
 
 type adminContent struct {
-	Err       string // the API refused the whole view
-	Catalogs  []catalogBlock
-	Requests  []requestWire
-	ReqErr    string
-	Attempts  []access.CalloutAttempt
-	Extension map[string]string // extension id → name
+	Err      string // the API refused the whole view
+	Catalogs []catalogBlock
+	Requests []requestWire
+	ReqErr   string
 }
 
 func (s *Server) admin(w http.ResponseWriter, r *http.Request, sess *session) (string, view, error) {
 	ctx := apiContext(r, sess)
-	c := adminContent{Extension: map[string]string{}}
+	var c adminContent
 	cats, err := listAll[catalogWire](ctx, s.api, em+"/catalogs", nil)
 	if unauthorized(err) {
 		return "", view{}, err
@@ -491,9 +524,6 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request, sess *session) (s
 		if err != nil && b.Err == "" {
 			b.Err = explain(err)
 		}
-		for _, x := range b.Extensions {
-			c.Extension[x.ID] = x.DisplayName
-		}
 		c.Catalogs = append(c.Catalogs, b)
 	}
 	c.Requests, err = listAll[requestWire](ctx, s.api, em+"/assignmentRequests", url.Values{"$expand": {requestExpand}})
@@ -501,26 +531,17 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request, sess *session) (s
 		c.ReqErr = explain(err)
 	}
 	slices.SortFunc(c.Requests, func(a, b requestWire) int { return strings.Compare(b.CreatedDateTime, a.CreatedDateTime) })
-	// Attempt-level records exist where accessd keeps them (--dev); elsewhere
-	// the route is absent or refused, and the instances above are all there is.
-	if attempts, err := s.api.ListCalloutAttempts(ctx); err == nil {
-		if len(attempts) > 50 {
-			attempts = attempts[:50]
-		}
-		c.Attempts = attempts
-	}
 	return "admin", view{Title: "Admin", Nav: "admin", Content: c}, nil
 }
 
 type adminRequestContent struct {
-	Request   requestWire
-	Target    string
-	Answers   []answerRow
-	History   []historyWire
-	HistErr   string
-	Stages    []approvalStageWire
-	Attempts  []access.CalloutAttempt
-	Extension map[string]string
+	Request  requestWire
+	Target   string
+	Answers  []answerRow
+	History  []historyWire
+	HistErr  string
+	Stages   []approvalStageWire
+	Attempts []attemptWire
 }
 
 func (s *Server) adminRequest(w http.ResponseWriter, r *http.Request, sess *session) (string, view, error) {
@@ -534,7 +555,7 @@ func (s *Server) adminRequest(w http.ResponseWriter, r *http.Request, sess *sess
 	if t := c.Request.target(); t != nil {
 		c.Target = t.Label()
 	}
-	c.Answers = s.answerRows(ctx, c.Request)
+	c.Answers = answerRows(c.Request)
 	var err error
 	c.History, err = listAll[historyWire](ctx, s.api, em+"/assignmentRequests/"+url.PathEscape(id)+"/history", nil)
 	if err != nil {
@@ -544,24 +565,19 @@ func (s *Server) adminRequest(w http.ResponseWriter, r *http.Request, sess *sess
 	if s.api.Do(ctx, http.MethodGet, em+"/accessPackageAssignmentApprovals/"+url.PathEscape(id)+"?$expand=stages", nil, &ap) == nil {
 		c.Stages = ap.Stages
 	}
-	if attempts, err := s.api.ListCalloutAttempts(ctx); err == nil {
-		for _, a := range attempts {
-			if a.RequestID == id {
-				c.Attempts = append(c.Attempts, a)
+	// The HTTP attempts of its callouts, where accessd records them: each
+	// extension's recent attempts, those of this request.
+	seen := map[string]bool{}
+	if pkg := c.Request.AccessPackage; pkg != nil && pkg.Catalog != nil {
+		for _, co := range c.Request.Callouts {
+			if seen[co.CustomExtensionID] {
+				continue
 			}
-		}
-	}
-	c.Extension = map[string]string{}
-	if len(c.Request.Callouts) > 0 && c.Request.AccessPackage != nil {
-		var pkg packageWire
-		path := em + "/accessPackages/" + url.PathEscape(c.Request.AccessPackage.ID) + "?$expand=" +
-			url.QueryEscape("assignmentPolicies($expand=customExtensionStageSettings($expand=customExtension))")
-		if s.api.Do(ctx, http.MethodGet, path, nil, &pkg) == nil {
-			for _, p := range pkg.Policies {
-				for _, st := range p.CustomExtensionStageSettings {
-					if st.CustomExtension != nil {
-						c.Extension[st.CustomExtension.ID] = st.CustomExtension.DisplayName
-					}
+			seen[co.CustomExtensionID] = true
+			attempts, _ := s.extensionAttempts(ctx, pkg.Catalog.ID, co.CustomExtensionID)
+			for _, a := range attempts {
+				if a.RequestID == id {
+					c.Attempts = append(c.Attempts, a)
 				}
 			}
 		}

@@ -1,6 +1,6 @@
 // Package portal is accessd's web portal: My Access for requestors,
-// Approvals for approvers and a read-only admin view, server-rendered
-// under /portal/.
+// Approvals for approvers and an admin view with simple edits,
+// server-rendered under /portal/.
 //
 // The portal is a client of accessd's own API. It holds, per browser
 // session, a delegated bearer token of the signed-in user and makes every
@@ -110,6 +110,13 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("POST /portal/approvals/{id}/stages/{stageId}", s.action(s.decide))
 	s.mux.Handle("GET /portal/admin", s.page(s.admin))
 	s.mux.Handle("GET /portal/admin/requests/{id}", s.page(s.adminRequest))
+	s.mux.Handle("GET /portal/admin/catalogs/{id}/edit", s.page(s.editCatalogForm))
+	s.mux.Handle("POST /portal/admin/catalogs/{id}", s.action(s.editCatalog))
+	s.mux.Handle("GET /portal/admin/catalogs/{id}/extensions/{xid}", s.page(s.extensionPage))
+	s.mux.Handle("GET /portal/admin/packages/{id}/edit", s.page(s.editPackageForm))
+	s.mux.Handle("POST /portal/admin/packages/{id}", s.action(s.editPackage))
+	s.mux.Handle("GET /portal/admin/policies/{id}/edit", s.page(s.editPolicyForm))
+	s.mux.Handle("POST /portal/admin/policies/{id}", s.action(s.editPolicy))
 	s.mux.HandleFunc("GET /portal/signin", s.signInPage)
 	s.mux.HandleFunc("POST /portal/signin", s.devSignIn)
 	s.mux.HandleFunc("POST /portal/signin/oidc", s.oidcStart)

@@ -30,14 +30,23 @@ type world struct {
 	url       string
 	admin     *client.Client // an application with every permission
 	svc       *access.Service
-	alice     access.User
-	bob       access.User
+	alice     access.User // requests; no role
+	bob       access.User // approves; no role
+	carol     access.User // Catalog owner
+	catalogID string
 	pkgID     string
 	policyID  string
 	questionI string
 }
 
 func start(t *testing.T, configure func(*portal.Config)) *world {
+	t.Helper()
+	return startRecording(t, configure, true)
+}
+
+// startRecording is start, with callout attempts recorded (as
+// --record-callouts) or not.
+func startRecording(t *testing.T, configure func(*portal.Config), record bool) *world {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, storetest.DSN(t, storetest.Backend()), sqlstore.Options{})
@@ -51,6 +60,7 @@ func start(t *testing.T, configure func(*portal.Config)) *world {
 	clock := access.SystemClock{}
 	ids := &access.TimeOrderedIDs{Clock: clock}
 	svc := access.NewService(store, clock, ids)
+	svc.RecordCallouts(record) // as --record-callouts; before the API is built, whose route depends on it
 	keys, err := identity.LoadKeys(ctx, store, clock)
 	if err != nil {
 		t.Fatal(err)
@@ -113,14 +123,14 @@ func start(t *testing.T, configure func(*portal.Config)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Alice and Bob read the catalog: without a role on it a user cannot
-	// read the question texts and names the pages show (docs/portal.md).
-	for _, u := range []access.User{w.alice, w.bob} {
-		err := admin.Do(ctx, http.MethodPost, "/v1.0/roleManagement/entitlementManagement/roleAssignments", map[string]any{
-			"roleDefinitionId": access.RoleCatalogReader, "principalId": u.ID, "appScopeId": "/AccessPackageCatalog/" + cat.ID}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+	w.catalogID = cat.ID
+	// Carol owns the catalog; Alice and Bob have no role on it: what the
+	// pages show them comes with their requests and approvals.
+	w.carol = w.user(t, "carol", "Carol Owner")
+	err = admin.Do(ctx, http.MethodPost, "/v1.0/roleManagement/entitlementManagement/roleAssignments", map[string]any{
+		"roleDefinitionId": access.RoleCatalogOwner, "principalId": w.carol.ID, "appScopeId": "/AccessPackageCatalog/" + cat.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	pkg, err := admin.CreateAccessPackage(ctx, access.AccessPackage{DisplayName: "Build servers", CatalogID: cat.ID})
 	if err != nil {
@@ -135,7 +145,7 @@ func start(t *testing.T, configure func(*portal.Config)) *world {
 	}
 	err = admin.Do(ctx, http.MethodPost, "/v1.0/identityGovernance/entitlementManagement/assignmentPolicies", map[string]any{
 		"displayName": "Engineers", "accessPackage": map[string]any{"id": pkg.ID}, "allowedTargetScope": "allMemberUsers",
-		"requestorSettings": map[string]any{"enableTargetsToSelfAddAccess": true},
+		"requestorSettings": map[string]any{"enableTargetsToSelfAddAccess": true, "enableTargetsToSelfUpdateAccess": true},
 		"requestApprovalSettings": map[string]any{"isApprovalRequiredForAdd": true, "stages": []any{map[string]any{
 			"durationBeforeAutomaticDenial": "P7D",
 			"primaryApprovers":              []any{map[string]any{"@odata.type": "#microsoft.graph.singleUser", "userId": w.bob.ID}}}}},
@@ -312,7 +322,8 @@ func TestPagesRenderForASignedInUser(t *testing.T) {
 		{"/portal/?q=build", "Build servers"},
 		{"/portal/request/" + w.pkgID, "Which project?"},
 		{"/portal/approvals", "Nothing is waiting for your decision"},
-		{"/portal/admin", "Engineering"},
+		{"/portal/approvals", "You have decided no approvals yet"},
+		{"/portal/admin", "No catalogs"}, // Alice has no role
 	} {
 		status, page, _ := b.get(tc.path)
 		if status != http.StatusOK || !strings.Contains(page, tc.want) || !strings.Contains(page, "Alice Requestor") {

@@ -10,23 +10,33 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"signin", "myaccess", "request", "approvals", "admin", "adminrequest", "error"}
+var pageNames = []string{"signin", "myaccess", "request", "approvals", "admin", "adminrequest", "adminedit", "adminextension", "error"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"when":   shortTime,
 		"spaced": spaced,
 		"lower":  strings.ToLower,
+		"questionSet": func(prefix string, qs []questionWire) questionSet {
+			return questionSet{Prefix: prefix, Questions: qs}
+		},
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/questions.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("portal: template %s: %w", name, err)
 		}
 		pages[name] = t
 	}
 	return pages, nil
+}
+
+// questionSet is what the "questions" template asks: a policy's questions,
+// each a form field named Prefix-{question id}.
+type questionSet struct {
+	Prefix    string
+	Questions []questionWire
 }
 
 // shortTime is an API timestamp as a person reads it, in UTC.

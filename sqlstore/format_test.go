@@ -75,7 +75,7 @@ func storedDocs() []storedDoc {
 			PrincipalName: prefix + "@example.test", Email: prefix + "@mail.example.test"}
 	}
 	callout := func(prefix string) access.CalloutInstance {
-		return access.CalloutInstance{ID: prefix + "-instance", CustomExtensionID: prefix + "-extension",
+		return access.CalloutInstance{ID: prefix + "-instance", CustomExtensionID: prefix + "-extension", ExtensionName: prefix + " extension",
 			Stage: access.StageRequestCreated, Status: access.CallbackReceived, Detail: prefix + " detail",
 			ExternalCorrelationID: prefix + "-correlation", Waits: true, Outcome: access.OutcomeContinue}
 	}
@@ -176,17 +176,18 @@ func storedDocs() []storedDoc {
 		CreatedDateTime:   formatTime,
 		CompletedDateTime: at(2 * time.Hour),
 		Justification:     "Needs the reports",
-		Answers:           []access.Answer{{QuestionID: "question-1", Value: "work", DisplayValue: "For work"}},
-		Schedule:          access.Schedule{StartDateTime: at(time.Hour), Expiration: expiration},
-		AccessPackageID:   "package-1",
-		PolicyID:          "policy-1",
-		CatalogID:         "catalog-1",
-		Target:            subject("target"),
-		Requestor:         subject("requestor"),
-		AssignmentID:      "assignment-1",
+		Answers: []access.Answer{{QuestionID: "question-1", Value: "work", DisplayValue: "For work",
+			QuestionType: access.MultipleChoiceQuestion, QuestionText: "What for?"}},
+		Schedule:        access.Schedule{StartDateTime: at(time.Hour), Expiration: expiration},
+		AccessPackageID: "package-1",
+		PolicyID:        "policy-1",
+		CatalogID:       "catalog-1",
+		Target:          subject("target"),
+		Requestor:       subject("requestor"),
+		AssignmentID:    "assignment-1",
 		Policy: access.PolicySnapshot{DisplayName: "Employees", ApprovalRequired: true,
 			ApprovalStages: []access.ApprovalStage{approvalStage}, Expiration: expiration,
-			Bindings: []access.StageBinding{{Stage: access.StageRequestCreated, ExtensionID: "extension-1",
+			Bindings: []access.StageBinding{{Stage: access.StageRequestCreated, ExtensionID: "extension-1", ExtensionName: "Ticketing",
 				Waits: true, CallbackTimeout: access.MustDuration("PT1H")}}},
 		Callouts: []access.CalloutInstance{callout("request")},
 		Approval: []access.ApprovalStep{{ID: "approval-stage-1", Status: access.ApprovalCompleted, Settings: approvalStage,

@@ -315,7 +315,9 @@ func (b *sqlBuilder) cond(c *access.Cond) string {
 	}
 	switch c.Field {
 	case access.FieldApprover:
-		return b.approver(c)
+		return b.approver(c, true)
+	case access.FieldFormerApprover:
+		return b.approver(c, false)
 	case access.FieldCatalogRoleOf:
 		return b.catalogRoleOf(c)
 	}
@@ -381,12 +383,16 @@ func (b *sqlBuilder) literal(typ access.FieldType, v access.Value) any {
 
 // approver is the condition "the compared id approves the request's stage
 // waiting for a decision now".
-func (b *sqlBuilder) approver(c *access.Cond) string {
+func (b *sqlBuilder) approver(c *access.Cond, pending bool) string {
 	if c.Op != access.OpEq || c.Value.Kind != access.ValueString {
 		b.err = access.Invalidf("$filter: the approver can only be compared with eq and an id")
 		return "1=0"
 	}
-	return "(id IN (SELECT request_id FROM request_approvers WHERE approver_id = " + b.arg(c.Value.S) + " AND pending = 1))"
+	flag := "0"
+	if pending {
+		flag = "1"
+	}
+	return "(id IN (SELECT request_id FROM request_approvers WHERE approver_id = " + b.arg(c.Value.S) + " AND pending = " + flag + "))"
 }
 
 // likeEscape escapes LIKE's wildcards (and the escape character) in a literal.

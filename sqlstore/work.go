@@ -200,8 +200,8 @@ func (t *tx) AddCalloutAttempts(as []access.CalloutAttempt) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec("INSERT INTO callout_attempts (id, sent_us, doc) VALUES (?, ?, ?)",
-			a.ID, a.SentAt.UnixMicro(), doc); err != nil {
+		if _, err := t.exec("INSERT INTO callout_attempts (id, extension_id, sent_us, doc) VALUES (?, ?, ?, ?)",
+			a.ID, a.ExtensionID, a.SentAt.UnixMicro(), doc); err != nil {
 			return err
 		}
 	}
@@ -214,6 +214,32 @@ func (t *tx) CalloutAttempts(p access.Page) ([]access.CalloutAttempt, error) {
 		return nil, err
 	}
 	return list(t, scanDoc[access.CalloutAttempt], q, args...)
+}
+
+// ExtensionCalloutAttempts lists one extension's attempts, newest first:
+// one range of the callout_attempts_extension index.
+func (t *tx) ExtensionCalloutAttempts(extensionID string, p access.Page) ([]access.CalloutAttempt, error) {
+	if err := checkLimit(p.Limit); err != nil {
+		return nil, err
+	}
+	q, args := "SELECT doc FROM callout_attempts WHERE extension_id = ? ORDER BY id DESC LIMIT ?", []any{extensionID, p.Limit}
+	if p.After != "" {
+		q, args = "SELECT doc FROM callout_attempts WHERE extension_id = ? AND id < ? ORDER BY id DESC LIMIT ?", []any{extensionID, p.After, p.Limit}
+	}
+	return list(t, scanDoc[access.CalloutAttempt], q, args...)
+}
+
+// PruneCalloutAttempts deletes all but the newest keep attempts of an
+// extension. The subquery finds the oldest id kept; with fewer attempts
+// it finds none and nothing is deleted.
+func (t *tx) PruneCalloutAttempts(extensionID string, keep int) error {
+	if keep < 1 {
+		return access.Internal(fmt.Errorf("sqlstore: keep %d is below 1", keep))
+	}
+	_, err := t.exec(`DELETE FROM callout_attempts WHERE extension_id = ? AND id < (
+		SELECT id FROM callout_attempts WHERE extension_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+		extensionID, extensionID, keep-1)
+	return err
 }
 
 // resetTables is every table ResetData empties: all but signing_keys,

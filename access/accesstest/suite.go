@@ -71,6 +71,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"WorkStats", testWorkStats},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"CalloutAttempts", testCalloutAttempts},
+		{"ExtensionCalloutAttempts", testExtensionCalloutAttempts},
 		{"Resources", testResources},
 		{"ResourceRequests", testResourceRequests},
 		{"AppRoleAssignments", testAppRoleAssignments},

@@ -176,6 +176,10 @@ func testListRequests(t *testing.T, s access.Store) {
 			r.State = access.StatePendingApproval
 			r.Approval = []access.ApprovalStep{{ID: "st", Status: access.ApprovalInProgress, Approvers: []access.Subject{{ID: "boss"}}}}
 		}
+		if i == 3 { // approved by boss before it was delivered
+			r.Approval = []access.ApprovalStep{{ID: "st", Status: access.ApprovalCompleted, Approvers: []access.Subject{{ID: "boss"}},
+				ReviewResult: "Approved", ReviewedBy: access.Subject{ID: "boss"}}}
+		}
 		reqs = append(reqs, r)
 	}
 	update(t, s, func(tx access.Tx) error {
@@ -197,6 +201,7 @@ func testListRequests(t *testing.T, s access.Store) {
 		{"a nested path", leaf(access.OpStartsWith, "Target.DisplayName", str("ADA")), nil, []string{"req-0", "req-3"}},
 		{"the target's id column", leaf(access.OpEq, "Target.ID", str("u-1")), nil, []string{"req-1"}},
 		{"the approver", leaf(access.OpEq, access.FieldApprover, str("boss")), nil, []string{"req-2"}},
+		{"the former approver", leaf(access.OpEq, access.FieldFormerApprover, str("boss")), nil, []string{"req-3"}},
 		{"ordered by a nullable time, nulls first", nil, []access.Order{{Field: "CompletedDateTime"}}, []string{"req-0", "req-2", "req-1", "req-3"}},
 		{"ordered by a nested name", nil, []access.Order{{Field: "Target.DisplayName", Desc: true}}, []string{"req-2", "req-1", "req-3", "req-0"}},
 	} {

@@ -413,6 +413,41 @@ func testCalloutAttempts(t *testing.T, s access.Store) {
 	wantKind(t, "adding an attempt twice", err, access.KindConflict)
 }
 
+// One extension's attempts are listed and pruned apart from another's:
+// pruning keeps the newest, and leaves fewer than it keeps alone.
+func testExtensionCalloutAttempts(t *testing.T, s access.Store) {
+	var attempts []access.CalloutAttempt
+	for i := range 8 {
+		ext := "ext-a"
+		if i%3 == 2 {
+			ext = "ext-b"
+		}
+		attempts = append(attempts, access.CalloutAttempt{ID: historyID(i), ExtensionID: ext, SentAt: Epoch.Add(time.Duration(i) * time.Second)})
+	}
+	update(t, s, func(tx access.Tx) error { return tx.AddCalloutAttempts(attempts) })
+	of := func(ext string) []string {
+		t.Helper()
+		return ids(read(t, s, func(tx access.Tx) ([]access.CalloutAttempt, error) {
+			return tx.ExtensionCalloutAttempts(ext, access.Page{Limit: 100})
+		}))
+	}
+	aNewestFirst := []string{historyID(7), historyID(6), historyID(4), historyID(3), historyID(1), historyID(0)}
+	bNewestFirst := []string{historyID(5), historyID(2)}
+	diff(t, "ext-a's attempts", of("ext-a"), aNewestFirst)
+	diff(t, "ext-b's attempts", of("ext-b"), bNewestFirst)
+	diff(t, "ext-a's second page", ids(read(t, s, func(tx access.Tx) ([]access.CalloutAttempt, error) {
+		return tx.ExtensionCalloutAttempts("ext-a", access.Page{After: historyID(4), Limit: 2})
+	})), []string{historyID(3), historyID(1)})
+
+	update(t, s, func(tx access.Tx) error {
+		return errors.Join(tx.PruneCalloutAttempts("ext-a", 3), tx.PruneCalloutAttempts("ext-b", 5), tx.PruneCalloutAttempts("ext-none", 1))
+	})
+	diff(t, "ext-a after keeping 3", of("ext-a"), aNewestFirst[:3])
+	diff(t, "ext-b after keeping 5 of its 2", of("ext-b"), bNewestFirst)
+	update(t, s, func(tx access.Tx) error { return tx.PruneCalloutAttempts("ext-a", 1) })
+	diff(t, "ext-a after keeping 1", of("ext-a"), aNewestFirst[:1])
+}
+
 func testResetData(t *testing.T, s access.Store) {
 	w := newWorld(t, s)
 	req := NewRequest("req-1", w.policy, w.user.ID)

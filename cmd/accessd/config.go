@@ -58,6 +58,10 @@ type Config struct {
 	CalloutAllowPrivate   bool
 	CalloutProxy          string // empty: callouts connect directly
 	CalloutSigningSecrets string // a file; empty: callouts are not signed
+	// RecordCallouts keeps each callout attempt (time, latency, status,
+	// the start of the answer) for the portal's admin view, at one more
+	// write per attempt; on by default with --dev.
+	RecordCallouts bool
 
 	// Whose tokens API callers may bring: see identity.Mode. The built-in
 	// issuer signs callout tokens whatever Auth says.
@@ -139,6 +143,13 @@ func defaultConfig(getenv func(string) string) Config {
 	c.TenantID = getenv("ACCESSD_TENANT_ID")
 	c.OIDCClientID = getenv("ACCESSD_OIDC_CLIENT_ID")
 	c.OIDCClientSecret = getenv("ACCESSD_OIDC_CLIENT_SECRET")
+	if v := getenv("ACCESSD_RECORD_CALLOUTS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			c.envProblems = append(c.envProblems, fmt.Sprintf("ACCESSD_RECORD_CALLOUTS must be true or false, not %q", v))
+		}
+		c.RecordCallouts = b
+	}
 	if v := getenv("ACCESSD_OIDC_CREATE_PRINCIPALS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -178,6 +189,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.CalloutAllowPrivate, "callout-allow-private", c.CalloutAllowPrivate, "let callouts reach loopback and private addresses (127/8, ::1, 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): extensions on this host or network; on by default with --dev. Link-local and cloud metadata addresses are always refused")
 	fs.StringVar(&c.CalloutProxy, "callout-proxy", c.CalloutProxy, "send every callout through this HTTP proxy (an http:// or https:// URL), which then resolves extensions' hosts; HTTP_PROXY and the like are never used for callouts")
 	fs.StringVar(&c.CalloutSigningSecrets, "callout-signing-secrets", c.CalloutSigningSecrets, "file of lines '<extension id or *> <whsec_… secret>': callouts to those extensions also carry Standard Webhooks signatures; two lines for one id during a rotation; read again on SIGHUP")
+	fs.BoolVar(&c.RecordCallouts, "record-callouts", c.RecordCallouts, "keep each callout attempt (when sent, how long it took, the status or error, the first 4 KiB of the answer), the newest 200 of each extension, for the portal's admin view; one more write per attempt; on by default with --dev (env ACCESSD_RECORD_CALLOUTS)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address instead of --addr, e.g. to keep it private (env ACCESSD_METRICS_ADDR)")
 	fs.StringVar(&c.Auth, "auth", c.Auth, "whose tokens API callers may bring: builtin (minted by accessd token), oidc (the --oidc-issuer's only) or both (env ACCESSD_AUTH)")
 	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", c.OIDCIssuer, "with --auth oidc or both: the external OpenID Connect issuer URL, the iss of its tokens, e.g. https://login.microsoftonline.com/TENANT/v2.0; https, or http on loopback (env ACCESSD_OIDC_ISSUER)")
@@ -190,8 +202,9 @@ func (c *Config) register(fs *flag.FlagSet) {
 }
 
 // parseServeConfig reads serve's command line over the environment and the
-// defaults, and validates the result. --dev turns --callout-allow-private on
-// unless the command line sets it either way.
+// defaults, and validates the result. --dev turns --callout-allow-private
+// and --record-callouts on unless the command line (or, for the second, the
+// environment) sets them either way.
 func parseServeConfig(args []string, stderr io.Writer, getenv func(string) string) (Config, error) {
 	c := defaultConfig(getenv)
 	fs := flag.NewFlagSet("accessd serve", flag.ContinueOnError)
@@ -200,10 +213,16 @@ func parseServeConfig(args []string, stderr io.Writer, getenv func(string) strin
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
-	allowPrivateSet := false
-	fs.Visit(func(f *flag.Flag) { allowPrivateSet = allowPrivateSet || f.Name == "callout-allow-private" })
+	allowPrivateSet, recordSet := false, getenv("ACCESSD_RECORD_CALLOUTS") != ""
+	fs.Visit(func(f *flag.Flag) {
+		allowPrivateSet = allowPrivateSet || f.Name == "callout-allow-private"
+		recordSet = recordSet || f.Name == "record-callouts"
+	})
 	if c.Dev && !allowPrivateSet {
 		c.CalloutAllowPrivate = true
+	}
+	if c.Dev && !recordSet {
+		c.RecordCallouts = true
 	}
 	return c, c.validate()
 }

@@ -153,6 +153,42 @@ func TestCalloutAllowPrivate(t *testing.T) {
 	}
 }
 
+// --record-callouts is off by default and on with --dev, unless the command
+// line or the environment says otherwise; a variable that is no bool is refused.
+func TestRecordCallouts(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  string
+		want bool
+	}{
+		{nil, "", false},
+		{[]string{"--record-callouts"}, "", true},
+		{nil, "true", true},
+		{[]string{"--dev"}, "", true},
+		{[]string{"--dev", "--record-callouts=false"}, "", false},
+		{[]string{"--dev"}, "false", false},
+		{[]string{"--record-callouts=false"}, "true", false},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " ")+" env="+tt.env, func(t *testing.T) {
+			var stderr bytes.Buffer
+			env := map[string]string{"ACCESSD_RECORD_CALLOUTS": tt.env}
+			c, err := parseServeConfig(tt.args, &stderr, func(k string) string { return env[k] })
+			if err != nil {
+				t.Fatalf("%v %s", err, stderr.String())
+			}
+			if c.RecordCallouts != tt.want {
+				t.Errorf("RecordCallouts %t, want %t", c.RecordCallouts, tt.want)
+			}
+		})
+	}
+	var stderr bytes.Buffer
+	if _, err := parseServeConfig(nil, &stderr, func(k string) string { return map[string]string{"ACCESSD_RECORD_CALLOUTS": "often"}[k] }); err == nil ||
+		!strings.Contains(err.Error(), `ACCESSD_RECORD_CALLOUTS must be true or false, not "often"`) {
+		t.Errorf("a record-callouts variable that is no bool: %v", err)
+	}
+}
+
 // A bad secrets file stops serve before it listens, naming the file and the
 // line; a good one is accepted.
 func TestServeReadsCalloutSigningSecrets(t *testing.T) {

@@ -53,6 +53,7 @@ func servedParts(t *testing.T, args ...string) (Config, *access.Service, access.
 	clock := access.SystemClock{}
 	ids := &access.TimeOrderedIDs{Clock: clock}
 	svc := access.NewService(store, clock, ids)
+	svc.RecordCallouts(cfg.RecordCallouts)
 	tid, err := serveTenant(ctx, store, ids, cfg.TenantID, quiet)
 	if err != nil {
 		t.Fatal(err)

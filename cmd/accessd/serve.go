@@ -166,8 +166,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	svc.SetDeliveryRetryFor(cfg.DeliveryRetryFor)
 	tel.WatchQueue(svc.QueueStats)
 	tel.WatchStore(store.Counts)
+	svc.RecordCallouts(cfg.RecordCallouts)
 	if cfg.Dev {
-		svc.RecordCallouts(true)
 		if err := svc.LoadClock(ctx); err != nil {
 			return err
 		}
@@ -278,7 +278,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		fmt.Fprintf(stdout, "metrics on %s\n", metricsURL)
 	}
 	log.Info("accessd started", "version", describeBuild(version, buildInfo), "addr", listener.Addr().String(), "public_url", publicURL,
-		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev, "metrics_addr", cfg.MetricsAddr,
+		"database", cfg.Database, "sqlite_synchronous", cfg.SQLiteSynchronous, "dev", cfg.Dev, "record_callouts", cfg.RecordCallouts, "metrics_addr", cfg.MetricsAddr,
 		"otel_endpoint", cfg.OTelEndpoint, "callout_allow_private", cfg.CalloutAllowPrivate,
 		"auth", cfg.Auth, "oidc_issuer", cfg.OIDCIssuer, "tenant_id", tid)
 
