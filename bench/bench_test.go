@@ -434,3 +434,26 @@ func TestErrorKind(t *testing.T) {
 		})
 	}
 }
+
+// TestLeadingCount checks the bench's cheap read of a page's count: found
+// before "value" and only there, -1 for anything else.
+func TestLeadingCount(t *testing.T) {
+	tests := []struct {
+		body string
+		want int
+	}{
+		{`{"@odata.context":"x","@odata.count":8000,"value":[{"id":"a"}]}`, 8000},
+		{`{"@odata.count":0,"value":[]}`, 0},
+		{`{"@odata.context":"x","value":[],"@odata.count":5}`, -1},
+		{`{"@odata.count":"12","value":[]}`, -1},
+		{`{"value":[]}`, -1},
+		{`[1,2]`, -1},
+		{``, -1},
+		{`{"@odata.count":`, -1},
+	}
+	for _, tt := range tests {
+		if got := leadingCount([]byte(tt.body)); got != tt.want {
+			t.Errorf("leadingCount(%s) = %d, want %d", tt.body, got, tt.want)
+		}
+	}
+}

@@ -1,12 +1,15 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,7 +203,10 @@ func runRead(ctx context.Context, b *runner) (*result, error) {
 
 // readLoop runs --concurrency callers for d, each reading the page of a
 // random package and checking its count, and returns how long each
-// successful read took.
+// successful read took. Every package's page was checked whole before the
+// load (runRead); in the loop only the count is read, from the head of
+// the answer, so that decoding 100 KB of JSON in the bench does not take
+// the CPU the server's time is measured on.
 func (b *runner) readLoop(ctx context.Context, d time.Duration, want []int) []time.Duration {
 	stopAt := time.Now().Add(d)
 	ids := b.readData.PackageIDs
@@ -216,14 +222,15 @@ func (b *runner) readLoop(ctx context.Context, d time.Duration, want []int) []ti
 			var mine []time.Duration
 			for ctx.Err() == nil && time.Now().Before(stopAt) {
 				p := rng.IntN(len(ids))
-				var pg readPage
 				start := time.Now()
-				err := b.api.Do(ctx, http.MethodGet, readQuery(ids[p]), nil, &pg)
+				resp, err := b.api.Raw(ctx, http.MethodGet, readQuery(ids[p]), nil)
 				elapsed := time.Since(start)
 				switch {
 				case err != nil:
 					b.errs.add(errorKind("read", err))
-				case pg.Count == nil || *pg.Count != want[p]:
+				case resp.Status != http.StatusOK:
+					b.errs.add(fmt.Sprintf("read: status %d", resp.Status))
+				case leadingCount(resp.Body) != want[p]:
 					b.errs.add("read: wrong @odata.count")
 				default:
 					mine = append(mine, elapsed)
@@ -267,4 +274,32 @@ func (r *result) writeReadTable(w io.Writer) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note         %s\n", n)
 	}
+}
+
+// leadingCount is the @odata.count of a page, read from the members that
+// come before "value" (accessd writes the annotations first); -1 when it
+// is not there.
+func leadingCount(body []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return -1
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil || key == "value" {
+			return -1
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return -1
+		}
+		if key == "@odata.count" {
+			n, err := strconv.Atoi(string(v))
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
