@@ -454,8 +454,47 @@ func (s *Server) writePage(w http.ResponseWriter, r *http.Request, page listPage
 	if page.skipToken != "" {
 		body.NextLink = nextLink(s.cfg.PublicURL, r, page.skipToken)
 	}
-	writeJSON(w, http.StatusOK, body)
+	out, err := body.encode()
+	if err != nil {
+		return access.Internal(err)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	w.Write(out)
 	return nil
+}
+
+// encode writes the page as encoding/json would, but puts the items,
+// which marshal has already written, in as they are: encoding/json would
+// scan each json.RawMessage again to compact it, a tenth of the CPU of a
+// page of 100 assignments.
+func (b listBody) encode() ([]byte, error) {
+	items := b.Value
+	b.Value = nil
+	head, err := marshal(b) // {"@odata.context":…,"@odata.count":…,"value":null,…}
+	if err != nil {
+		return nil, err
+	}
+	const hole = `"value":null`
+	at := bytes.Index(head, []byte(hole))
+	if at < 0 {
+		return nil, fmt.Errorf("graph: no value member in %s", head)
+	}
+	size := len(head) + len(items)
+	for _, it := range items {
+		size += len(it)
+	}
+	out := make([]byte, 0, size)
+	out = append(out, head[:at]...)
+	out = append(out, `"value":[`...)
+	for i, it := range items {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, it...)
+	}
+	out = append(out, ']')
+	return append(out, head[at+len(hole):]...), nil
 }
 
 // marshal encodes v as Graph does, leaving <, > and & as they are.
