@@ -143,6 +143,11 @@ func (s *Server) listCallouts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return s.writeCallouts(w, r, q, items, more)
+}
+
+// writeCallouts writes one page of callout attempts.
+func (s *Server) writeCallouts(w http.ResponseWriter, r *http.Request, q query, items []access.CalloutAttempt, more bool) error {
 	out := make([]any, len(items))
 	for i, a := range items {
 		out[i] = calloutAttemptToWire(a)
@@ -164,12 +169,7 @@ func (s *Server) listExtensionCallouts(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	out := make([]any, len(items))
-	for i, a := range items {
-		out[i] = calloutAttemptToWire(a)
-	}
-	return s.writeList(w, r, s.cfg.PublicURL+"/_accessd/$metadata#callouts", out,
-		lastID(items, func(a access.CalloutAttempt) string { return a.ID }), more, q.selectSet)
+	return s.writeCallouts(w, r, q, items, more)
 }
 
 // reset deletes all data except the signing keys and settings, then loads
