@@ -288,7 +288,7 @@ func (s *Store) runTurn(ctx context.Context, alone bool, fn func(access.Tx) erro
 		s.turns.RLock()
 		defer s.turns.RUnlock()
 	}
-	return s.runOnce(ctx, s.write, s.dialect.updateTx, fn)
+	return s.runOnce(ctx, true, fn)
 }
 
 // View runs fn in a read-only transaction that sees one consistent snapshot
@@ -297,7 +297,7 @@ func (s *Store) View(ctx context.Context, fn func(access.Tx) error) (err error) 
 	if ended := s.transactionStarted(ctx, false); ended != nil {
 		defer func() { ended(err) }()
 	}
-	err, _ = s.runOnce(ctx, s.read, s.dialect.viewTx, fn)
+	err, _ = s.runOnce(ctx, false, fn)
 	return err
 }
 
@@ -322,9 +322,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// runOnce runs fn in one transaction. lost is not nil when the transaction
-// lost a race and may be run again; err is then what fn or the commit said.
-func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(access.Tx) error) (err, lost error) {
+// runOnce runs fn in one transaction, an Update's when write is true, else
+// a View's. lost is not nil when the transaction lost a race and may be run
+// again; err is then what fn or the commit said.
+func (s *Store) runOnce(ctx context.Context, write bool, fn func(access.Tx) error) (err, lost error) {
+	db, opts := s.read, s.dialect.viewTx
+	if write {
+		db, opts = s.write, s.dialect.updateTx
+	}
 	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return access.Internal(fmt.Errorf("begin transaction: %w", err)), nil
@@ -340,7 +345,7 @@ func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn
 			s.log.Error("rolling back a transaction failed", "err", err)
 		}
 	}()
-	t := &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect, counts: &s.counts}
+	t := &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect, counts: &s.counts, write: write}
 	// A statement that lost a race dooms the transaction, whatever fn made
 	// of its error: PostgreSQL refuses every later statement.
 	if err := fn(t); err != nil || t.lost != nil {
