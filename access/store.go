@@ -16,7 +16,10 @@ type Page struct {
 // PostgreSQL both pass the conformance suite in access/accesstest.
 type Store interface {
 	// Update runs fn in one read-write transaction: everything fn writes is
-	// committed together when it returns nil, and nothing when it returns an error.
+	// committed together when it returns nil, and nothing when it returns an
+	// error. It is not serializable by itself: a request or an assignment fn
+	// reads stays as fn read it until the end, but a rule that spans rows
+	// holds only through a constraint of the store or a lock fn takes (Tx.Lock).
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction with a consistent view.
 	View(ctx context.Context, fn func(Tx) error) error
