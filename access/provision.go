@@ -29,6 +29,11 @@ type DirectoryProvisioner struct {
 func (p DirectoryProvisioner) Holds(tx Tx, target Subject, g Grant) (bool, error) {
 	switch g.OriginSystem {
 	case OriginGroup:
+		// The group is not deleted before the grant that follows commits
+		// (DeleteGroup takes the same lock).
+		if err := tx.Lock(objectLock(g.ResourceOriginID)); err != nil {
+			return false, err
+		}
 		if _, err := tx.Group(g.ResourceOriginID); err != nil {
 			return false, err
 		}

@@ -42,6 +42,11 @@ func (s *Service) ApplySeed(ctx context.Context, seed Seed) (SeedResult, error) 
 	var res SeedResult
 	err := s.update(ctx, func(tx Tx) error {
 		res = SeedResult{}
+		// Replicas that start with the same seed apply it one after the
+		// other; the later ones find it applied.
+		if err := tx.Lock(Lock{Name: "seed"}); err != nil {
+			return err
+		}
 		return s.applySeed(tx, seed, &res)
 	})
 	return res, err

@@ -17,6 +17,9 @@ func (s *Service) CreateCatalog(ctx context.Context, by Caller, c Catalog) (Cata
 	c.CreatedBy, c.ModifiedBy = by.Name(), by.Name()
 	c.CreatedDateTime, c.ModifiedDateTime = now, now
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(catalogLock(c.ID)); err != nil {
+			return err
+		}
 		if _, err := tx.Catalog(c.ID); err == nil {
 			return Conflictf("a catalog with id %q already exists", c.ID)
 		}
@@ -66,6 +69,9 @@ func (s *Service) Catalogs(ctx context.Context, p Page) (items []Catalog, more b
 func (s *Service) UpdateCatalog(ctx context.Context, by Caller, id string, apply func(*Catalog) error) (Catalog, error) {
 	var c Catalog
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(catalogLock(id)); err != nil {
+			return err
+		}
 		var err error
 		if c, err = catalogFor(tx, by, id); err != nil {
 			return err
@@ -93,6 +99,9 @@ func (s *Service) UpdateCatalog(ctx context.Context, by Caller, id string, apply
 // as in Entra.
 func (s *Service) DeleteCatalog(ctx context.Context, by Caller, id string) error {
 	return s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(catalogLock(id)); err != nil {
+			return err
+		}
 		if _, err := catalogFor(tx, by, id); err != nil {
 			return err
 		}
@@ -151,6 +160,9 @@ func (s *Service) CreateAccessPackage(ctx context.Context, by Caller, p AccessPa
 	p.CreatedBy, p.ModifiedBy = by.Name(), by.Name()
 	p.CreatedDateTime, p.ModifiedDateTime = now, now
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(catalogLock(p.CatalogID), packageLock(p.ID, false)); err != nil {
+			return err
+		}
 		if _, err := catalogFor(tx, by, p.CatalogID); err != nil {
 			return referencedAt("catalog.id", err)
 		}
@@ -187,6 +199,9 @@ func (s *Service) AccessPackages(ctx context.Context, catalogID string, p Page) 
 func (s *Service) UpdateAccessPackage(ctx context.Context, by Caller, id string, apply func(*AccessPackage) error) (AccessPackage, error) {
 	var p AccessPackage
 	err := s.update(ctx, func(tx Tx) error {
+		if err := lockPackage(tx, id); err != nil {
+			return err
+		}
 		var err error
 		if p, err = packageFor(tx, by, id); err != nil {
 			return err
@@ -214,6 +229,9 @@ func (s *Service) UpdateAccessPackage(ctx context.Context, by Caller, id string,
 // DeleteAccessPackage removes a package that no policy refers to any more.
 func (s *Service) DeleteAccessPackage(ctx context.Context, by Caller, id string) error {
 	return s.update(ctx, func(tx Tx) error {
+		if err := lockPackage(tx, id); err != nil {
+			return err
+		}
 		p, err := packageFor(tx, by, id)
 		if err != nil {
 			return err

@@ -64,6 +64,9 @@ func (s *Service) MoveClock(ctx context.Context, advance *Duration, set *time.Ti
 	}
 	var base, target time.Time
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(SettingLock(settingClockAnchor)); err != nil {
+			return err
+		}
 		base = vc.Base.Now()
 		now := vc.at(base)
 		if advance != nil {

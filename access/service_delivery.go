@@ -38,6 +38,11 @@ func (s *Service) provisionWork(tx Tx, w Work, env Env, step Step, todo string,
 		if r.Step != step || r.State != StateDelivering {
 			return nil, nil // moved on meanwhile
 		}
+		// Whether another assignment of the target grants the same role
+		// is read, and acted on, by one transaction at a time (locks.go).
+		if err := tx.Lock(targetLock(r.Target.ID)); err != nil {
+			return nil, err
+		}
 		a, err := tx.Assignment(w.AssignmentID)
 		if err != nil {
 			return nil, err

@@ -13,6 +13,13 @@ func (s *Service) CreateUser(ctx context.Context, u User) (User, error) {
 	}
 	u.ID = s.newID(u.ID)
 	err := s.update(ctx, func(tx Tx) error {
+		locks := []Lock{objectLock(u.ID)}
+		if u.ManagerID != "" {
+			locks = append(locks, managersLock)
+		}
+		if err := tx.Lock(locks...); err != nil {
+			return err
+		}
 		if _, err := tx.User(u.ID); err == nil {
 			return Conflictf("a user with id %q already exists", u.ID)
 		}
@@ -61,6 +68,19 @@ func (s *Service) User(ctx context.Context, idOrUPN string) (User, error) {
 	return get(ctx, s, func(tx Tx) (User, error) { return userByKey(tx, idOrUPN) })
 }
 
+// lockedUser reads a user by id or userPrincipalName with its lock taken,
+// for a change: read again after the lock, it is as the last change left it.
+func lockedUser(tx Tx, key string) (User, error) {
+	u, err := userByKey(tx, key)
+	if err != nil {
+		return u, err
+	}
+	if err := tx.Lock(objectLock(u.ID)); err != nil {
+		return u, err
+	}
+	return tx.User(u.ID)
+}
+
 func userByKey(tx Tx, key string) (User, error) {
 	if strings.Contains(key, "@") {
 		return tx.UserByPrincipalName(key)
@@ -78,7 +98,7 @@ func (s *Service) UpdateUser(ctx context.Context, idOrUPN string, apply func(*Us
 	var u User
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
-		if u, err = userByKey(tx, idOrUPN); err != nil {
+		if u, err = lockedUser(tx, idOrUPN); err != nil {
 			return err
 		}
 		id, manager := u.ID, u.ManagerID
@@ -97,7 +117,7 @@ func (s *Service) UpdateUser(ctx context.Context, idOrUPN string, apply func(*Us
 // DeleteUser removes a user, its memberships and its place as anyone's manager.
 func (s *Service) DeleteUser(ctx context.Context, idOrUPN string) error {
 	return s.update(ctx, func(tx Tx) error {
-		u, err := userByKey(tx, idOrUPN)
+		u, err := lockedUser(tx, idOrUPN)
 		if err != nil {
 			return err
 		}
@@ -122,7 +142,12 @@ func (s *Service) Manager(ctx context.Context, idOrUPN string) (User, error) {
 // SetManager sets (managerID != "") or removes (managerID == "") a user's manager.
 func (s *Service) SetManager(ctx context.Context, idOrUPN, managerID string) error {
 	return s.update(ctx, func(tx Tx) error {
-		u, err := userByKey(tx, idOrUPN)
+		// Two changes of manager chains at once could each find no cycle
+		// and make one together.
+		if err := tx.Lock(managersLock); err != nil {
+			return err
+		}
+		u, err := lockedUser(tx, idOrUPN)
 		if err != nil {
 			return err
 		}
@@ -149,6 +174,9 @@ func (s *Service) CreateGroup(ctx context.Context, g Group, members, owners []st
 	}
 	g.ID = s.newID(g.ID)
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(objectLock(g.ID)); err != nil {
+			return err
+		}
 		if _, err := tx.Group(g.ID); err == nil {
 			return Conflictf("a group with id %q already exists", g.ID)
 		}
@@ -188,6 +216,9 @@ func (s *Service) Groups(ctx context.Context, p Page) ([]Group, bool, error) {
 func (s *Service) UpdateGroup(ctx context.Context, id string, apply func(*Group) error) (Group, error) {
 	var g Group
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(objectLock(id)); err != nil {
+			return err
+		}
 		var err error
 		if g, err = tx.Group(id); err != nil {
 			return err
@@ -206,7 +237,12 @@ func (s *Service) UpdateGroup(ctx context.Context, id string, apply func(*Group)
 
 // DeleteGroup removes a group with its member and owner lists.
 func (s *Service) DeleteGroup(ctx context.Context, id string) error {
-	return s.update(ctx, func(tx Tx) error { return tx.DeleteGroup(id) })
+	return s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(objectLock(id)); err != nil {
+			return err
+		}
+		return tx.DeleteGroup(id)
+	})
 }
 
 // GroupRelation lists a group's members or owners.
@@ -228,6 +264,11 @@ func (s *Service) AddToGroup(ctx context.Context, groupID string, rel GroupRelat
 // addToGroup resolves what objectID is; inBody says whether an unknown id
 // came from a request body (400) or a $ref URL (404 is kept for the group).
 func addToGroup(tx Tx, groupID string, rel GroupRelation, objectID string, inBody bool) error {
+	// Neither the group nor the object may be deleted between the check
+	// that both exist and the new relation's commit.
+	if err := tx.Lock(objectLock(groupID), objectLock(objectID)); err != nil {
+		return err
+	}
 	if _, err := tx.Group(groupID); err != nil {
 		return err
 	}
@@ -288,6 +329,9 @@ func (s *Service) CreateServicePrincipal(ctx context.Context, sp ServicePrincipa
 		sp.AppID = s.ids.NewID()
 	}
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(objectLock(sp.ID)); err != nil {
+			return err
+		}
 		if _, err := tx.ServicePrincipal(sp.ID); err == nil {
 			return Conflictf("a service principal with id %q already exists", sp.ID)
 		}
@@ -312,6 +356,9 @@ func putServicePrincipal(tx Tx, sp ServicePrincipal) error {
 func (s *Service) EnsureServicePrincipal(ctx context.Context, name string) (ServicePrincipal, error) {
 	var sp ServicePrincipal
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(idLock("servicePrincipalName", name)); err != nil {
+			return err
+		}
 		var err error
 		sp, err = tx.ServicePrincipalByName(name)
 		if !IsNotFound(err) {
@@ -340,6 +387,9 @@ func (s *Service) ServicePrincipals(ctx context.Context, p Page) ([]ServicePrinc
 func (s *Service) UpdateServicePrincipal(ctx context.Context, id string, apply func(*ServicePrincipal) error) (ServicePrincipal, error) {
 	var sp ServicePrincipal
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(objectLock(id)); err != nil {
+			return err
+		}
 		var err error
 		if sp, err = tx.ServicePrincipal(id); err != nil {
 			return err
@@ -362,7 +412,12 @@ func (s *Service) UpdateServicePrincipal(ctx context.Context, id string, apply f
 
 // DeleteServicePrincipal removes a service principal and its memberships.
 func (s *Service) DeleteServicePrincipal(ctx context.Context, id string) error {
-	return s.update(ctx, func(tx Tx) error { return tx.DeleteServicePrincipal(id) })
+	return s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(objectLock(id)); err != nil {
+			return err
+		}
+		return tx.DeleteServicePrincipal(id)
+	})
 }
 
 // AppRoleAssignedTo lists who holds the app roles of a service principal.
@@ -380,6 +435,9 @@ func (s *Service) AppRoleAssignedTo(ctx context.Context, servicePrincipalID stri
 func (s *Service) AssignAppRole(ctx context.Context, servicePrincipalID, principalID, appRoleID string) (AppRoleAssignment, error) {
 	var a AppRoleAssignment
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(objectLock(servicePrincipalID), objectLock(principalID)); err != nil {
+			return err
+		}
 		sp, err := tx.ServicePrincipal(servicePrincipalID)
 		if err != nil {
 			return err

@@ -20,6 +20,9 @@ func (s *Service) CreateCustomExtension(ctx context.Context, by Caller, catalogI
 	x.CreatedBy, x.LastModifiedBy = by.Name(), by.Name()
 	x.CreatedDateTime, x.LastModifiedDateTime = now, now
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(catalogLock(catalogID), idLock("customExtension", x.ID)); err != nil {
+			return err
+		}
 		if _, err := catalogFor(tx, by, catalogID); err != nil {
 			return err
 		}
@@ -71,6 +74,9 @@ func (s *Service) ReplaceCustomExtension(ctx context.Context, by Caller, catalog
 		return CustomExtension{}, err
 	}
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(catalogLock(catalogID)); err != nil {
+			return err
+		}
 		old, err := extensionIn(tx, by, catalogID, id)
 		if err != nil {
 			return err
@@ -91,6 +97,9 @@ func (s *Service) ReplaceCustomExtension(ctx context.Context, by Caller, catalog
 // DeleteCustomExtension removes an extension no policy binds.
 func (s *Service) DeleteCustomExtension(ctx context.Context, by Caller, catalogID, id string) error {
 	return s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(catalogLock(catalogID)); err != nil {
+			return err
+		}
 		if _, err := extensionIn(tx, by, catalogID, id); err != nil {
 			return err
 		}
@@ -120,7 +129,13 @@ func (s *Service) CreateAssignmentPolicy(ctx context.Context, by Caller, p Assig
 	p.ID = s.newID(p.ID)
 	p.CreatedDateTime, p.ModifiedDateTime = now, now
 	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.Lock(idLock("assignmentPolicy", p.ID)); err != nil {
+			return err
+		}
 		if p.AccessPackageID != "" {
+			if err := lockPackage(tx, p.AccessPackageID); err != nil {
+				return err
+			}
 			pkg, err := packageFor(tx, by, p.AccessPackageID)
 			if err != nil {
 				return referencedAt("accessPackage.id", err)
@@ -141,6 +156,9 @@ func (s *Service) CreateAssignmentPolicy(ctx context.Context, by Caller, p Assig
 // empty customExtensionStageSettings removes every binding.
 func (s *Service) ReplaceAssignmentPolicy(ctx context.Context, by Caller, id string, p AssignmentPolicy) (AssignmentPolicy, error) {
 	err := s.update(ctx, func(tx Tx) error {
+		if err := lockPolicy(tx, id); err != nil {
+			return err
+		}
 		old, err := policyFor(tx, by, id)
 		if err != nil {
 			return err
@@ -284,6 +302,9 @@ func (s *Service) AssignmentPolicies(ctx context.Context, accessPackageID string
 // assignment uses.
 func (s *Service) DeleteAssignmentPolicy(ctx context.Context, by Caller, id string) error {
 	return s.update(ctx, func(tx Tx) error {
+		if err := lockPolicy(tx, id); err != nil {
+			return err
+		}
 		p, err := policyFor(tx, by, id)
 		if err != nil {
 			return err

@@ -115,6 +115,21 @@ func (s *Service) prepareAdd(tx Tx, by Caller, in RequestInput, r Request) (Requ
 	if in.PolicyID == "" {
 		return r, nil, Invalidf("assignment.assignmentPolicyId is required")
 	}
+	// Everything below is read under the package's shared lock (no change
+	// of it, its policies or their extensions commits meanwhile) and the
+	// target's exclusive one (the target's other add requests are checked
+	// and stored one at a time: one open request per package, no active
+	// assignment, no incompatible package). See locks.go.
+	locks := []Lock{packageLock(in.AccessPackageID, true)}
+	if id := in.TargetID; id != "" || in.Type == RequestUserAdd {
+		if id == "" {
+			id = by.ObjectID
+		}
+		locks = append(locks, targetLock(id))
+	}
+	if err := tx.Lock(locks...); err != nil {
+		return r, nil, err
+	}
 	pkg, err := tx.AccessPackage(in.AccessPackageID)
 	if err == nil && !in.Type.IsSelfService() {
 		pkg, err = packageFor(tx, by, in.AccessPackageID)

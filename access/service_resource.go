@@ -44,6 +44,11 @@ func (s *Service) SubmitResourceRequest(ctx context.Context, by Caller, in Resou
 		return req, Invalidf("catalog.id is required")
 	}
 	err := s.update(ctx, func(tx Tx) error {
+		// A resource is removed only when no package of the catalog grants
+		// its roles; role scopes are added under the same lock.
+		if err := tx.Lock(catalogLock(in.CatalogID)); err != nil {
+			return err
+		}
 		if _, err := catalogFor(tx, by, in.CatalogID); err != nil {
 			return referencedAt("catalog.id", err)
 		}
@@ -331,6 +336,9 @@ type RoleScopeView struct {
 
 // packageToChange reads a package the caller may see and change under its rule.
 func packageToChange(tx Tx, by Caller, id string) (AccessPackage, error) {
+	if err := lockPackage(tx, id); err != nil {
+		return AccessPackage{}, err
+	}
 	pkg, err := packageFor(tx, by, id)
 	if err != nil {
 		return pkg, err

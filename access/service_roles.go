@@ -11,6 +11,15 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, by Caller, directory
 	}
 	a.ID, a.CreatedDateTime = s.ids.NewID(), s.Now()
 	err = s.update(ctx, func(tx Tx) error {
+		// A catalog's roles are deleted with it (DeleteCatalog): one given
+		// meanwhile must not outlive it.
+		locks := []Lock{objectLock(a.PrincipalID)} // nor its principal (DeleteUser)
+		if a.CatalogID != "" {
+			locks = append(locks, catalogLock(a.CatalogID))
+		}
+		if err := tx.Lock(locks...); err != nil {
+			return err
+		}
 		if _, err := subjectOf(tx, a.PrincipalID); err != nil {
 			return referencedAt("principalId", err)
 		}

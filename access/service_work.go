@@ -114,6 +114,13 @@ func (s *Service) RetryWork(ctx context.Context, w Work) error {
 func (s *Service) RunTimer(ctx context.Context, w Work) error {
 	queued := false
 	err := s.update(ctx, func(tx Tx) error {
+		queued = false
+		// The claim that handed w over has committed: if its lease ran out
+		// meanwhile, another worker may be running it too. The first to
+		// hold the row does the work; the other finds it gone.
+		if held, err := tx.HoldWork(w.ID); err != nil || !held {
+			return err
+		}
 		var err error
 		queued, err = s.runTimer(tx, w)
 		return err

@@ -16,7 +16,10 @@ type Page struct {
 // PostgreSQL both pass the conformance suite in access/accesstest.
 type Store interface {
 	// Update runs fn in one read-write transaction: everything fn writes is
-	// committed together when it returns nil, and nothing when it returns an error.
+	// committed together when it returns nil, and nothing when it returns an
+	// error. It is not serializable by itself: a request or an assignment fn
+	// reads stays as fn read it until the end, but a rule that spans rows
+	// holds only through a constraint of the store or a lock fn takes (Tx.Lock).
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction with a consistent view.
 	View(ctx context.Context, fn func(Tx) error) error
@@ -194,6 +197,25 @@ type Tx interface {
 	// q itself (Query.Check) and refuses what it cannot run with KindInvalid.
 	List(noun Noun, q Query, each func(decode func(any) error, at Cursor) error) (count int, err error)
 
+	// Lock takes named locks that the transaction holds until it ends, so
+	// that a rule spanning several rows which no constraint of the store
+	// holds (a target's requests and assignments, what refers to a
+	// package) is checked and kept by one transaction at a time. Update
+	// transactions that take the same name exclusively run one after the
+	// other; shared ones run side by side, but not beside an exclusive one.
+	// What the transaction reads after Lock returns includes everything
+	// the previous holders committed. Take the locks before reading what
+	// the rule is about; names of one call are taken in one order, so two
+	// calls cannot deadlock each other through them. On an engine whose
+	// write transactions run one at a time (SQLite), and in View, Lock does
+	// nothing.
+	Lock(locks ...Lock) error
+	// HoldWork locks a queued piece of work until the transaction ends and
+	// reports whether it is still queued: a timer taken over from a worker
+	// whose lease ran out while it was still at it finds its work done and
+	// gone, and does nothing.
+	HoldWork(id string) (queued bool, err error)
+
 	// ResetData deletes every object, request, assignment, history entry,
 	// work item and callout attempt; signing keys and settings stay.
 	ResetData() error
@@ -203,6 +225,16 @@ type Tx interface {
 	PutSetting(name, value string) error
 	// InsertSettingIfAbsent stores value unless the setting exists, and returns what is stored.
 	InsertSettingIfAbsent(name, value string) (stored string, err error)
+}
+
+// Lock is a named lock of an Update transaction (Tx.Lock). Names are the
+// Service's: a kind and an id, such as "target:" and a target's id
+// (locks.go lists them).
+type Lock struct {
+	Name string
+	// Shared locks are held by many transactions at once, but never beside
+	// an exclusive lock of the same name.
+	Shared bool
 }
 
 // SigningKey is an RSA key accessd signs tokens with, kept in the database so

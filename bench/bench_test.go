@@ -169,6 +169,10 @@ func TestBench(t *testing.T) {
 					t.Errorf("%s per lifecycle: %v, want at least 1", name, v)
 				}
 			}
+			// SQLite's writers take turns: nothing is ever run again.
+			if r.Retries == nil || *r.Retries != 0 || r.RetriesPerLifecycle == nil || r.RetriesPerWriteTransaction == nil {
+				t.Errorf("retries %v, per lifecycle %v, per write transaction %v: want 0 on SQLite", r.Retries, r.RetriesPerLifecycle, r.RetriesPerWriteTransaction)
+			}
 			if r.StatementsPerLifecycle != nil && r.DocumentsPerLifecycle != nil && *r.StatementsPerLifecycle < *r.DocumentsPerLifecycle {
 				t.Errorf("%g statements but %g documents per lifecycle: every document takes a statement", *r.StatementsPerLifecycle, *r.DocumentsPerLifecycle)
 			}
@@ -249,6 +253,11 @@ func TestBench(t *testing.T) {
 		checkPercentiles(t, "lifecycle", r.LatencyMS.Lifecycle, r.Completed)
 		if r.WriteTransactionsPerLifecycle == nil || *r.WriteTransactionsPerLifecycle < 1 {
 			t.Errorf("write transactions per lifecycle, all replicas together: %v", r.WriteTransactionsPerLifecycle)
+		}
+		if r.Retries == nil || r.RetriesPerWriteTransaction == nil {
+			t.Errorf("retries %v, per write transaction %v: want them counted over the replicas", r.Retries, r.RetriesPerWriteTransaction)
+		} else {
+			t.Logf("%g write transactions run again, %g per write transaction", *r.Retries, *r.RetriesPerWriteTransaction)
 		}
 	})
 

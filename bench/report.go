@@ -42,12 +42,20 @@ type result struct {
 	LifecyclesPerRawCommit *float64         `json:"lifecycles_per_raw_commit"`
 	// What the server's store did per completed lifecycle over the window,
 	// from its /metrics; null when that cannot be read.
-	StatementsPerLifecycle        *float64       `json:"statements_per_lifecycle"`
-	DocumentsPerLifecycle         *float64       `json:"documents_per_lifecycle"`
-	WriteTransactionsPerLifecycle *float64       `json:"write_transactions_per_lifecycle"`
-	Waiting                       *waitingReport `json:"waiting,omitempty"`
-	Read                          *readReport    `json:"read,omitempty"`
-	Notes                         []string       `json:"notes"`
+	StatementsPerLifecycle        *float64 `json:"statements_per_lifecycle"`
+	DocumentsPerLifecycle         *float64 `json:"documents_per_lifecycle"`
+	WriteTransactionsPerLifecycle *float64 `json:"write_transactions_per_lifecycle"`
+	// Retries are write transactions run again after losing a race
+	// (PostgreSQL: a serialization failure or a deadlock), from the
+	// server's accessd_postgres_serialization_retries_total: in all, per
+	// lifecycle, and per write transaction (the share of Update calls that
+	// had to run again). Null where the store counters are.
+	Retries                    *float64       `json:"retries"`
+	RetriesPerLifecycle        *float64       `json:"retries_per_lifecycle"`
+	RetriesPerWriteTransaction *float64       `json:"retries_per_write_transaction"`
+	Waiting                    *waitingReport `json:"waiting,omitempty"`
+	Read                       *readReport    `json:"read,omitempty"`
+	Notes                      []string       `json:"notes"`
 }
 
 type targetReport struct {
@@ -249,6 +257,12 @@ func (b *runner) resultOf(p *phase, cpu0, cpu1 cpuSample, users int, timed bool)
 		res.StatementsPerLifecycle = per(c0.statements, c1.statements)
 		res.DocumentsPerLifecycle = per(c0.documents, c1.documents)
 		res.WriteTransactionsPerLifecycle = per(c0.writeTransactions, c1.writeTransactions)
+		retries := c1.retries - c0.retries
+		res.Retries = ptrFloat(retries)
+		res.RetriesPerLifecycle = per(c0.retries, c1.retries)
+		if writes := c1.writeTransactions - c0.writeTransactions; writes > 0 {
+			res.RetriesPerWriteTransaction = ptrFloat(math.Round(retries/writes*100000) / 100000)
+		}
 	}
 	if rc := b.rawCommit; rc != nil && rc.CommitsPerSecond > 0 {
 		res.LifecyclesPerRawCommit = ptrFloat(math.Round(res.LifecyclesPerSecond/rc.CommitsPerSecond*10000) / 10000)
@@ -273,11 +287,17 @@ type cpuSample struct {
 // (accessd_store_*_total).
 type storeCounts struct {
 	statements, documents, writeTransactions float64
+	retries                                  float64 // write transactions run again after a lost race
 	ok                                       bool
 }
 
 // storeMetrics names the counters storeCounts reads.
-var storeMetrics = []string{"accessd_store_statements_total", "accessd_store_documents_written_total", "accessd_store_write_transactions_total"}
+var storeMetrics = []string{"accessd_store_statements_total", "accessd_store_documents_written_total", "accessd_store_write_transactions_total",
+	retriesMetric}
+
+// retriesMetric counts the write transactions run again after a lost race.
+// A server older than it lacks it, and then counts none.
+const retriesMetric = "accessd_postgres_serialization_retries_total"
 
 // readStoreCounts scrapes the server's /metrics for the store's counters;
 // not ok where /metrics is elsewhere (--metrics-addr) or lacks them.
@@ -302,11 +322,13 @@ func (b *runner) readStoreCounts(url string) storeCounts {
 			found[name] = v
 		}
 	}
-	if len(found) != len(storeMetrics) {
-		return storeCounts{}
+	for _, name := range storeMetrics[:3] {
+		if _, ok := found[name]; !ok {
+			return storeCounts{}
+		}
 	}
 	return storeCounts{statements: found[storeMetrics[0]], documents: found[storeMetrics[1]],
-		writeTransactions: found[storeMetrics[2]], ok: true}
+		writeTransactions: found[storeMetrics[2]], retries: found[retriesMetric], ok: true}
 }
 
 // procCPU is a process's utime+stime in clock ticks.
@@ -339,6 +361,7 @@ func (b *runner) cpuSnapshot() cpuSample {
 		s.store.statements += c.statements
 		s.store.documents += c.documents
 		s.store.writeTransactions += c.writeTransactions
+		s.store.retries += c.retries
 		s.store.ok = s.store.ok && c.ok
 	}
 	return s
@@ -670,6 +693,8 @@ func (r *result) writeTable(w io.Writer) {
 		na(s.CPUSeconds, "%.2f"), na(s.Cores, "%.2f"), na(s.CPUPerLifecycleMS, "%.3f"), na(s.PeakRSSMB, "%.1f"))
 	fmt.Fprintf(w, "store        per lifecycle: %s statements, %s documents written, %s write transactions\n",
 		na(r.StatementsPerLifecycle, "%.1f"), na(r.DocumentsPerLifecycle, "%.1f"), na(r.WriteTransactionsPerLifecycle, "%.2f"))
+	fmt.Fprintf(w, "retries      %s write transactions run again after a lost race: %s per lifecycle, %s per write transaction\n",
+		na(r.Retries, "%.0f"), na(r.RetriesPerLifecycle, "%.3f"), na(r.RetriesPerWriteTransaction, "%.4f"))
 	fmt.Fprintf(w, "bench        CPU %s s (%s cores): load, extension and resume calls\n", na(r.Bench.CPUSeconds, "%.2f"), na(r.Bench.Cores, "%.2f"))
 	fmt.Fprintf(w, "machine      %d CPUs, %s cores busy, %s of them neither the server nor the bench\n", r.Machine.CPUs, na(r.Machine.BusyCores, "%.2f"), na(r.Machine.OtherCores, "%.2f"))
 	if rc := r.RawCommit; rc != nil {

@@ -36,6 +36,11 @@ const MaxIssuers = 50
 // accepts the tokens of every other.
 func RecordPublicURL(ctx context.Context, store access.Store, url string) error {
 	err := store.Update(ctx, func(tx access.Tx) error {
+		// Replicas that start together each add their own URL: one at a time,
+		// or one would write back a list without the other's.
+		if err := tx.Lock(access.SettingLock(settingIssuers)); err != nil {
+			return err
+		}
 		urls, err := storedIssuers(tx)
 		if err != nil {
 			return err

@@ -25,9 +25,11 @@ import (
 //   - how ClaimWork keeps concurrent claimers apart (claimSuffix);
 //   - the isolation of Update and View transactions (updateTx, viewTx):
 //     on SQLite writers take turns on one connection and every transaction
-//     is serializable already; on PostgreSQL Update runs SERIALIZABLE and is
-//     retried when it loses a race (see Store.Update), View runs REPEATABLE
-//     READ READ ONLY, one snapshot per transaction as on SQLite;
+//     is serializable already; on PostgreSQL Update runs READ COMMITTED,
+//     locking the rows it reads to rewrite (rowLock) and taking the named
+//     locks the Service asks for (lockQuery), and is retried when it
+//     deadlocks (see Store.Update); View runs REPEATABLE READ READ ONLY,
+//     one snapshot per transaction as on SQLite;
 //   - telling other processes that work was queued (notifyWork): NOTIFY on
 //     PostgreSQL; nothing on SQLite, where one process owns the file and
 //     the Service's in-process wake-up is enough;
@@ -68,6 +70,16 @@ type dialect struct {
 	// updateTx and viewTx are the options Update and View begin their
 	// transactions with.
 	updateTx, viewTx *sql.TxOptions
+	// rowLock ends the SELECT with which an Update transaction reads a
+	// request or an assignment, which it usually goes on to rewrite: on
+	// PostgreSQL " FOR NO KEY UPDATE", so that two transactions that
+	// change the same request take turns and the second reads what the
+	// first wrote. "" on SQLite, where writers take turns anyway.
+	rowLock string
+	// lockQuery is the statement that takes Tx.Lock's named locks, given
+	// how many there are and which are shared; nil where Lock does nothing.
+	// Its arguments are the names.
+	lockQuery func(shared []bool) string
 	// notifyWork, when not "", runs last in every Update transaction that
 	// queued or rescheduled work. On PostgreSQL it is NOTIFY accessd_work
 	// (as pg_notify, to say which schema), delivered to every listener when,
@@ -110,6 +122,8 @@ var sqliteDialect = dialect{
 	losesRaces:  false,
 	isRetryable: func(error) bool { return false },
 	updateTx:    nil,
+	rowLock:     "",
+	lockQuery:   nil,
 	viewTx:      &sql.TxOptions{ReadOnly: true},
 	notifyWork:  "",
 	jsonText:    func(path []string) string { return "json_extract(doc, '$." + strings.Join(path, ".") + "')" },
@@ -147,12 +161,17 @@ var postgresDialect = dialect{
 	isUniqueViolation: func(err error) bool {
 		return pgCode(err) == pgUniqueViolation
 	},
+	// READ COMMITTED raises no serialization failures (40001) of its own,
+	// but a lock taken FOR UPDATE or by name may deadlock (40P01); both
+	// are run again.
 	losesRaces: true,
 	isRetryable: func(err error) bool {
 		code := pgCode(err)
 		return code == pgSerializationFailure || code == pgDeadlockDetected
 	},
-	updateTx:   &sql.TxOptions{Isolation: sql.LevelSerializable},
+	updateTx:   &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	rowLock:    " FOR NO KEY UPDATE",
+	lockQuery:  advisoryLocks,
 	viewTx:     &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	notifyWork: "SELECT pg_notify('" + workChannel + "', current_schema())",
 	jsonText:   func(path []string) string { return "(doc::jsonb #>> '{" + strings.Join(path, ",") + "}')" },

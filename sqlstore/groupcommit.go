@@ -113,7 +113,7 @@ func (s *Store) runAlone(j writeJob) error {
 	var err error
 	func() {
 		defer recoverInto(&err)
-		err, _ = s.runOnce(context.WithoutCancel(j.ctx), s.write, s.dialect.updateTx, j.fn)
+		err, _ = s.runOnce(context.WithoutCancel(j.ctx), true, j.fn)
 	}()
 	return err
 }
@@ -147,7 +147,7 @@ func (s *Store) tryGroup(group []writeJob) (results []error, err error) {
 		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 			return nil, fmt.Errorf("savepoint: %w", err)
 		}
-		t := &tx{ctx: context.WithoutCancel(j.ctx), sql: sqlTx, dialect: s.dialect, counts: &s.counts}
+		t := &tx{ctx: context.WithoutCancel(j.ctx), sql: sqlTx, dialect: s.dialect, counts: &s.counts, write: true}
 		func() {
 			defer recoverInto(&results[i])
 			results[i] = j.fn(t)

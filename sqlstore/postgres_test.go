@@ -290,11 +290,19 @@ func TestPostgresDeadlockIsRetried(t *testing.T) {
 	}
 }
 
-// "Count, then insert" from several replicas at once: serializable
-// transactions let exactly one insert, and the others see it when they run
-// again, so they fail cleanly with the Service's own error.
+// "Count, then insert" from several replicas at once. Under the target's
+// named lock the transactions check one after another, and the losers fail
+// with the Service's own error; without it, all count none, and the unique
+// index requests_open_per_target lets exactly one insert and refuses the
+// others with a conflict, never an internal error.
 func TestPostgresCheckThenInsertAcrossReplicas(t *testing.T) {
 	storetest.RequireBackend(t, storetest.Postgres)
+	for _, locked := range []bool{true, false} {
+		t.Run(fmt.Sprintf("locked=%v", locked), func(t *testing.T) { checkThenInsert(t, locked) })
+	}
+}
+
+func checkThenInsert(t *testing.T, locked bool) {
 	rs := replicas(t, 3)
 	ctx := testCtx(t)
 	pol := accesstest.NewPolicy("pol-1", accesstest.NewAccessPackage("pkg-1", "cat-1"))
@@ -307,6 +315,11 @@ func TestPostgresCheckThenInsertAcrossReplicas(t *testing.T) {
 		for i := range racers {
 			wg.Go(func() {
 				err := rs[i%len(rs)].Update(ctx, func(tx access.Tx) error {
+					if locked {
+						if err := tx.Lock(access.Lock{Name: "target:" + target}); err != nil {
+							return err
+						}
+					}
 					n, err := tx.CountOpenRequests(access.RequestFilter{TargetID: target, AccessPackageID: pol.AccessPackageID})
 					if err != nil {
 						return err
@@ -320,7 +333,11 @@ func TestPostgresCheckThenInsertAcrossReplicas(t *testing.T) {
 				defer mu.Unlock()
 				switch access.KindOf(err) {
 				case access.KindConflict:
-					if err.Error() != target+" already has an open request" {
+					// Unlocked, a racer that counts after the winner's commit
+					// says so itself; one that counted before meets the index.
+					own := target + " already has an open request"
+					index := fmt.Sprintf("target %q already has an open request for access package %q", target, pol.AccessPackageID)
+					if msg := err.(*access.Error).Message; msg != own && (locked || msg != index) {
 						t.Errorf("racer %d: %v", i, err)
 					}
 					conflicts++

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,9 +15,12 @@ var (
 	upsertAssignment = upsert("assignments", "id", "target_id", "access_package_id", "policy_id", "catalog_id", "state", "created_us", "doc")
 )
 
+// Request, in an Update transaction, locks the request's row until the
+// transaction ends (dialect.rowLock): the transactions that change one
+// request take turns, and each reads what the one before it wrote.
 func (t *tx) Request(id string) (access.Request, error) {
 	r, err := get(t, scanDoc[access.Request], access.NotFoundf("no assignment request with id %q", id),
-		"SELECT doc FROM requests WHERE id = ?", id)
+		"SELECT doc FROM requests WHERE id = ?"+t.rowLock(), id)
 	if err == nil {
 		t.noteStored(r)
 	}
@@ -95,6 +99,12 @@ func (t *tx) PutRequest(r access.Request) error {
 	} else {
 		_, err = t.exec(upsertRequest, r.ID, string(r.Type), string(r.State), r.Target.ID, r.AccessPackageID, r.PolicyID,
 			r.AssignmentID, r.CatalogID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc)
+	}
+	if e := (*access.Error)(nil); errors.As(err, &e) && e.Kind == access.KindConflict {
+		// The only unique constraint a request's row can break besides its
+		// id, which an upsert never does: requests_open_per_target.
+		return &access.Error{Kind: access.KindConflict, Err: e.Err,
+			Message: fmt.Sprintf("target %q already has an open request for access package %q", r.Target.ID, r.AccessPackageID)}
 	}
 	if err != nil {
 		return err
@@ -200,9 +210,11 @@ func (t *tx) DeleteRequest(id string) error {
 	return t.deleteByID("requests", id, access.NotFoundf("no assignment request with id %q", id))
 }
 
+// CountOpenRequests counts is_open 1 and 2 alike: 2 marks an open request
+// that migration 00009 left outside requests_open_per_target.
 func (t *tx) CountOpenRequests(f access.RequestFilter) (int, error) {
 	c := requestConds(f)
-	c.add("is_open = ?", sqlBool(true))
+	c.add("is_open <> ?", sqlBool(false))
 	return t.countWhere("requests", c)
 }
 
@@ -212,9 +224,11 @@ func (t *tx) CountOpenRequestsReferencing(extensionID string) (int, error) {
 	return t.count("SELECT COUNT(*) FROM request_extension_refs WHERE extension_id = ?", extensionID)
 }
 
+// Assignment, in an Update transaction, locks the assignment's row until
+// the transaction ends, as Request does.
 func (t *tx) Assignment(id string) (access.Assignment, error) {
 	return get(t, scanDoc[access.Assignment], access.NotFoundf("no assignment with id %q", id),
-		"SELECT doc FROM assignments WHERE id = ?", id)
+		"SELECT doc FROM assignments WHERE id = ?"+t.rowLock(), id)
 }
 
 func (t *tx) Assignments(f access.AssignmentFilter, p access.Page) ([]access.Assignment, error) {

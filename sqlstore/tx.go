@@ -18,6 +18,10 @@ type tx struct {
 	sql     *sql.Tx
 	dialect dialect
 	counts  *counters // the store's
+	// write is true in an Update transaction, where reads of the rows the
+	// transaction goes on to rewrite lock them (dialect.rowLock) and Lock
+	// takes its named locks.
+	write bool
 	// lost is the first error that said the transaction lost a race with
 	// another: Update runs it again, whatever fn made of the error.
 	lost error
@@ -71,6 +75,15 @@ func (t *tx) fail(err error) error {
 		return &access.Error{Kind: access.KindConflict, Message: "another object already has the same key", Err: err}
 	}
 	return access.Internal(err)
+}
+
+// rowLock is what ends a SELECT of a row that the transaction goes on to
+// rewrite: the dialect's rowLock in an Update transaction, else nothing.
+func (t *tx) rowLock() string {
+	if t.write {
+		return t.dialect.rowLock
+	}
+	return ""
 }
 
 // queryRows and queryRow run a query of the transaction; with exec, every

@@ -1177,6 +1177,11 @@ func testConcurrentUpdates(t *testing.T, s access.Store) {
 		writers.Go(func() {
 			for range increments {
 				err := s.Update(ctx(t), func(tx access.Tx) error {
+					// Read, change, write back: under the setting's lock, as
+					// Store.Update asks of a transaction that rewrites what it read.
+					if err := tx.Lock(access.SettingLock("counter")); err != nil {
+						return err
+					}
 					v, _, err := tx.Setting("counter")
 					if err != nil {
 						return err

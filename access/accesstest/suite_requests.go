@@ -103,6 +103,11 @@ func testRequestFilters(t *testing.T, s access.Store) {
 	for i := range 30 {
 		r := NewRequest(fmt.Sprintf("req-%02d", i), policies[i%3], targets[i%2])
 		r.State = allRequestStates[i%len(allRequestStates)]
+		if !r.State.IsFinal() {
+			// Open requests of one target and package: only accessd's own
+			// may be several (requests_open_per_target).
+			r.Type = access.RequestSystemRemove
+		}
 		r.AssignmentID = []string{"asg-0", "asg-1", "asg-2", ""}[i%4]
 		requests = append(requests, r)
 	}
