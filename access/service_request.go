@@ -456,10 +456,8 @@ func (s *Service) saveTransition(tx Tx, t Transition) error {
 			return err
 		}
 	}
-	for _, h := range t.History {
-		if err := tx.AddHistory(h); err != nil {
-			return err
-		}
+	if len(t.History) > 0 {
+		return tx.AddHistory(t.History...)
 	}
 	return nil
 }

@@ -146,7 +146,10 @@ type Tx interface {
 	CountAssignments(f AssignmentFilter) (int, error)
 	PutAssignment(a Assignment) error
 
-	AddHistory(h HistoryEntry) error
+	// AddHistory appends entries to the history of the requests they name;
+	// a transition passes all of its entries in one call, which the store
+	// may keep together. An id used before is a conflict.
+	AddHistory(entries ...HistoryEntry) error
 	// History lists a request's entries, oldest first (ordered by id).
 	History(requestID string, p Page) ([]HistoryEntry, error)
 

@@ -79,3 +79,14 @@ func MigrationVersions() ([]string, error) {
 	}
 	return out, nil
 }
+
+// MigrateTo brings s's schema up to version and no further, as an older
+// build would have left it.
+func MigrateTo(ctx context.Context, s *Store, version int64) error {
+	p, err := s.migrationProvider(s.write)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/accessd/accessd/access"
-	json "github.com/segmentio/encoding/json"
 )
 
 // The work queue. Times are kept to the microsecond (UnixMicro truncates).
@@ -16,35 +15,29 @@ import (
 // ends at the instant it runs until, and a due time begins at the instant it
 // names. NextWorkAt reports the earliest such instant over all rows.
 
-// AddWork inserts w; an id used before is a conflict. DueAt and Attempt live
-// in columns of their own, which RetryWork changes, and not in doc.
+// AddWork inserts w; an id used before is a conflict. Every field of a
+// Work is a column of its own (migration 00010): no document to encode.
 func (t *tx) AddWork(w access.Work) error {
-	due, attempt := w.DueAt.UnixMicro(), w.Attempt
-	w.DueAt, w.Attempt = time.Time{}, 0
-	doc, err := t.encode(w)
-	if err != nil {
-		return err
-	}
-	_, err = t.exec(`INSERT INTO work (id, kind, request_id, assignment_id, due_us, attempt, doc)
-VALUES (?, ?, ?, ?, ?, ?, ?)`, w.ID, string(w.Kind), w.RequestID, w.AssignmentID, due, attempt, doc)
+	_, err := t.exec(`INSERT INTO work (id, kind, request_id, assignment_id, due_us, attempt,
+stage, instance_id, approval_step_id, extension_id, request_state, request_status)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, w.ID, string(w.Kind), w.RequestID, w.AssignmentID, w.DueAt.UnixMicro(), w.Attempt,
+		string(w.Stage), w.InstanceID, w.ApprovalStepID, w.ExtensionID, string(w.RequestState), w.RequestStatus)
 	t.queuedWork = t.queuedWork || err == nil
 	return err
 }
 
-const selectWork = "SELECT due_us, attempt, doc FROM work"
+const selectWork = `SELECT id, kind, request_id, assignment_id, due_us, attempt,
+stage, instance_id, approval_step_id, extension_id, request_state, request_status FROM work`
 
 func scanWork(s scanner) (access.Work, error) {
 	var w access.Work
 	var due int64
-	var attempt int
-	var doc []byte
-	if err := s.Scan(&due, &attempt, &doc); err != nil {
+	err := s.Scan(&w.ID, (*string)(&w.Kind), &w.RequestID, &w.AssignmentID, &due, &w.Attempt,
+		(*string)(&w.Stage), &w.InstanceID, &w.ApprovalStepID, &w.ExtensionID, (*string)(&w.RequestState), &w.RequestStatus)
+	if err != nil {
 		return w, err
 	}
-	if err := json.Unmarshal(doc, &w); err != nil {
-		return w, fmt.Errorf("decode stored work: %w", err)
-	}
-	w.DueAt, w.Attempt = time.UnixMicro(due).UTC(), attempt
+	w.DueAt = time.UnixMicro(due).UTC()
 	return w, nil
 }
 
