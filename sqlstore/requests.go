@@ -11,6 +11,8 @@ import (
 var (
 	upsertRequest = upsert("requests", "id", "request_type", "state", "target_id", "access_package_id", "policy_id",
 		"assignment_id", "catalog_id", "is_open", "created_us", "doc")
+	insertRequest = "INSERT INTO requests (id, request_type, state, target_id, access_package_id, policy_id, " +
+		"assignment_id, catalog_id, is_open, created_us, doc) VALUES (" + marks(11) + ")"
 	upsertAssignment = upsert("assignments", "id", "target_id", "access_package_id", "policy_id", "catalog_id", "state", "created_us", "doc")
 )
 
@@ -105,6 +107,39 @@ func (t *tx) PutRequest(r access.Request) error {
 		}
 	}
 	if (!known && len(r.Approval) > 0) || (known && was.approvers != approversKey(r)) {
+		if err := t.putRequestApprovers(r); err != nil {
+			return err
+		}
+	}
+	t.noteStored(r)
+	return nil
+}
+
+// AddRequest writes a new request in as few statements as it takes: its
+// row, and its extension references in one more; there is nothing of it
+// to replace.
+func (t *tx) AddRequest(r access.Request) error {
+	doc, err := t.encode(r)
+	if err != nil {
+		return err
+	}
+	open := !r.State.IsFinal()
+	_, err = t.exec(insertRequest, r.ID, string(r.Type), string(r.State), r.Target.ID, r.AccessPackageID, r.PolicyID,
+		r.AssignmentID, r.CatalogID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc)
+	if err != nil {
+		return err
+	}
+	if exts := boundExtensions(r.Policy); open && len(exts) > 0 {
+		args := make([]any, 0, 2*len(exts))
+		values := make([]string, len(exts))
+		for i, extensionID := range exts {
+			args, values[i] = append(args, r.ID, extensionID), "(?, ?)"
+		}
+		if _, err := t.exec("INSERT INTO request_extension_refs (request_id, extension_id) VALUES "+strings.Join(values, ", "), args...); err != nil {
+			return err
+		}
+	}
+	if len(r.Approval) > 0 {
 		if err := t.putRequestApprovers(r); err != nil {
 			return err
 		}

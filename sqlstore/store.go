@@ -78,6 +78,8 @@ type Store struct {
 	retries atomic.Int64
 	// counts is what Counts reports.
 	counts counters
+	// cache keeps catalog rows in memory on SQLite (nouncache.go); nil on PostgreSQL.
+	cache *rowCache
 	// turns lets an Update transaction that keeps losing races run alone:
 	// Update transactions hold it for reading, such a one for writing.
 	turns sync.RWMutex
@@ -325,6 +327,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // runOnce runs fn in one transaction. lost is not nil when the transaction
 // lost a race and may be run again; err is then what fn or the commit said.
 func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(access.Tx) error) (err, lost error) {
+	gen := s.cache.generation() // before the transaction's snapshot
 	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return access.Internal(fmt.Errorf("begin transaction: %w", err)), nil
@@ -340,7 +343,8 @@ func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn
 			s.log.Error("rolling back a transaction failed", "err", err)
 		}
 	}()
-	t := &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect, counts: &s.counts}
+	t := s.newTx(ctx, sqlTx, gen)
+	defer t.ended()
 	// A statement that lost a race dooms the transaction, whatever fn made
 	// of its error: PostgreSQL refuses every later statement.
 	if err := fn(t); err != nil || t.lost != nil {
@@ -359,6 +363,12 @@ func (s *Store) runOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn
 		return access.Internal(fmt.Errorf("commit: %w", err)), nil
 	}
 	return nil, nil
+}
+
+// newTx is a transaction of the store's on sqlTx, which began at the
+// cache's generation gen.
+func (s *Store) newTx(ctx context.Context, sqlTx *sql.Tx, gen uint64) *tx {
+	return &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect, counts: &s.counts, cache: s.cache, cacheGen: gen}
 }
 
 // Analyze refreshes the statistics the query planners choose indexes by.
