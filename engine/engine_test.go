@@ -394,6 +394,19 @@ func (s *spyStore) workOf(requestID, assignmentID string, kind access.WorkKind) 
 	return access.Work{}, false
 }
 
+// worksOf lists the queued work of a kind that belongs to a request.
+func (s *spyStore) worksOf(requestID string, kind access.WorkKind) []access.Work {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []access.Work
+	for _, w := range s.works {
+		if w.Kind == kind && w.RequestID == requestID {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 func (s *spyStore) claimCount(id string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
