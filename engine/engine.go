@@ -192,10 +192,11 @@ func (e *Engine) Run(ctx context.Context) {
 		<-recorderDone
 	}()
 	e.running.Store(true)
+	look := true // whether claiming may find anything
 	for ctx.Err() == nil {
 		free := cap(e.slots) - len(e.slots)
 		claimed, failed := 0, false
-		if free > 0 {
+		if free > 0 && look {
 			claimed, failed = e.claim(ctx, free)
 		}
 		if free > 0 && !failed {
@@ -204,7 +205,7 @@ func (e *Engine) Run(ctx context.Context) {
 		if claimed > 0 && claimed == free {
 			continue // more may be due; claim again as slots free up
 		}
-		e.sleep(ctx, free == 0, failed)
+		look = e.sleep(ctx, free == 0, failed)
 	}
 	e.running.Store(false)
 }
@@ -275,20 +276,24 @@ func (e *Engine) recordFinishes() {
 
 // sleep waits for a wake-up, the next due work, a freed slot or the poll.
 // After a failed claim it waits the whole poll, so a sick database is not
-// asked again at once.
-func (e *Engine) sleep(ctx context.Context, full, failed bool) {
+// asked again at once. look is false when the poll ran out with nothing
+// due by then: the next round only looks at the queue again, without a
+// claim, which is a write transaction.
+func (e *Engine) sleep(ctx context.Context, full, failed bool) (look bool) {
 	wait := e.cfg.Poll
+	idle := false // nothing is due before the poll
 	if failed {
 		// keep the full poll
 	} else if full {
 		wait = 5 * time.Millisecond // slots free up as work finishes
-	} else if at, ok, err := e.svc.NextWorkAt(ctx); err == nil && ok {
-		if d := at.Sub(e.cfg.Clock.Now()); d < wait {
-			wait = max(d, 0)
+	} else if at, ok, err := e.svc.NextWorkAt(ctx); err == nil {
+		idle = true
+		if d := at.Sub(e.cfg.Clock.Now()); ok && d < wait {
+			wait, idle = max(d, 0), false
 		}
 	}
 	if wait == 0 {
-		return
+		return true
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -297,7 +302,9 @@ func (e *Engine) sleep(ctx context.Context, full, failed bool) {
 	case <-e.wake:
 	case <-e.cfg.Notifications: // a nil channel never fires
 	case <-timer.C:
+		return !idle
 	}
+	return true
 }
 
 // do runs one piece of work. When accessd itself fails (not the extension),
