@@ -90,6 +90,7 @@ type PackageRoles interface {
 // Transition is everything one step of the lifecycle changes.
 type Transition struct {
 	Request    Request
+	NewRequest bool        // Request is not stored yet (Submit)
 	Assignment *Assignment // created or changed; nil when untouched
 	Work       []Work      // to add
 	// DropRequestTimers removes the request's pending timers: its start,
@@ -97,7 +98,10 @@ type Transition struct {
 	DropRequestTimers bool
 	// DropAssignmentTimers removes the assignment's pending expiry and pre-expiration work.
 	DropAssignmentTimers bool
-	History              []HistoryEntry
+	// EndedCallouts are the request's callout instances that got their
+	// callback: their queued callouts are removed with the timers.
+	EndedCallouts []string
+	History       []HistoryEntry
 }
 
 func (t *Transition) record(env Env, action string, stage Stage, detail string) {
@@ -133,7 +137,7 @@ func Accept(r Request, now time.Time) Request {
 // Submit starts a new request: it is accepted (and recorded so in its
 // history) and runs forward at once as far as it can.
 func Submit(r Request, a *Assignment, env Env) Transition {
-	t := Transition{Request: Accept(r, env.Now)}
+	t := Transition{Request: Accept(r, env.Now), NewRequest: true}
 	t.record(env, "submitted", "", "")
 	return t.proceed(a, env)
 }

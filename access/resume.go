@@ -192,6 +192,9 @@ func Resume(r Request, a *Assignment, cb Callback, env Env) (ResumeResult, error
 		t = FailStage(r, inst.Stage, StatusCustomExtensionFailed, env)
 	}
 	t.DropRequestTimers = true // the deadline of this callback; a next wait queues its own in the same transaction
+	// The callout is over too: whatever its HTTP exchange still reports
+	// changes nothing, and it is never sent again.
+	t.EndedCallouts = append(t.EndedCallouts, inst.ID)
 	t.History = append([]HistoryEntry{entry}, t.History...)
 	return ResumeResult{Transition: t}, nil
 }

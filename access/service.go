@@ -15,6 +15,7 @@ type Service struct {
 	onWork func()
 
 	recordCallouts   bool
+	local            LocalEngine // hands callouts over at enqueue (handoff.go)
 	provisioner      Provisioner
 	deliveryRetryFor time.Duration
 
@@ -46,6 +47,9 @@ func (s *Service) newID(given string) string {
 // view and update are shorthands that keep the use cases short.
 func (s *Service) view(ctx context.Context, fn func(Tx) error) error { return s.store.View(ctx, fn) }
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	if s.local != nil {
+		return s.updateWithEngine(ctx, fn)
+	}
 	return s.store.Update(ctx, fn)
 }
 

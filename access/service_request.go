@@ -56,6 +56,7 @@ func (s *Service) SubmitRequest(ctx context.Context, by Caller, in RequestInput)
 		return Request{}, err
 	}
 	var accepted Request
+	queued := false
 	err := s.update(ctx, func(tx Tx) error {
 		r, a, err := s.prepare(tx, by, in)
 		if err != nil {
@@ -68,12 +69,15 @@ func (s *Service) SubmitRequest(ctx context.Context, by Caller, in RequestInput)
 			return dir.err
 		}
 		accepted = Accept(r, env.Now)
-		return s.saveTransition(tx, t)
+		queued, err = s.saveTransition(tx, t)
+		return err
 	})
 	if err != nil {
 		return Request{}, err
 	}
-	s.workQueued()
+	if queued {
+		s.workQueued()
+	}
 	return accepted, nil
 }
 
@@ -461,38 +465,51 @@ func snapshotOf(tx Tx, p AssignmentPolicy, approvalRequired bool) (PolicySnapsho
 }
 
 // saveTransition writes what one transition changes: the request, its
-// assignment, its work and its history.
-func (s *Service) saveTransition(tx Tx, t Transition) error {
+// assignment, its work and its history. queued says whether it added work
+// due within a second that nobody holds yet, which the engine should hear
+// of now; what is due later it finds when it next looks (at least once a
+// second), and what was handed to the local engine needs no wake-up.
+func (s *Service) saveTransition(tx Tx, t Transition) (queued bool, err error) {
+	if et, ok := tx.(*engineTx); ok {
+		s.beginAtEnqueue(et, &t)
+		et.answered = append(et.answered, t.EndedCallouts...)
+	}
 	r := t.Request
+	var timers []WorkKind
 	if t.DropRequestTimers {
-		if err := tx.DropWork(r.ID, "", requestTimers...); err != nil {
-			return err
-		}
+		timers = requestTimers
+	}
+	if err := tx.DropRequestWork(r.ID, timers, t.EndedCallouts); err != nil {
+		return false, err
 	}
 	if t.Assignment != nil {
 		if t.DropAssignmentTimers {
 			if err := tx.DropWork("", t.Assignment.ID, WorkExpire, WorkPreExpiry, WorkCallout); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if err := tx.PutAssignment(*t.Assignment); err != nil {
-			return err
+			return false, err
 		}
 	}
-	if err := tx.PutRequest(r); err != nil {
-		return err
+	put := tx.PutRequest
+	if t.NewRequest {
+		put = tx.AddRequest
 	}
+	if err := put(r); err != nil {
+		return false, err
+	}
+	if err := tx.AddWork(t.Work...); err != nil {
+		return false, err
+	}
+	soon := s.clock.Now().Add(time.Second)
 	for _, w := range t.Work {
-		if err := tx.AddWork(w); err != nil {
-			return err
-		}
+		queued = queued || (w.LeaseOwner == "" && !w.DueAt.After(soon))
 	}
-	for _, h := range t.History {
-		if err := tx.AddHistory(h); err != nil {
-			return err
-		}
+	if len(t.History) > 0 {
+		return queued, tx.AddHistory(t.History...)
 	}
-	return nil
+	return queued, nil
 }
 
 // decide is one use case's rule for a request: given the request and the
@@ -534,7 +551,7 @@ func (s *Service) transitionIn(tx Tx, requestID string, env Env, fn decide) (que
 	if err != nil || t == nil {
 		return false, err
 	}
-	return len(t.Work) > 0, s.saveTransition(tx, *t)
+	return s.saveTransition(tx, *t)
 }
 
 // Request reads one request the caller may see.

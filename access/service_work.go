@@ -218,7 +218,7 @@ func (s *Service) expireTimer(tx Tx, w Work, env Env) (queued bool, err error) {
 	r := Request{ID: s.ids.NewID(), Type: RequestSystemRemove, AccessPackageID: a.AccessPackageID, PolicyID: a.PolicyID,
 		CatalogID: a.CatalogID, Target: a.Target, Requestor: systemActor, AssignmentID: a.ID, Policy: snap}
 	t := Submit(r, &a, env)
-	return len(t.Work) > 0, s.saveTransition(tx, t)
+	return s.saveTransition(tx, t)
 }
 
 // callbackDeadline fails a request still waiting for the callback of w's
@@ -252,6 +252,7 @@ type CalloutPlan struct {
 	Extension CustomExtension
 	Body      []byte
 	Skip      bool // nothing to send any more: the work was finished instead
+	Waits     bool // a launch-and-wait callout of a request
 
 	// payload is what the body describes, as the transaction that began the
 	// callout saw it; the access package, catalog and policy are added when
@@ -285,9 +286,28 @@ func (s *Service) CalloutBody(ctx context.Context, plan *CalloutPlan) error {
 		return nil
 	}
 	c := *plan.payload
-	err := s.view(ctx, func(tx Tx) error { return s.loadPayloadNouns(tx, &c) })
+	gone := false
+	err := s.view(ctx, func(tx Tx) error {
+		if plan.Extension.ID == "" { // handed over at enqueue: the extension is read here
+			x, err := tx.CustomExtension(plan.Work.ExtensionID)
+			if IsNotFound(err) {
+				gone = true
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			plan.Extension = x
+		}
+		c.Extension = plan.Extension
+		return s.loadPayloadNouns(tx, &c)
+	})
 	if err != nil {
 		return err
+	}
+	if gone {
+		plan.Skip = true
+		return s.FinishCallout(ctx, plan.Work, CalloutResult{Error: "the custom extension no longer exists"})
 	}
 	plan.Body, err = c.MarshalPayload()
 	return err
@@ -388,8 +408,9 @@ func (s *Service) beginCallout(tx Tx, w Work) (CalloutPlan, error) {
 			}
 			if !found {
 				b, _ := r.Policy.BindingOf(w.Stage, w.ExtensionID)
-				r.Callouts = append(r.Callouts, CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, ExtensionName: x.DisplayName,
-					Stage: w.Stage, Status: CalloutSent, Waits: b.Waits})
+				inst = CalloutInstance{ID: w.InstanceID, CustomExtensionID: x.ID, ExtensionName: x.DisplayName,
+					Stage: w.Stage, Status: CalloutSent, Waits: b.Waits}
+				r.Callouts = append(r.Callouts, inst)
 				env := s.env(systemActor)
 				if err := tx.AddHistory(HistoryEntry{ID: env.NewID(), RequestID: r.ID, At: env.Now, ActorName: systemActor.DisplayName,
 					Action: "calloutSent", Stage: w.Stage, Detail: w.InstanceID, State: r.State, Status: r.Status}); err != nil {
@@ -399,6 +420,7 @@ func (s *Service) beginCallout(tx Tx, w Work) (CalloutPlan, error) {
 					return err
 				}
 			}
+			plan.Waits = inst.Waits
 			c.Request = &r
 			// Before delivery the payload describes the requested assignment, not the one made since.
 			beforeDelivery := w.Stage == StageRequestCreated || w.Stage == StageRequestApproved
@@ -495,6 +517,34 @@ type CalloutResult struct {
 	CorrelationID string // from x-ms-workflow-run-id
 	Error         string
 	Attempts      []CalloutAttempt
+}
+
+// OutcomeRecord is what recording how a callout went takes.
+type OutcomeRecord int
+
+const (
+	// RecordNow: the outcome changes the request or the assignment.
+	RecordNow OutcomeRecord = iota
+	// RecordRemoval: nothing changes but the callout's row, which goes:
+	// a launch-and-continue request callout that went well.
+	RecordRemoval
+	// RecordUnlessAnswered: a launch-and-wait callout that went well marks
+	// its instance waitingForCallback, unless the callback has come
+	// meanwhile, which ends the instance and removes the row itself.
+	RecordUnlessAnswered
+)
+
+// OutcomeRecordOf says what recording a sent callout's outcome takes. In
+// --dev mode, where every attempt is recorded, it is always RecordNow.
+func (s *Service) OutcomeRecordOf(plan CalloutPlan, res CalloutResult) OutcomeRecord {
+	switch {
+	case s.recordCallouts || !res.OK || res.CorrelationID != "" || plan.Work.RequestID == "":
+		return RecordNow
+	case plan.Waits:
+		return RecordUnlessAnswered
+	default:
+		return RecordRemoval
+	}
 }
 
 // FinishCallout records how a callout went. A failed launch-and-wait callout

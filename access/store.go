@@ -138,6 +138,9 @@ type Tx interface {
 	// PutRequest inserts or replaces a request; while it is open it counts as
 	// referencing the extensions its policy snapshot binds.
 	PutRequest(r Request) error
+	// AddRequest is PutRequest for a request that is not stored yet: an id
+	// used before is a conflict.
+	AddRequest(r Request) error
 	DeleteRequest(id string) error
 	// CountOpenRequests counts requests that have not reached a final state.
 	CountOpenRequests(f RequestFilter) (int, error)
@@ -149,21 +152,28 @@ type Tx interface {
 	CountAssignments(f AssignmentFilter) (int, error)
 	PutAssignment(a Assignment) error
 
-	AddHistory(h HistoryEntry) error
+	// AddHistory appends entries to the history of the requests they name;
+	// a transition passes all of its entries in one call, which the store
+	// may keep together. An id used before is a conflict.
+	AddHistory(entries ...HistoryEntry) error
 	// History lists a request's entries, oldest first (ordered by id).
 	History(requestID string, p Page) ([]HistoryEntry, error)
 
-	// AddWork queues work; it becomes claimable at w.DueAt.
-	AddWork(w Work) error
+	// AddWork queues work; each becomes claimable at its DueAt (or, added
+	// with a lease, once the lease has run out). Several go in one statement.
+	AddWork(ws ...Work) error
 	// ClaimWork leases up to limit items due at now that no live lease holds,
 	// oldest due first, until leaseUntil.
 	ClaimWork(now time.Time, owner string, leaseUntil time.Time, limit int) ([]Work, error)
-	// DeleteWork removes finished work. It is not an error if it is gone.
-	DeleteWork(id string) error
+	// DeleteWork removes finished work. It is not an error if some is gone.
+	DeleteWork(ids ...string) error
 	// RetryWork releases a lease and makes the work due again at dueAt.
 	RetryWork(id string, dueAt time.Time, attempt int) error
 	// DropWork removes the pending work of a request or an assignment of the given kinds.
 	DropWork(requestID, assignmentID string, kinds ...WorkKind) error
+	// DropRequestWork removes, in one go, a request's pending work of the
+	// given kinds and its callouts of the given instances.
+	DropRequestWork(requestID string, kinds []WorkKind, calloutInstances []string) error
 	// RenewLeases extends to until the leases that owner still holds on
 	// the work with the given ids; work another owner has claimed since,
 	// or that is gone, is left alone.

@@ -56,6 +56,13 @@ type Work struct {
 	// callout payload reports even if the request has moved on since.
 	RequestState  RequestState `json:"RequestState"`
 	RequestStatus string       `json:"RequestStatus"`
+
+	// LeaseOwner and LeaseUntil, when set on work being added, queue it
+	// already leased: the transaction that queues a callout hands it to
+	// the engine of its own process (Service.SetLocalEngine). Claims
+	// return them empty.
+	LeaseOwner string    `json:"-"`
+	LeaseUntil time.Time `json:"-"`
 }
 
 // WorkKindStats is how much work of one kind is queued at an instant.

@@ -18,29 +18,47 @@ const maxRetryAfter = 30 * time.Second
 // tokenRenewal is how long before its expiry a cached callout token is replaced.
 const tokenRenewal = time.Minute
 
-// callout sends one callout with its attempts and records the outcome.
-func (e *Engine) callout(ctx context.Context, c access.Claimed) error {
+// callout sends one callout with its attempts and records the outcome,
+// or leaves it to be recorded later (deferred.go): deferred says so, and
+// the work then stays in flight until it is.
+func (e *Engine) callout(ctx context.Context, c access.Claimed) (deferred bool, err error) {
 	plan := c.Plan
 	if plan == nil { // claimed without being begun
 		p, err := e.svc.BeginCallout(ctx, c.Work)
 		if err != nil {
-			return err
+			return false, err
 		}
 		plan = &p
 	}
 	if plan.Skip {
-		return nil
+		return false, nil
 	}
 	if err := e.svc.CalloutBody(ctx, plan); err != nil {
-		return err
+		return false, err
 	}
+	if plan.Skip {
+		return false, nil
+	}
+	e.startSending(c.Work.InstanceID)
 	res, err := e.sendObserved(ctx, *plan)
+	answered := e.stopSending(c.Work.InstanceID)
 	if err != nil {
-		return err // accessd's own failure: backoff, not a failed callout
+		return false, err // accessd's own failure: backoff, not a failed callout
+	}
+	switch e.svc.OutcomeRecordOf(*plan, res) {
+	case access.RecordRemoval:
+		e.deferRemoval(c.Work.ID)
+		return true, nil
+	case access.RecordUnlessAnswered:
+		if answered {
+			return false, nil // the callback removed the row and ended the instance
+		}
+		e.deferUnlessAnswered(access.CalloutDone{Work: c.Work, Result: res})
+		return true, nil
 	}
 	f := finish{done: access.CalloutDone{Work: c.Work, Result: res}, err: make(chan error, 1)}
 	e.finishes <- f
-	return <-f.err
+	return false, <-f.err
 }
 
 // send makes up to 1 + maximumRetries attempts; any 2xx ends them, and so

@@ -870,3 +870,62 @@ func BenchmarkAuthorizationSigning(b *testing.B) {
 		}
 	}
 }
+
+// Outside --dev mode a callout that went well changes the request little,
+// and the engine records that on the side (deferred.go): the launch-and-
+// wait callout's instance becomes waitingForCallback and its work goes;
+// once the callback came, the granted stage's launch-and-continue callout
+// leaves the request as it is, and its work goes too. Both callouts were
+// handed to the engine by the transactions that queued them.
+func TestOutcomesRecordedOnTheSide(t *testing.T) {
+	h := newHarness(t)
+	h.svc.RecordCallouts(false)
+	wait := h.extension("/wait", waiting("PT5M"))
+	granted := h.extension("/granted", nil)
+	p := h.policy(map[access.Stage]string{access.StageRequestCreated: wait.ID, access.StageRequestGranted: granted.ID}, nil)
+	h.run()
+	r := h.submit(p, nil)
+	h.waitCalls("/wait", 1)
+	got := h.waitRequest(r.ID, "waiting for its callback", instanceIs(access.WaitingForCallback))
+	created, ok := h.store.workOf(r.ID, "", access.WorkCallout)
+	if !ok {
+		t.Fatal("no callout work was queued")
+	}
+	if n := h.store.claimCount(created.ID); n != 1 {
+		t.Errorf("the created callout was claimed %d times, want once, when it was queued", n)
+	}
+	h.eventually("the created callout's work is removed", func() (bool, string) {
+		return h.store.isDeleted(created.ID), "not removed"
+	})
+
+	inst := onlyInstance(t, got)
+	err := h.svc.Resume(h.ctx, admin, access.ResumeCall{RequestID: r.ID, Callback: access.Callback{HasData: true,
+		InstanceID: inst.ID, Stage: string(access.StageRequestCreated)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitCalls("/granted", 1)
+	var grantedWork access.Work
+	h.eventually("the granted callout's work is removed", func() (bool, string) {
+		for _, w := range h.store.worksOf(r.ID, access.WorkCallout) {
+			if w.Stage == access.StageRequestGranted {
+				grantedWork = w
+				return h.store.isDeleted(w.ID), "not removed"
+			}
+		}
+		return false, "not queued"
+	})
+	if n := h.store.claimCount(grantedWork.ID); n != 1 {
+		t.Errorf("the granted callout was claimed %d times, want once, when it was queued", n)
+	}
+	final, err := h.svc.Request(h.ctx, admin, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.State != access.StateDelivered || len(final.Callouts) != 2 || final.Callouts[1].Status != access.CalloutSent {
+		t.Errorf("request %s", describeRequest(final))
+	}
+	if n := len(h.ext.callsTo("/wait")) + len(h.ext.callsTo("/granted")); n != 2 {
+		t.Errorf("%d callouts, want 2", n)
+	}
+}

@@ -90,6 +90,23 @@ type Engine struct {
 	inFlight   map[string]bool
 
 	running atomic.Bool // while Run claims work
+	// starved is set while due work may be waiting for a slot: a slot
+	// that frees up then wakes the claim loop.
+	starved atomic.Bool
+
+	// runMu guards runCtx and accepting: callouts are handed over
+	// (LocalEngine) only while Run runs, so that Run, once it stops
+	// accepting, can wait for every one of them.
+	runMu     sync.Mutex
+	runCtx    context.Context
+	accepting bool
+
+	// Outcomes not recorded yet (deferred.go).
+	deferredMu sync.Mutex
+	finished   []string               // work ids whose rows are to be removed
+	finishedAt time.Time              // when the oldest of finished was added
+	waiting    map[string]waitingCall // by instance id: launch-and-wait callouts that went well
+	sending    map[string]bool        // by instance id: callouts being sent, true once answered
 }
 
 // finish is a sent callout on its way to the database; err answers whether it was recorded.
@@ -128,7 +145,8 @@ func New(cfg Config) *Engine {
 	}
 	return &Engine{cfg: cfg, svc: cfg.Service, log: cfg.Logger, wake: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Workers), tokens: map[string]cachedToken{},
-		finishes: make(chan finish, cfg.Workers), inFlight: map[string]bool{}}
+		finishes: make(chan finish, cfg.Workers), inFlight: map[string]bool{},
+		waiting: map[string]waitingCall{}, sending: map[string]bool{}}
 }
 
 // Wake tells the engine that work was queued; it never blocks.
@@ -156,24 +174,38 @@ func (e *Engine) Run(ctx context.Context) {
 	go func() { e.recordFinishes(); close(recorderDone) }()
 	stopRenewing, renewerDone := make(chan struct{}), make(chan struct{})
 	go func() { e.renewLeases(stopRenewing); close(renewerDone) }()
+	stopDeferred, deferredDone := make(chan struct{}), make(chan struct{})
+	go func() { e.recordDeferred(stopDeferred); close(deferredDone) }()
+	e.runMu.Lock()
+	e.runCtx, e.accepting = ctx, true
+	e.runMu.Unlock()
 	defer func() {
+		e.runMu.Lock()
+		e.accepting = false // no callout is handed over from now on
+		e.runMu.Unlock()
 		e.busy.Wait() // work in flight records its outcome through the recorder
+		close(stopDeferred)
+		<-deferredDone // records what was deferred, through the recorder too
 		close(stopRenewing)
 		<-renewerDone
 		close(e.finishes)
 		<-recorderDone
 	}()
 	e.running.Store(true)
+	look := true // whether claiming may find anything
 	for ctx.Err() == nil {
 		free := cap(e.slots) - len(e.slots)
 		claimed, failed := 0, false
-		if free > 0 {
+		if free > 0 && look {
 			claimed, failed = e.claim(ctx, free)
+		}
+		if free > 0 && !failed {
+			e.starved.Store(claimed == free)
 		}
 		if claimed > 0 && claimed == free {
 			continue // more may be due; claim again as slots free up
 		}
-		e.sleep(ctx, free == 0, failed)
+		look = e.sleep(ctx, free == 0, failed)
 	}
 	e.running.Store(false)
 }
@@ -244,20 +276,24 @@ func (e *Engine) recordFinishes() {
 
 // sleep waits for a wake-up, the next due work, a freed slot or the poll.
 // After a failed claim it waits the whole poll, so a sick database is not
-// asked again at once.
-func (e *Engine) sleep(ctx context.Context, full, failed bool) {
+// asked again at once. look is false when the poll ran out with nothing
+// due by then: the next round only looks at the queue again, without a
+// claim, which is a write transaction.
+func (e *Engine) sleep(ctx context.Context, full, failed bool) (look bool) {
 	wait := e.cfg.Poll
+	idle := false // nothing is due before the poll
 	if failed {
 		// keep the full poll
 	} else if full {
 		wait = 5 * time.Millisecond // slots free up as work finishes
-	} else if at, ok, err := e.svc.NextWorkAt(ctx); err == nil && ok {
-		if d := at.Sub(e.cfg.Clock.Now()); d < wait {
-			wait = max(d, 0)
+	} else if at, ok, err := e.svc.NextWorkAt(ctx); err == nil {
+		idle = true
+		if d := at.Sub(e.cfg.Clock.Now()); ok && d < wait {
+			wait, idle = max(d, 0), false
 		}
 	}
 	if wait == 0 {
-		return
+		return true
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -266,7 +302,9 @@ func (e *Engine) sleep(ctx context.Context, full, failed bool) {
 	case <-e.wake:
 	case <-e.cfg.Notifications: // a nil channel never fires
 	case <-timer.C:
+		return !idle
 	}
+	return true
 }
 
 // do runs one piece of work. When accessd itself fails (not the extension),
@@ -274,19 +312,24 @@ func (e *Engine) sleep(ctx context.Context, full, failed bool) {
 // and the work is rescued.
 func (e *Engine) do(ctx context.Context, c access.Claimed) {
 	w := c.Work
+	deferred := false
 	defer func() {
-		e.endWork(w.ID)
+		if !deferred {
+			e.endWork(w.ID)
+		}
 		e.pause.RUnlock()
 		<-e.slots
 		e.busy.Done()
-		e.Wake()
+		if e.starved.Load() {
+			e.Wake()
+		}
 	}()
 	// Work in flight finishes even when the engine is asked to stop, so a
 	// callout that was sent is also recorded; the lease bounds how long.
 	workCtx := context.WithoutCancel(ctx)
 	var err error
 	if w.Kind == access.WorkCallout {
-		err = e.callout(workCtx, c)
+		deferred, err = e.callout(workCtx, c)
 	} else {
 		err = e.svc.RunTimer(workCtx, w)
 	}

@@ -306,11 +306,18 @@ type spyTx struct {
 	onCommit *[]func()
 }
 
-func (t *spyTx) AddWork(w access.Work) error {
-	if err := t.Tx.AddWork(w); err != nil {
+func (t *spyTx) AddWork(ws ...access.Work) error {
+	if err := t.Tx.AddWork(ws...); err != nil {
 		return err
 	}
-	*t.onCommit = append(*t.onCommit, func() { t.s.kinds[w.ID], t.s.works[w.ID] = w.Kind, w })
+	*t.onCommit = append(*t.onCommit, func() {
+		for _, w := range ws {
+			t.s.kinds[w.ID], t.s.works[w.ID] = w.Kind, w
+			if w.LeaseOwner != "" { // queued leased: claimed at once (claim at enqueue)
+				t.s.claims[w.ID]++
+			}
+		}
+	})
 	return nil
 }
 
@@ -335,21 +342,27 @@ func (t *spyTx) ClaimWork(now time.Time, owner string, leaseUntil time.Time, lim
 	return ws, err
 }
 
-func (t *spyTx) DeleteWork(id string) error {
-	t.s.mu.Lock()
-	kind := t.s.kinds[id]
-	refuse := t.s.failDeletes[kind] > 0
-	if refuse {
-		t.s.failDeletes[kind]--
+func (t *spyTx) DeleteWork(ids ...string) error {
+	for _, id := range ids {
+		t.s.mu.Lock()
+		kind := t.s.kinds[id]
+		refuse := t.s.failDeletes[kind] > 0
+		if refuse {
+			t.s.failDeletes[kind]--
+		}
+		t.s.mu.Unlock()
+		if refuse {
+			return errInjected
+		}
 	}
-	t.s.mu.Unlock()
-	if refuse {
-		return errInjected
-	}
-	if err := t.Tx.DeleteWork(id); err != nil {
+	if err := t.Tx.DeleteWork(ids...); err != nil {
 		return err
 	}
-	*t.onCommit = append(*t.onCommit, func() { t.s.deleted[id] = true })
+	*t.onCommit = append(*t.onCommit, func() {
+		for _, id := range ids {
+			t.s.deleted[id] = true
+		}
+	})
 	return nil
 }
 
@@ -381,6 +394,19 @@ func (s *spyStore) workOf(requestID, assignmentID string, kind access.WorkKind) 
 		}
 	}
 	return access.Work{}, false
+}
+
+// worksOf lists the queued work of a kind that belongs to a request.
+func (s *spyStore) worksOf(requestID string, kind access.WorkKind) []access.Work {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []access.Work
+	for _, w := range s.works {
+		if w.Kind == kind && w.RequestID == requestID {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func (s *spyStore) claimCount(id string) int {
@@ -495,6 +521,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	h.eng = New(cfg)
 	h.svc.OnWork(h.eng.Wake)
+	h.svc.SetLocalEngine(h.eng)
 	t.Cleanup(h.stop) // runs before the server and the store close
 	t.Cleanup(func() {
 		if t.Failed() {

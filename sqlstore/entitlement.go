@@ -17,7 +17,7 @@ var (
 )
 
 func (t *tx) Catalog(id string) (access.Catalog, error) {
-	return get(t, scanDoc[access.Catalog], access.NotFoundf("no catalog with id %q", id),
+	return getCached(t, scanDoc[access.Catalog], access.NotFoundf("no catalog with id %q", id), 1,
 		"SELECT doc FROM catalogs WHERE id = ?", id)
 }
 
@@ -39,7 +39,7 @@ func (t *tx) DeleteCatalog(id string) error {
 }
 
 func (t *tx) AccessPackage(id string) (access.AccessPackage, error) {
-	return get(t, scanDoc[access.AccessPackage], access.NotFoundf("no access package with id %q", id),
+	return getCached(t, scanDoc[access.AccessPackage], access.NotFoundf("no access package with id %q", id), 1,
 		"SELECT doc FROM access_packages WHERE id = ?", id)
 }
 
@@ -102,7 +102,7 @@ func nullableJSON(m json.RawMessage) sql.NullString {
 }
 
 func (t *tx) AssignmentPolicy(id string) (access.AssignmentPolicy, error) {
-	return get(t, scanPolicy, access.NotFoundf("no assignment policy with id %q", id), selectPolicy+" WHERE id = ?", id)
+	return getCached(t, scanPolicy, access.NotFoundf("no assignment policy with id %q", id), 3, selectPolicy+" WHERE id = ?", id)
 }
 
 func (t *tx) AssignmentPolicies(accessPackageID string, p access.Page) ([]access.AssignmentPolicy, error) {
@@ -158,7 +158,7 @@ func (t *tx) DeleteAssignmentPolicy(id string) error {
 }
 
 func (t *tx) CustomExtension(id string) (access.CustomExtension, error) {
-	return get(t, scanDoc[access.CustomExtension], access.NotFoundf("no custom extension with id %q", id),
+	return getCached(t, scanDoc[access.CustomExtension], access.NotFoundf("no custom extension with id %q", id), 1,
 		"SELECT doc FROM custom_extensions WHERE id = ?", id)
 }
 

@@ -41,7 +41,7 @@ type storedDoc struct {
 }
 
 // formatTime is the instant the fixtures use. It has whole microseconds,
-// the precision of the time columns (Work.DueAt comes back from one).
+// the precision of the time columns.
 var formatTime = time.Date(2025, 3, 4, 5, 6, 7, 123456000, time.UTC)
 
 // storedDocs returns every type of stored document, each with every field
@@ -218,9 +218,6 @@ func storedDocs() []storedDoc {
 		ActorName: "Admin", Action: "callback", Stage: access.StageRequestCreated, Source: "extension",
 		Type: "accessPackageAssignmentRequestCallbackData", Detail: "looked fine", Outcome: "continue",
 		State: access.StateSubmitted, Status: access.StatusAccepted}
-	work := access.Work{ID: "work-1", Kind: access.WorkCallout, RequestID: "request-1", AssignmentID: "assignment-1",
-		Stage: access.StageRequestCreated, InstanceID: "request-instance", ApprovalStepID: "approval-stage-1", ExtensionID: "extension-1",
-		DueAt: *at(time.Minute), Attempt: 2, RequestState: access.StateSubmitted, RequestStatus: access.StatusAccepted}
 	attempt := access.CalloutAttempt{ID: "attempt-1", ExtensionID: "extension-1", RequestID: "request-1",
 		AssignmentID: "assignment-1", InstanceID: "request-instance", Stage: access.StageRequestCreated,
 		URL: "https://logic.example.test/trigger", Attempt: 1, SentAt: formatTime, DurationMillis: 42,
@@ -258,12 +255,6 @@ func storedDocs() []storedDoc {
 		{"history_entry", "history", history.ID, history,
 			func(tx access.Tx) error { return tx.AddHistory(history) },
 			func(tx access.Tx) (any, error) { return only(tx.History(history.RequestID, access.Page{Limit: 10})) }},
-		{"work", "work", work.ID, work,
-			func(tx access.Tx) error { return tx.AddWork(work) },
-			func(tx access.Tx) (any, error) {
-				now := work.DueAt.Add(time.Second)
-				return only(tx.ClaimWork(now, "format-test", now.Add(time.Minute), 10))
-			}},
 		{"resource", "resources", resource.ID, resource,
 			func(tx access.Tx) error { return tx.PutResource(resource) },
 			func(tx access.Tx) (any, error) { return tx.Resource(resource.ID) }},

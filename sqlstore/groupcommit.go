@@ -126,16 +126,21 @@ func (s *Store) tryGroup(group []writeJob) (results []error, err error) {
 	// interrupted write by rolling back the whole transaction, which would
 	// take the other jobs' writes with it.
 	ctx := context.Background()
+	gen := s.cache.generation()
 	sqlTx, err := s.write.BeginTx(ctx, s.dialect.updateTx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
+	var txs []*tx
 	committed := false
 	defer func() {
 		if !committed {
 			if err := sqlTx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 				s.log.Error("rolling back a group of transactions failed", "err", err)
 			}
+		}
+		for _, t := range txs {
+			t.ended()
 		}
 	}()
 	results = make([]error, len(group))
@@ -147,7 +152,8 @@ func (s *Store) tryGroup(group []writeJob) (results []error, err error) {
 		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 			return nil, fmt.Errorf("savepoint: %w", err)
 		}
-		t := &tx{ctx: context.WithoutCancel(j.ctx), sql: sqlTx, dialect: s.dialect, counts: &s.counts, write: true}
+		t := s.newTx(context.WithoutCancel(j.ctx), sqlTx, gen, true)
+		txs = append(txs, t)
 		func() {
 			defer recoverInto(&results[i])
 			results[i] = j.fn(t)

@@ -12,6 +12,8 @@ import (
 var (
 	upsertRequest = upsert("requests", "id", "request_type", "state", "target_id", "access_package_id", "policy_id",
 		"assignment_id", "catalog_id", "is_open", "created_us", "doc")
+	insertRequest = "INSERT INTO requests (id, request_type, state, target_id, access_package_id, policy_id, " +
+		"assignment_id, catalog_id, is_open, created_us, doc) VALUES (" + marks(11) + ")"
 	upsertAssignment = upsert("assignments", "id", "target_id", "access_package_id", "policy_id", "catalog_id", "state", "created_us", "doc")
 )
 
@@ -115,6 +117,39 @@ func (t *tx) PutRequest(r access.Request) error {
 		}
 	}
 	if (!known && len(r.Approval) > 0) || (known && was.approvers != approversKey(r)) {
+		if err := t.putRequestApprovers(r); err != nil {
+			return err
+		}
+	}
+	t.noteStored(r)
+	return nil
+}
+
+// AddRequest writes a new request in as few statements as it takes: its
+// row, and its extension references in one more; there is nothing of it
+// to replace.
+func (t *tx) AddRequest(r access.Request) error {
+	doc, err := t.encode(r)
+	if err != nil {
+		return err
+	}
+	open := !r.State.IsFinal()
+	_, err = t.exec(insertRequest, r.ID, string(r.Type), string(r.State), r.Target.ID, r.AccessPackageID, r.PolicyID,
+		r.AssignmentID, r.CatalogID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc)
+	if err != nil {
+		return err
+	}
+	if exts := boundExtensions(r.Policy); open && len(exts) > 0 {
+		args := make([]any, 0, 2*len(exts))
+		values := make([]string, len(exts))
+		for i, extensionID := range exts {
+			args, values[i] = append(args, r.ID, extensionID), "(?, ?)"
+		}
+		if _, err := t.exec("INSERT INTO request_extension_refs (request_id, extension_id) VALUES "+strings.Join(values, ", "), args...); err != nil {
+			return err
+		}
+	}
+	if len(r.Approval) > 0 {
 		if err := t.putRequestApprovers(r); err != nil {
 			return err
 		}
@@ -273,18 +308,64 @@ func (t *tx) PutAssignment(a access.Assignment) error {
 	return err
 }
 
-// AddHistory inserts an entry; an id used before is a conflict.
-func (t *tx) AddHistory(h access.HistoryEntry) error {
-	doc, err := t.encode(h)
+// AddHistory stores entries of one request's history as one row: a
+// transition appends several entries at once (a request gains about nine
+// in its life, in two or three transitions), and one row per transition
+// is one statement, one document and one index entry instead of one each
+// per entry. The row is keyed by its first entry's id and carries its last
+// entry's id for paging; its doc is the JSON array of the entries. An id
+// used before as a row's first is a conflict. Entries of several requests
+// go into one row per request.
+func (t *tx) AddHistory(entries ...access.HistoryEntry) error {
+	for len(entries) > 0 {
+		n := 1
+		for n < len(entries) && entries[n].RequestID == entries[0].RequestID {
+			n++
+		}
+		if err := t.addHistoryRow(entries[:n]); err != nil {
+			return err
+		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
+func (t *tx) addHistoryRow(entries []access.HistoryEntry) error {
+	first, last := entries[0].ID, entries[0].ID
+	for _, h := range entries[1:] {
+		first, last = min(first, h.ID), max(last, h.ID)
+	}
+	doc, err := t.encode(entries)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec("INSERT INTO history (id, request_id, doc) VALUES (?, ?, ?)", h.ID, h.RequestID, doc)
+	_, err = t.exec("INSERT INTO history (request_id, id, last_id, doc) VALUES (?, ?, ?, ?)", entries[0].RequestID, first, last, doc)
 	return err
 }
 
+// History reads every row of the request that holds an entry past the
+// page's start (a request has a few), and pages through their entries in
+// id order.
 func (t *tx) History(requestID string, p access.Page) ([]access.HistoryEntry, error) {
-	var c conds
-	c.add("request_id = ?", requestID) // "" too: History lists one request's entries, never all
-	return listWhere[access.HistoryEntry](t, "history", c, p)
+	if err := checkLimit(p.Limit); err != nil {
+		return nil, err
+	}
+	rows, err := list(t, scanDoc[[]access.HistoryEntry], "SELECT doc FROM history WHERE request_id = ? AND last_id > ? ORDER BY id",
+		requestID, p.After)
+	if err != nil {
+		return nil, err
+	}
+	var out []access.HistoryEntry
+	for _, row := range rows {
+		for _, h := range row {
+			if h.ID > p.After {
+				out = append(out, h)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b access.HistoryEntry) int { return strings.Compare(a.ID, b.ID) })
+	if len(out) > p.Limit {
+		out = out[:p.Limit]
+	}
+	return out, nil
 }

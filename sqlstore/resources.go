@@ -95,7 +95,7 @@ func (t *tx) InGroup(groupID string, rel access.GroupRelation, objectID string) 
 }
 
 func (t *tx) PackagesIncompatibleWith(id string) ([]string, error) {
-	return list(t, scanString, "SELECT package_id FROM package_incompatibilities WHERE other_id = ? ORDER BY package_id", id)
+	return listStringsCached(t, "SELECT package_id FROM package_incompatibilities WHERE other_id = ? ORDER BY package_id", id)
 }
 
 // putIncompatibilities keeps a package's incompatibility rows in step with its doc.

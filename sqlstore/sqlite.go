@@ -91,7 +91,7 @@ func openSQLite(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	checkpoint.SetMaxIdleConns(1)
 	checkpoint.SetConnMaxIdleTime(0)
 	checkpoint.SetConnMaxLifetime(0)
-	return &Store{dialect: sqliteDialect, write: write, read: read, checkpoint: checkpoint, log: opt.Logger}, nil
+	return &Store{dialect: sqliteDialect, write: write, read: read, checkpoint: checkpoint, log: opt.Logger, cache: newRowCache()}, nil
 }
 
 // writerCheckpointPages is the WAL size, in 4 KiB pages, past which the

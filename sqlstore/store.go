@@ -81,6 +81,8 @@ type Store struct {
 	// directoryVersion moves on after every Update that wrote a user or a
 	// service principal (see DirectoryVersion).
 	directoryVersion atomic.Uint64
+	// cache keeps catalog rows in memory on SQLite (nouncache.go); nil on PostgreSQL.
+	cache *rowCache
 	// turns lets an Update transaction that keeps losing races run alone:
 	// Update transactions hold it for reading, such a one for writing.
 	turns sync.RWMutex
@@ -356,6 +358,7 @@ func (s *Store) runOnce(ctx context.Context, write bool, fn func(access.Tx) erro
 	if write {
 		db, opts = s.write, s.dialect.updateTx
 	}
+	gen := s.cache.generation() // before the transaction's snapshot
 	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return access.Internal(fmt.Errorf("begin transaction: %w", err)), nil
@@ -371,7 +374,8 @@ func (s *Store) runOnce(ctx context.Context, write bool, fn func(access.Tx) erro
 			s.log.Error("rolling back a transaction failed", "err", err)
 		}
 	}()
-	t := &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect, counts: &s.counts, write: write}
+	t := s.newTx(ctx, sqlTx, gen, write)
+	defer t.ended()
 	// A statement that lost a race dooms the transaction, whatever fn made
 	// of its error: PostgreSQL refuses every later statement.
 	if err := fn(t); err != nil || t.lost != nil {
@@ -399,6 +403,12 @@ func (s *Store) runOnce(ctx context.Context, write bool, fn func(access.Tx) erro
 // another replica may change a user at any time, so nothing may be cached.
 func (s *Store) DirectoryVersion() (version uint64, ok bool) {
 	return s.directoryVersion.Load(), s.pg == nil
+}
+
+// newTx is a transaction of the store's on sqlTx, which began at the
+// cache's generation gen; write says whether it is an Update's.
+func (s *Store) newTx(ctx context.Context, sqlTx *sql.Tx, gen uint64, write bool) *tx {
+	return &tx{ctx: ctx, sql: sqlTx, dialect: s.dialect, counts: &s.counts, cache: s.cache, cacheGen: gen, write: write}
 }
 
 // Analyze refreshes the statistics the query planners choose indexes by.

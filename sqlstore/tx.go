@@ -34,6 +34,12 @@ type tx struct {
 	// stored is what this transaction knows of the rows of the requests
 	// it read or wrote (see PutRequest).
 	stored map[string]storedRequest
+	// cache is the Store's row cache (nouncache.go), nil on PostgreSQL;
+	// cacheGen its generation when the transaction began; cacheWriter
+	// whether the transaction wrote rows it caches.
+	cache       *rowCache
+	cacheGen    uint64
+	cacheWriter bool
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
@@ -43,6 +49,7 @@ type scanner interface {
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	t.counts.statements.Add(1)
+	t.notesWrite(query)
 	res, err := t.sql.ExecContext(t.ctx, t.dialect.rebind(query), args...)
 	if err != nil {
 		return nil, t.fail(err)

@@ -4,10 +4,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/accessd/accessd/access"
-	json "github.com/segmentio/encoding/json"
 )
 
 // The work queue. Times are kept to the microsecond (UnixMicro truncates).
@@ -16,35 +16,52 @@ import (
 // ends at the instant it runs until, and a due time begins at the instant it
 // names. NextWorkAt reports the earliest such instant over all rows.
 
-// AddWork inserts w; an id used before is a conflict. DueAt and Attempt live
-// in columns of their own, which RetryWork changes, and not in doc.
-func (t *tx) AddWork(w access.Work) error {
-	due, attempt := w.DueAt.UnixMicro(), w.Attempt
-	w.DueAt, w.Attempt = time.Time{}, 0
-	doc, err := t.encode(w)
-	if err != nil {
-		return err
+// AddWork inserts w; an id used before is a conflict. Every field of a
+// Work is a column of its own (migration 00010): no document to encode.
+//
+// Work added with a lease (LeaseOwner) is already in its owner's hands:
+// nobody else needs to hear of it.
+func (t *tx) AddWork(ws ...access.Work) error {
+	if len(ws) == 0 {
+		return nil
 	}
-	_, err = t.exec(`INSERT INTO work (id, kind, request_id, assignment_id, due_us, attempt, doc)
-VALUES (?, ?, ?, ?, ?, ?, ?)`, w.ID, string(w.Kind), w.RequestID, w.AssignmentID, due, attempt, doc)
-	t.queuedWork = t.queuedWork || err == nil
+	const columns = 14
+	var q strings.Builder
+	q.WriteString(`INSERT INTO work (id, kind, request_id, assignment_id, due_us, attempt, lease_owner, lease_until_us,
+stage, instance_id, approval_step_id, extension_id, request_state, request_status) VALUES `)
+	args := make([]any, 0, columns*len(ws))
+	unleased := false
+	for i, w := range ws {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(" + marks(columns) + ")")
+		var owner, until any
+		if w.LeaseOwner != "" {
+			owner, until = w.LeaseOwner, w.LeaseUntil.UnixMicro()
+		} else {
+			unleased = true
+		}
+		args = append(args, w.ID, string(w.Kind), w.RequestID, w.AssignmentID, w.DueAt.UnixMicro(), w.Attempt,
+			owner, until, string(w.Stage), w.InstanceID, w.ApprovalStepID, w.ExtensionID, string(w.RequestState), w.RequestStatus)
+	}
+	_, err := t.exec(q.String(), args...)
+	t.queuedWork = t.queuedWork || (err == nil && unleased)
 	return err
 }
 
-const selectWork = "SELECT due_us, attempt, doc FROM work"
+const selectWork = `SELECT id, kind, request_id, assignment_id, due_us, attempt,
+stage, instance_id, approval_step_id, extension_id, request_state, request_status FROM work`
 
 func scanWork(s scanner) (access.Work, error) {
 	var w access.Work
 	var due int64
-	var attempt int
-	var doc []byte
-	if err := s.Scan(&due, &attempt, &doc); err != nil {
+	err := s.Scan(&w.ID, (*string)(&w.Kind), &w.RequestID, &w.AssignmentID, &due, &w.Attempt,
+		(*string)(&w.Stage), &w.InstanceID, &w.ApprovalStepID, &w.ExtensionID, (*string)(&w.RequestState), &w.RequestStatus)
+	if err != nil {
 		return w, err
 	}
-	if err := json.Unmarshal(doc, &w); err != nil {
-		return w, fmt.Errorf("decode stored work: %w", err)
-	}
-	w.DueAt, w.Attempt = time.UnixMicro(due).UTC(), attempt
+	w.DueAt = time.UnixMicro(due).UTC()
 	return w, nil
 }
 
@@ -80,8 +97,19 @@ ORDER BY due_us, id LIMIT ?`+t.dialect.claimSuffix, at, at, limit)
 	return works, nil
 }
 
-func (t *tx) DeleteWork(id string) error {
-	_, err := t.exec("DELETE FROM work WHERE id = ?", id)
+func (t *tx) DeleteWork(ids ...string) error {
+	switch len(ids) {
+	case 0:
+		return nil
+	case 1:
+		_, err := t.exec("DELETE FROM work WHERE id = ?", ids[0])
+		return err
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	_, err := t.exec("DELETE FROM work WHERE id IN ("+marks(len(ids))+")", args...)
 	return err
 }
 
@@ -138,6 +166,34 @@ func (t *tx) DropWork(requestID, assignmentID string, kinds ...access.WorkKind) 
 		c.add("kind IN ("+marks(len(kinds))+")", args...)
 	}
 	_, err := t.exec("DELETE FROM work WHERE "+c.where(), c.args...)
+	return err
+}
+
+// DropRequestWork is one statement, whatever it removes: the transition
+// that ends a wait removes the wait's deadline and its callout together.
+func (t *tx) DropRequestWork(requestID string, kinds []access.WorkKind, calloutInstances []string) error {
+	if requestID == "" {
+		return access.Internal(errors.New("sqlstore: DropRequestWork needs a request"))
+	}
+	if len(kinds) == 0 && len(calloutInstances) == 0 {
+		return nil
+	}
+	var or []string
+	args := []any{requestID}
+	if len(kinds) > 0 {
+		or = append(or, "kind IN ("+marks(len(kinds))+")")
+		for _, k := range kinds {
+			args = append(args, string(k))
+		}
+	}
+	if len(calloutInstances) > 0 {
+		or = append(or, "(kind = ? AND instance_id IN ("+marks(len(calloutInstances))+"))")
+		args = append(args, string(access.WorkCallout))
+		for _, id := range calloutInstances {
+			args = append(args, id)
+		}
+	}
+	_, err := t.exec("DELETE FROM work WHERE request_id = ? AND ("+strings.Join(or, " OR ")+")", args...)
 	return err
 }
 

@@ -66,6 +66,7 @@ func RunStoreSuite(t *testing.T, open func(t *testing.T) access.Store) {
 		{"RenewLeases", testRenewLeases},
 		{"WorkDelete", testWorkDelete},
 		{"WorkDrop", testWorkDrop},
+		{"LifecycleWrites", testLifecycleWrites},
 		{"NextWorkAt", testNextWorkAt},
 		{"CountWorkDue", testCountWorkDue},
 		{"WorkStats", testWorkStats},

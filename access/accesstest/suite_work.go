@@ -525,3 +525,57 @@ func testResetData(t *testing.T, s access.Store) {
 			tx.AddAppRoleAssignment(NewAppRoleAssignment("ara-1", w.sp, w.sp.AppRoles[0].ID, w.user.ID)))
 	})
 }
+
+// testLifecycleWrites covers the writes a request lifecycle makes in few
+// statements: a new request with AddRequest, several pieces of work in one
+// AddWork (some already leased), several deleted at once, and a request's
+// timers dropped with the callouts of given instances.
+func testLifecycleWrites(t *testing.T, s access.Store) {
+	pkg := NewAccessPackage("pkg-1", "cat-1")
+	r := NewRequest("req-1", NewFullPolicy("pol-1", pkg, "u-approver", "ext-1"), "u-1")
+	update(t, s, func(tx access.Tx) error { return tx.AddRequest(r) })
+	view(t, s, func(tx access.Tx) error {
+		diff(t, "added request", must(tx.Request(r.ID)), r)
+		diff(t, "open requests referencing ext-1", must(tx.CountOpenRequestsReferencing("ext-1")), 1)
+		return nil
+	})
+	wantKind(t, "adding a request twice", s.Update(ctx(t), func(tx access.Tx) error { return tx.AddRequest(r) }), access.KindConflict)
+	// Read back and written again, it is the request PutRequest replaces.
+	update(t, s, func(tx access.Tx) error {
+		got, err := tx.Request(r.ID)
+		if err != nil {
+			return err
+		}
+		got.State = access.StateDelivered
+		return tx.PutRequest(got)
+	})
+	view(t, s, func(tx access.Tx) error {
+		diff(t, "open requests referencing ext-1 once it is final", must(tx.CountOpenRequestsReferencing("ext-1")), 0)
+		return nil
+	})
+
+	callout := NewWork("w-callout", access.WorkCallout, r.ID, "", Epoch)
+	callout.InstanceID = "inst-1"
+	otherCallout := NewWork("w-callout-2", access.WorkCallout, r.ID, "", Epoch)
+	otherCallout.InstanceID = "inst-2"
+	deadline := NewWork("w-deadline", access.WorkCallbackTimeout, r.ID, "", Epoch.Add(time.Hour))
+	leased := NewWork("w-leased", access.WorkCallout, "req-2", "", Epoch)
+	leased.InstanceID, leased.LeaseOwner, leased.LeaseUntil = "inst-3", "engine-1", Epoch.Add(time.Minute)
+	done1, done2 := NewWork("w-done-1", access.WorkStart, "req-3", "", Epoch), NewWork("w-done-2", access.WorkStart, "req-4", "", Epoch)
+	update(t, s, func(tx access.Tx) error { return tx.AddWork(callout, otherCallout, deadline, leased, done1, done2) })
+	update(t, s, func(tx access.Tx) error { return tx.DeleteWork(done1.ID, done2.ID, "w-missing") })
+	// Leased work is not claimable until its lease runs out, then it is.
+	diff(t, "claimable while leased", ids(claim(t, s, Epoch.Add(time.Second), "engine-2", 10)), []string{callout.ID, otherCallout.ID})
+	update(t, s, func(tx access.Tx) error {
+		return tx.DropRequestWork(r.ID, []access.WorkKind{access.WorkCallbackTimeout}, []string{"inst-1"})
+	})
+	view(t, s, func(tx access.Tx) error {
+		at, ok, err := tx.NextWorkAt()
+		diff(t, "next work after dropping", at, Epoch.Add(lease+time.Second))
+		diff(t, "any work after dropping", ok, true)
+		return err
+	})
+	// What is left: the other callout (leased by engine-2) and the leased one.
+	diff(t, "claimable after the leases", ids(claim(t, s, Epoch.Add(2*time.Hour), "engine-3", 10)), []string{otherCallout.ID, leased.ID})
+	update(t, s, func(tx access.Tx) error { return tx.DropRequestWork(r.ID, nil, nil) }) // nothing to drop
+}

@@ -221,6 +221,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		AllowPrivate: cfg.CalloutAllowPrivate, Proxy: calloutProxy, Signing: signing,
 	})
 	svc.OnWork(eng.Wake)
+	svc.SetLocalEngine(eng) // callouts due at once go to this engine from the transaction that queues them
 	if signing != nil {
 		// Notify before serving, so that a SIGHUP never meets its default
 		// action: ending the process.
