@@ -439,11 +439,15 @@ var newerThanTheSDK = map[string]bool{
 	"subjectLifecycle":              true, // accessPackageSubject
 }
 
+// unknownProperties lists what the SDK kept aside as additional data.
+// OData annotations are not properties: "@odata.…" ones, and accessd's own
+// ("customExtensionId@accessd.displayName", the name of a callout's
+// extension), which clients that do not know them ignore.
 func unknownProperties(path string, model any) []string {
 	var out []string
 	if h, ok := model.(serialization.AdditionalDataHolder); ok {
 		for name := range h.GetAdditionalData() {
-			if !strings.HasPrefix(name, "@odata.") && !newerThanTheSDK[name] {
+			if !strings.HasPrefix(name, "@odata.") && !strings.Contains(name, "@accessd.") && !newerThanTheSDK[name] {
 				out = append(out, path+"."+name)
 			}
 		}
