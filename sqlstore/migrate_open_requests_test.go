@@ -12,6 +12,18 @@ import (
 	"github.com/accessd/accessd/sqlstore/storetest"
 )
 
+// storeAtVersion opens a new database on backend with the schema an older
+// accessd left: migrated up to version and no further.
+func storeAtVersion(t *testing.T, backend string, version int64) *sqlstore.Store {
+	t.Helper()
+	storetest.RequireBackend(t, backend)
+	s := storetest.OpenUnmigrated(t, storetest.DSN(t, backend), sqlstore.Options{})
+	if err := sqlstore.MigrateTo(context.Background(), s, version); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // Migration 00009 on a database that accessd before it wrote, with the one
 // kind of data that breaks the new rule: two open add requests of one
 // target and package (a request reprocessed after another was submitted).
@@ -20,12 +32,8 @@ import (
 func TestMigration00009OnAnOlderDatabase(t *testing.T) {
 	for _, backend := range storetest.Backends {
 		t.Run(backend, func(t *testing.T) {
-			storetest.RequireBackend(t, backend)
 			ctx := context.Background()
-			s := storetest.OpenUnmigrated(t, storetest.DSN(t, backend), sqlstore.Options{})
-			if err := sqlstore.MigrateTo(ctx, s, 8); err != nil {
-				t.Fatal(err)
-			}
+			s := storeAtVersion(t, backend, 8)
 			pol := accesstest.NewPolicy("pol-1", accesstest.NewAccessPackage("pkg-1", "cat-1"))
 			older := accesstest.NewRequest("req-older", pol, "u-1")
 			newer := accesstest.NewRequest("req-newer", pol, "u-1")
