@@ -88,15 +88,24 @@ var packageFieldsBeta = packageFieldsV1.with(map[string]wireField{
 	"modifiedBy":              {field: "ModifiedBy"},
 })
 
+// catalogBetaOf reads a catalog the caller may see, in beta's shape, for
+// an expanded accessPackageCatalog.
+func (s *Server) catalogBetaOf(r *http.Request, id string) (*catalogBeta, error) {
+	c, err := s.svc.Catalog(r.Context(), callerOf(r), id)
+	if err != nil {
+		return nil, err
+	}
+	cw := catalogToBeta(c)
+	return &cw, nil
+}
+
 func (s *Server) packageBeta(r *http.Request, p access.AccessPackage, expand expandSet) (accessPackageBeta, error) {
 	out := accessPackageToBeta(p)
 	if expand.has("accessPackageCatalog") {
-		c, err := s.svc.Catalog(r.Context(), callerOf(r), p.CatalogID)
-		if err != nil {
+		var err error
+		if out.AccessPackageCatalog, err = s.catalogBetaOf(r, p.CatalogID); err != nil {
 			return out, err
 		}
-		cw := catalogToBeta(c)
-		out.AccessPackageCatalog = &cw
 	}
 	if expand.has("accessPackageAssignmentPolicies") {
 		policies, err := s.packagePoliciesBeta(r, p.ID, expand["accessPackageAssignmentPolicies"])

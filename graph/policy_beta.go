@@ -810,12 +810,10 @@ func (s *Server) policyBeta(r *http.Request, p access.AssignmentPolicy, expand e
 		out.AccessPackage = &pw
 	}
 	if expand.has("accessPackageCatalog") {
-		c, err := s.svc.Catalog(r.Context(), callerOf(r), p.CatalogID)
-		if err != nil {
+		var err error
+		if out.AccessPackageCatalog, err = s.catalogBetaOf(r, p.CatalogID); err != nil {
 			return out, err
 		}
-		cw := catalogToBeta(c)
-		out.AccessPackageCatalog = &cw
 	}
 	if expand.has("customExtensionStageSettings") {
 		// v1.0's policy writes them; beta's have the same shape.
