@@ -42,7 +42,7 @@ func openPostgres(ctx context.Context, dsn string, opt Options) (*Store, error) 
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to PostgreSQL database %q on %s: %w", cfg.Database, cfg.Host, err)
 	}
-	return &Store{dialect: postgresDialect, write: db, read: db, pg: cfg, log: opt.Logger}, nil
+	return &Store{dialect: postgresDialect, write: db, read: db, pg: cfg, log: opt.Logger, cache: newSharedRowCache()}, nil
 }
 
 // orDefault is v, or def when v is zero.

@@ -81,7 +81,7 @@ type Store struct {
 	// directoryVersion moves on after every Update that wrote a user or a
 	// service principal (see DirectoryVersion).
 	directoryVersion atomic.Uint64
-	// cache keeps catalog rows in memory on SQLite (nouncache.go); nil on PostgreSQL.
+	// cache keeps catalog rows in memory (nouncache.go).
 	cache *rowCache
 	// turns lets an Update transaction that keeps losing races run alone:
 	// Update transactions hold it for reading, such a one for writing.

@@ -34,12 +34,14 @@ type tx struct {
 	// stored is what this transaction knows of the rows of the requests
 	// it read or wrote (see PutRequest).
 	stored map[string]storedRequest
-	// cache is the Store's row cache (nouncache.go), nil on PostgreSQL;
-	// cacheGen its generation when the transaction began; cacheWriter
-	// whether the transaction wrote rows it caches.
-	cache       *rowCache
-	cacheGen    uint64
-	cacheWriter bool
+	// cache is the Store's row cache (nouncache.go); cacheGen its
+	// generation when the transaction began (on PostgreSQL: when it was
+	// first needed, and cacheGenRead says whether that was yet);
+	// cacheWriter whether the transaction wrote rows it caches.
+	cache        *rowCache
+	cacheGen     uint64
+	cacheGenRead bool
+	cacheWriter  bool
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
