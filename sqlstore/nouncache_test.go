@@ -174,7 +174,9 @@ func TestPostgresCachedRowsFollowOtherReplicas(t *testing.T) {
 		t.Errorf("after the other replica's writes: %+v, want %+v", got, want)
 	}
 
-	mustUpdate(t, b, func(tx access.Tx) error { return sqlstore.Exec(tx, "DELETE FROM custom_extensions WHERE id = ?", ext.ID) })
+	mustUpdate(t, b, func(tx access.Tx) error {
+		return sqlstore.Exec(tx, "DELETE FROM custom_extensions WHERE id = ?", ext.ID)
+	})
 	err := a.Update(ctx, func(tx access.Tx) error { _, err := tx.CustomExtension(ext.ID); return err })
 	if !access.IsNotFound(err) {
 		t.Errorf("after the other replica deleted the extension: %v, want not found", err)
