@@ -506,6 +506,9 @@ func (s *Service) saveTransition(tx Tx, t Transition) (queued bool, err error) {
 	for _, w := range t.Work {
 		queued = queued || (w.LeaseOwner == "" && !w.DueAt.After(soon))
 	}
+	if queued {
+		tx.AnnounceWork()
+	}
 	if len(t.History) > 0 {
 		return queued, tx.AddHistory(t.History...)
 	}

@@ -162,6 +162,10 @@ type Tx interface {
 	// AddWork queues work; each becomes claimable at its DueAt (or, added
 	// with a lease, once the lease has run out). Several go in one statement.
 	AddWork(ws ...Work) error
+	// AnnounceWork asks the store to tell other processes serving it, once
+	// the transaction commits, that work they may claim is due. Work due
+	// later needs no word: every engine looks at the queue at its next poll.
+	AnnounceWork()
 	// ClaimWork leases up to limit items due at now that no live lease holds,
 	// oldest due first, until leaseUntil.
 	ClaimWork(now time.Time, owner string, leaseUntil time.Time, limit int) ([]Work, error)

@@ -575,22 +575,32 @@ func TestPostgresWorkNotifications(t *testing.T) {
 	}
 	const quiet, deadline = 300 * time.Millisecond, 5 * time.Second
 
-	// Nothing for a transaction that queues no work, rolls back, or works on another schema.
+	announced := func(w access.Work) func(tx access.Tx) error {
+		return func(tx access.Tx) error { tx.AnnounceWork(); return tx.AddWork(w) }
+	}
+
+	// Nothing for a transaction that queues no work, queues work without
+	// announcing it, rolls back, or works on another schema.
 	if err := update(func(tx access.Tx) error { return tx.PutSetting("x", "y") }); err != nil {
 		t.Fatal(err)
 	}
 	rollback := errors.New("roll back")
-	if err := update(func(tx access.Tx) error { return errors.Join(tx.AddWork(work("w-rolled-back")), rollback) }); !errors.Is(err, rollback) {
+	if err := update(func(tx access.Tx) error { return tx.AddWork(work("w-unannounced")) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.Update(ctx, func(tx access.Tx) error { return tx.AddWork(work("w-other")) }); err != nil {
+	if err := update(func(tx access.Tx) error { return errors.Join(announced(work("w-rolled-back"))(tx), rollback) }); !errors.Is(err, rollback) {
+		t.Fatal(err)
+	}
+	if err := other.Update(ctx, announced(work("w-other"))); err != nil {
 		t.Fatal(err)
 	}
 	expectSilence(t, ch, quiet, "no work queued in this schema")
 
 	// Work queued by another replica, or rescheduled, is heard of.
 	start := time.Now()
-	if err := update(func(tx access.Tx) error { return errors.Join(tx.AddWork(work("w-1")), tx.AddWork(work("w-2"))) }); err != nil {
+	if err := update(func(tx access.Tx) error {
+		return errors.Join(announced(work("w-1"))(tx), announced(work("w-2"))(tx))
+	}); err != nil {
 		t.Fatal(err)
 	}
 	expectSignal(t, ch, deadline, "work added")
@@ -611,7 +621,7 @@ func TestPostgresWorkNotifications(t *testing.T) {
 	if sqlstore.ListenerPID(listener) == pid {
 		t.Errorf("the listener did not connect again")
 	}
-	if err := update(func(tx access.Tx) error { return tx.AddWork(work("w-3")) }); err != nil {
+	if err := update(announced(work("w-3"))); err != nil {
 		t.Fatal(err)
 	}
 	expectSignal(t, ch, deadline, "work added after connecting again")

@@ -25,7 +25,7 @@ type tx struct {
 	// lost is the first error that said the transaction lost a race with
 	// another: Update runs it again, whatever fn made of the error.
 	lost error
-	// queuedWork is set when the transaction added or rescheduled work, so
+	// queuedWork is set when the transaction announced or rescheduled work, so
 	// that other replicas hear of it when it commits (dialect.notifyWork).
 	queuedWork bool
 	// directoryChanged is set when the transaction wrote or deleted a user

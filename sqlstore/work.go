@@ -19,8 +19,7 @@ import (
 // AddWork inserts w; an id used before is a conflict. Every field of a
 // Work is a column of its own (migration 00010): no document to encode.
 //
-// Work added with a lease (LeaseOwner) is already in its owner's hands:
-// nobody else needs to hear of it.
+// Other replicas hear of it only through AnnounceWork.
 func (t *tx) AddWork(ws ...access.Work) error {
 	if len(ws) == 0 {
 		return nil
@@ -30,7 +29,6 @@ func (t *tx) AddWork(ws ...access.Work) error {
 	q.WriteString(`INSERT INTO work (id, kind, request_id, assignment_id, due_us, attempt, lease_owner, lease_until_us,
 stage, instance_id, approval_step_id, extension_id, request_state, request_status) VALUES `)
 	args := make([]any, 0, columns*len(ws))
-	unleased := false
 	for i, w := range ws {
 		if i > 0 {
 			q.WriteString(", ")
@@ -39,16 +37,16 @@ stage, instance_id, approval_step_id, extension_id, request_state, request_statu
 		var owner, until any
 		if w.LeaseOwner != "" {
 			owner, until = w.LeaseOwner, w.LeaseUntil.UnixMicro()
-		} else {
-			unleased = true
 		}
 		args = append(args, w.ID, string(w.Kind), w.RequestID, w.AssignmentID, w.DueAt.UnixMicro(), w.Attempt,
 			owner, until, string(w.Stage), w.InstanceID, w.ApprovalStepID, w.ExtensionID, string(w.RequestState), w.RequestStatus)
 	}
 	_, err := t.exec(q.String(), args...)
-	t.queuedWork = t.queuedWork || (err == nil && unleased)
 	return err
 }
+
+// AnnounceWork has the commit NOTIFY the other replicas (dialect.notifyWork).
+func (t *tx) AnnounceWork() { t.queuedWork = true }
 
 const selectWork = `SELECT id, kind, request_id, assignment_id, due_us, attempt,
 stage, instance_id, approval_step_id, extension_id, request_state, request_status FROM work`
