@@ -109,9 +109,9 @@ func (s *Service) RemoveFinishedWork(ctx context.Context) error {
 // beginCallout would: the instance is recorded as sent, with its history
 // entry, in the request the transition stores. A callout whose payload
 // needs an assignment the transition does not carry is left to the claim.
-func (s *Service) beginAtEnqueue(et *engineTx, t *Transition) {
+func (s *Service) beginAtEnqueue(et *engineTx, t *Transition) error {
 	if s.local == nil {
-		return
+		return nil
 	}
 	now := s.clock.Now()
 	env := s.env(systemActor)
@@ -145,7 +145,11 @@ func (s *Service) beginAtEnqueue(et *engineTx, t *Transition) {
 	for _, c := range et.handed[first:] {
 		r := t.Request
 		c.Plan.payload.Request = &r
+		if err := s.readNounsAtBegin(et, c.Plan); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // enqueuedPayloadAssignment is the assignment a callout's payload shows

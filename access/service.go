@@ -14,7 +14,10 @@ type Service struct {
 	ids    IDSource
 	onWork func()
 
-	recordCallouts   bool
+	recordCallouts bool
+	// nounsAtBegin is set when the store writes in parallel: a callout's
+	// package, catalog and policy are read as it is begun (ParallelWriter).
+	nounsAtBegin     bool
 	local            LocalEngine // hands callouts over at enqueue (handoff.go)
 	provisioner      Provisioner
 	deliveryRetryFor time.Duration
@@ -27,7 +30,8 @@ type Service struct {
 // NewService wires the use cases to a store, a clock and an id source. It
 // provisions access in its own directory until SetProvisioner says otherwise.
 func NewService(store Store, clock Clock, ids IDSource) *Service {
-	return &Service{store: store, clock: clock, ids: ids,
+	pw, ok := store.(ParallelWriter)
+	return &Service{store: store, clock: clock, ids: ids, nounsAtBegin: ok && pw.WritesInParallel(),
 		provisioner: DirectoryProvisioner{Clock: clock, IDs: ids}, deliveryRetryFor: DefaultDeliveryRetryFor}
 }
 

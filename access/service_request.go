@@ -471,7 +471,9 @@ func snapshotOf(tx Tx, p AssignmentPolicy, approvalRequired bool) (PolicySnapsho
 // second), and what was handed to the local engine needs no wake-up.
 func (s *Service) saveTransition(tx Tx, t Transition) (queued bool, err error) {
 	if et, ok := tx.(*engineTx); ok {
-		s.beginAtEnqueue(et, &t)
+		if err := s.beginAtEnqueue(et, &t); err != nil {
+			return false, err
+		}
 		et.answered = append(et.answered, t.EndedCallouts...)
 	}
 	r := t.Request

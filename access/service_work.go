@@ -256,8 +256,9 @@ type CalloutPlan struct {
 
 	// payload is what the body describes, as the transaction that began the
 	// callout saw it; the access package, catalog and policy are added when
-	// the body is built.
-	payload *CalloutContext
+	// the body is built, unless nounsRead says they were read as it began.
+	payload   *CalloutContext
+	nounsRead bool
 }
 
 // BeginCallout records the callout instance as sent, in the same transaction
@@ -286,6 +287,12 @@ func (s *Service) CalloutBody(ctx context.Context, plan *CalloutPlan) error {
 		return nil
 	}
 	c := *plan.payload
+	if plan.nounsRead {
+		c.Extension = plan.Extension
+		var err error
+		plan.Body, err = c.MarshalPayload()
+		return err
+	}
 	gone := false
 	err := s.view(ctx, func(tx Tx) error {
 		if plan.Extension.ID == "" { // handed over at enqueue: the extension is read here
@@ -453,9 +460,36 @@ func (s *Service) beginCallout(tx Tx, w Work) (CalloutPlan, error) {
 			c.Assignment = &a
 		}
 		plan.payload = &c
-		return nil
+		return s.readNounsAtBegin(tx, &plan)
 	}()
 	return plan, err
+}
+
+// readNounsAtBegin reads what the body of a callout being begun shows, in
+// the transaction that begins it, where the store writes in parallel
+// (ParallelWriter). What it cannot find is left for CalloutBody, which
+// knows what to do when the extension or the package is gone.
+func (s *Service) readNounsAtBegin(tx Tx, plan *CalloutPlan) error {
+	if !s.nounsAtBegin || plan.payload == nil {
+		return nil
+	}
+	x := plan.Extension
+	if x.ID == "" {
+		var err error
+		if x, err = tx.CustomExtension(plan.Work.ExtensionID); IsNotFound(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	c := *plan.payload
+	if err := s.loadPayloadNouns(tx, &c); IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	plan.Extension, plan.payload, plan.nounsRead = x, &c, true
+	return nil
 }
 
 func findCallout(cs []CalloutInstance, id string) (CalloutInstance, int, bool) {

@@ -476,3 +476,8 @@ func (s *Store) Close() error {
 	}
 	return errors.Join(s.read.Close(), s.write.Close(), checkpoint)
 }
+
+// WritesInParallel says whether Update transactions run side by side
+// (PostgreSQL) rather than one after another (SQLite): see
+// access.ParallelWriter.
+func (s *Store) WritesInParallel() bool { return s.pg != nil }
