@@ -1141,3 +1141,24 @@ func TestServiceSubjectsSeeChanges(t *testing.T) {
 		}
 	}
 }
+
+// An extension that an open request's policy snapshot binds cannot be
+// deleted, even once no policy binds it any more; once the request has
+// ended, it can.
+func TestServiceExtensionReferencedByOpenRequest(t *testing.T) {
+	e := newEnv(t)
+	e.base(t)
+	pol := newPolicy("pol1", "pkg1")
+	pol.ExtensionBindings = []access.ExtensionBinding{{Stage: access.StageRequestCreated, CustomExtensionID: "xreq"}}
+	pol = must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, pol))
+	must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("bob")))
+	r := must[access.Request](t)(e.svc.SubmitRequest(e.ctx, admin, access.RequestInput{
+		Type: access.RequestAdminAdd, AccessPackageID: "pkg1", PolicyID: "pol1", TargetID: "bob"}))
+	unbound := pol
+	unbound.ExtensionBindings = nil
+	must[access.AssignmentPolicy](t)(e.svc.ReplaceAssignmentPolicy(e.ctx, admin, pol.ID, unbound))
+
+	wantKind(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat1", "xreq"), access.KindConflict, "1 open request")
+	noErr(t, e.svc.CancelRequest(e.ctx, admin, r.ID, nil))
+	noErr(t, e.svc.DeleteCustomExtension(e.ctx, admin, "cat1", "xreq"))
+}

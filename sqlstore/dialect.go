@@ -90,6 +90,9 @@ type dialect struct {
 	// compares what it finds. Paths are field names from access.FieldsOf,
 	// never a client's text.
 	//
+	// jsonArrayHas is a condition true when the JSON array of strings in
+	// column holds the statement's next argument.
+	jsonArrayHas func(column string) string
 	// jsonText is the text at a path of doc (NULL where there is none).
 	jsonText func(path []string) string
 	// jsonBool is the boolean at a path of doc.
@@ -126,8 +129,11 @@ var sqliteDialect = dialect{
 	lockQuery:   nil,
 	viewTx:      &sql.TxOptions{ReadOnly: true},
 	notifyWork:  "",
-	jsonText:    func(path []string) string { return "json_extract(doc, '$." + strings.Join(path, ".") + "')" },
-	jsonBool:    func(path []string) string { return "json_extract(doc, '$." + strings.Join(path, ".") + "')" }, // 1 or 0
+	jsonArrayHas: func(column string) string {
+		return "EXISTS (SELECT 1 FROM json_each(" + column + ") WHERE json_each.value = ?)"
+	},
+	jsonText: func(path []string) string { return "json_extract(doc, '$." + strings.Join(path, ".") + "')" },
+	jsonBool: func(path []string) string { return "json_extract(doc, '$." + strings.Join(path, ".") + "')" }, // 1 or 0
 	microsOf: func(text string) string {
 		return "CAST(round(unixepoch(" + text + ", 'subsec') * 1000000) AS INTEGER)"
 	},
@@ -169,13 +175,14 @@ var postgresDialect = dialect{
 		code := pgCode(err)
 		return code == pgSerializationFailure || code == pgDeadlockDetected
 	},
-	updateTx:   &sql.TxOptions{Isolation: sql.LevelReadCommitted},
-	rowLock:    " FOR NO KEY UPDATE",
-	lockQuery:  advisoryLocks,
-	viewTx:     &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
-	notifyWork: "SELECT pg_notify('" + workChannel + "', current_schema())",
-	jsonText:   func(path []string) string { return "(doc::jsonb #>> '{" + strings.Join(path, ",") + "}')" },
-	jsonBool:   func(path []string) string { return "((doc::jsonb #>> '{" + strings.Join(path, ",") + "}')::boolean)" },
+	updateTx:     &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	rowLock:      " FOR NO KEY UPDATE",
+	lockQuery:    advisoryLocks,
+	viewTx:       &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	notifyWork:   "SELECT pg_notify('" + workChannel + "', current_schema())",
+	jsonArrayHas: func(column string) string { return column + "::jsonb @> jsonb_build_array(CAST(? AS TEXT))" },
+	jsonText:     func(path []string) string { return "(doc::jsonb #>> '{" + strings.Join(path, ",") + "}')" },
+	jsonBool:     func(path []string) string { return "((doc::jsonb #>> '{" + strings.Join(path, ",") + "}')::boolean)" },
 	microsOf: func(text string) string {
 		return "(round(extract(epoch from (" + text + ")::timestamptz) * 1000000))::bigint"
 	},

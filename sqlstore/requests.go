@@ -7,13 +7,14 @@ import (
 	"strings"
 
 	"github.com/accessd/accessd/access"
+	json "github.com/segmentio/encoding/json"
 )
 
 var (
 	upsertRequest = upsert("requests", "id", "request_type", "state", "target_id", "access_package_id", "policy_id",
-		"assignment_id", "catalog_id", "is_open", "created_us", "doc")
+		"assignment_id", "catalog_id", "is_open", "created_us", "extension_refs", "doc")
 	insertRequest = "INSERT INTO requests (id, request_type, state, target_id, access_package_id, policy_id, " +
-		"assignment_id, catalog_id, is_open, created_us, doc) VALUES (" + marks(11) + ")"
+		"assignment_id, catalog_id, is_open, created_us, extension_refs, doc) VALUES (" + marks(12) + ")"
 	upsertAssignment = upsert("assignments", "id", "target_id", "access_package_id", "policy_id", "catalog_id", "state", "created_us", "doc")
 )
 
@@ -73,22 +74,31 @@ func approversKey(r access.Request) string {
 	return strings.Join(all, " ") + "|" + strings.Join(pending, " ")
 }
 
-// refsKey names the set of reference rows a request should have.
+// refsKey is the request's extension_refs column: the JSON array of the
+// extensions its snapshot binds while it is open (migration 00013), [] once
+// it is final.
 func refsKey(r access.Request) string {
-	if r.State.IsFinal() {
-		return ""
+	refs := []string{}
+	if !r.State.IsFinal() {
+		refs = boundExtensions(r.Policy)
 	}
-	return strings.Join(boundExtensions(r.Policy), " ")
+	if len(refs) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(refs)
+	if err != nil { // cannot happen: strings always encode
+		panic(err)
+	}
+	return string(b)
 }
 
-// PutRequest also keeps the request's extension references: one row per
-// extension its snapshot binds while it is open, none once it is final.
+// PutRequest also keeps the request's extension references, the
+// extension_refs column (refsKey).
 //
 // A request is written about six times in its life, and only its state,
 // assignment and document change after it is made. When this transaction
 // read the request, PutRequest updates just the columns that changed, so
-// SQLite leaves the indexes on the others alone, and rewrites the reference
-// rows only when the set changes.
+// SQLite leaves the indexes on the others alone.
 func (t *tx) PutRequest(r access.Request) error {
 	doc, err := t.encode(r)
 	if err != nil {
@@ -100,7 +110,7 @@ func (t *tx) PutRequest(r access.Request) error {
 		err = t.updateRequest(r, was, open, doc)
 	} else {
 		_, err = t.exec(upsertRequest, r.ID, string(r.Type), string(r.State), r.Target.ID, r.AccessPackageID, r.PolicyID,
-			r.AssignmentID, r.CatalogID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc)
+			r.AssignmentID, r.CatalogID, sqlBool(open), r.CreatedDateTime.UnixMicro(), refsKey(r), doc)
 	}
 	if e := (*access.Error)(nil); errors.As(err, &e) && e.Kind == access.KindConflict {
 		// The only unique constraint a request's row can break besides its
@@ -111,11 +121,6 @@ func (t *tx) PutRequest(r access.Request) error {
 	if err != nil {
 		return err
 	}
-	if !known || was.refs != refsKey(r) {
-		if err := t.putRequestRefs(r, open); err != nil {
-			return err
-		}
-	}
 	if (!known && len(r.Approval) > 0) || (known && was.approvers != approversKey(r)) {
 		if err := t.putRequestApprovers(r); err != nil {
 			return err
@@ -125,9 +130,8 @@ func (t *tx) PutRequest(r access.Request) error {
 	return nil
 }
 
-// AddRequest writes a new request in as few statements as it takes: its
-// row, and its extension references in one more; there is nothing of it
-// to replace.
+// AddRequest writes a new request in one statement (and its approvers'
+// rows, if it has any yet): there is nothing of it to replace.
 func (t *tx) AddRequest(r access.Request) error {
 	doc, err := t.encode(r)
 	if err != nil {
@@ -135,19 +139,9 @@ func (t *tx) AddRequest(r access.Request) error {
 	}
 	open := !r.State.IsFinal()
 	_, err = t.exec(insertRequest, r.ID, string(r.Type), string(r.State), r.Target.ID, r.AccessPackageID, r.PolicyID,
-		r.AssignmentID, r.CatalogID, sqlBool(open), r.CreatedDateTime.UnixMicro(), doc)
+		r.AssignmentID, r.CatalogID, sqlBool(open), r.CreatedDateTime.UnixMicro(), refsKey(r), doc)
 	if err != nil {
 		return err
-	}
-	if exts := boundExtensions(r.Policy); open && len(exts) > 0 {
-		args := make([]any, 0, 2*len(exts))
-		values := make([]string, len(exts))
-		for i, extensionID := range exts {
-			args, values[i] = append(args, r.ID, extensionID), "(?, ?)"
-		}
-		if _, err := t.exec("INSERT INTO request_extension_refs (request_id, extension_id) VALUES "+strings.Join(values, ", "), args...); err != nil {
-			return err
-		}
 	}
 	if len(r.Approval) > 0 {
 		if err := t.putRequestApprovers(r); err != nil {
@@ -168,28 +162,15 @@ func (t *tx) updateRequest(r access.Request, was storedRequest, open bool, doc s
 	if open != was.open {
 		query, args = query+", is_open = ?", append(args, sqlBool(open))
 	}
+	if refs := refsKey(r); refs != was.refs {
+		query, args = query+", extension_refs = ?", append(args, refs)
+	}
 	n, err := t.execCount(query+" WHERE id = ?", append(args, r.ID)...)
 	if err != nil {
 		return err
 	}
 	if n != 1 { // cannot happen: DeleteRequest forgets what this transaction saw
 		return access.Internal(fmt.Errorf("request %s was not stored: no row has its id", r.ID))
-	}
-	return nil
-}
-
-func (t *tx) putRequestRefs(r access.Request, open bool) error {
-	if _, err := t.exec("DELETE FROM request_extension_refs WHERE request_id = ?", r.ID); err != nil {
-		return err
-	}
-	if !open {
-		return nil
-	}
-	for _, extensionID := range boundExtensions(r.Policy) {
-		if _, err := t.exec("INSERT INTO request_extension_refs (request_id, extension_id) VALUES (?, ?)",
-			r.ID, extensionID); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -233,9 +214,6 @@ func sqlBool(b bool) int {
 // through the request. Its work is the Service's to drop.
 func (t *tx) DeleteRequest(id string) error {
 	delete(t.stored, id)
-	if _, err := t.exec("DELETE FROM request_extension_refs WHERE request_id = ?", id); err != nil {
-		return err
-	}
 	if _, err := t.exec("DELETE FROM request_approvers WHERE request_id = ?", id); err != nil {
 		return err
 	}
@@ -253,10 +231,11 @@ func (t *tx) CountOpenRequests(f access.RequestFilter) (int, error) {
 	return t.countWhere("requests", c)
 }
 
-// CountOpenRequestsReferencing needs no join: a request has reference rows
-// only while it is open, and at most one per extension.
+// CountOpenRequestsReferencing reads every open request: deleting an
+// extension is rare, and keeping an index of references for it cost every
+// request two statements (migration 00013).
 func (t *tx) CountOpenRequestsReferencing(extensionID string) (int, error) {
-	return t.count("SELECT COUNT(*) FROM request_extension_refs WHERE extension_id = ?", extensionID)
+	return t.count("SELECT COUNT(*) FROM requests WHERE is_open <> 0 AND "+t.dialect.jsonArrayHas("extension_refs"), extensionID)
 }
 
 // Assignment, in an Update transaction, locks the assignment's row until

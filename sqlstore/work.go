@@ -299,7 +299,7 @@ func (t *tx) PruneCalloutAttempts(extensionID string, keep int) error {
 // resetTables is every table ResetData empties: all but signing_keys,
 // settings and goose's own, each before any table its foreign keys name.
 var resetTables = []string{
-	"request_extension_refs", "request_approvers", "requests", "history", "work", "callout_attempts", "assignments",
+	"request_approvers", "requests", "history", "work", "callout_attempts", "assignments",
 	"policy_extension_bindings", "assignment_policies", "custom_extensions", "package_incompatibilities", "access_packages",
 	"resources", "resource_requests", "app_role_assignments", "role_assignments", "catalogs",
 	"group_relations", "groups", "users", "service_principals",
