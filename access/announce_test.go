@@ -48,6 +48,30 @@ func (h *handingEngine) TakeFinished() []string      { return nil }
 func (h *handingEngine) ReturnFinished(ids []string) {}
 func (h *handingEngine) Answered(instances []string) {}
 
+// newEnvOn is newEnv with the Service on svcStore, which wraps inner.
+func newEnvOn(t *testing.T, inner *sqlstore.Store, svcStore access.Store) *env {
+	t.Helper()
+	e := &env{store: inner, clock: &stepClock{t: t0}, ids: &seqIDs{}, ctx: context.Background()}
+	e.svc = access.NewService(svcStore, e.clock, e.ids)
+	return e
+}
+
+// submitToCallout makes base's world with policy pol1 binding xreq at
+// assignmentRequestCreated and user bob, calls before, and submits an
+// admin's request for bob: its callout is due at once.
+func (e *env) submitToCallout(t *testing.T, before func()) access.Request {
+	t.Helper()
+	e.base(t)
+	pol := newPolicy("pol1", "pkg1")
+	pol.ExtensionBindings = []access.ExtensionBinding{{Stage: access.StageRequestCreated, CustomExtensionID: "xreq"}}
+	must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, pol))
+	must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("bob")))
+	before()
+	app := access.Caller{ObjectID: "app", IsApp: true, DisplayName: "Admin app", Roles: access.WriteEntitlements}
+	return must[access.Request](t)(e.svc.SubmitRequest(e.ctx, app, access.RequestInput{
+		Type: access.RequestAdminAdd, AccessPackageID: "pkg1", PolicyID: "pol1", TargetID: "bob"}))
+}
+
 // A submission announces its work only when some of it is due now and
 // nobody holds it: a callout without a local engine to take it. A callout
 // handed to the local engine and a callback deadline an hour away wake
@@ -64,21 +88,12 @@ func TestSubmissionAnnouncesOnlyWorkDueNowAndUnheld(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &announcingStore{Store: storetest.OpenStore(t, storetest.Backend(), sqlstore.Options{})}
-			e := &env{store: st.Store, clock: &stepClock{t: t0}, ids: &seqIDs{}, ctx: context.Background()}
-			e.svc = access.NewService(st, e.clock, e.ids)
-			e.base(t)
-			pol := newPolicy("pol1", "pkg1")
-			pol.ExtensionBindings = []access.ExtensionBinding{{Stage: access.StageRequestCreated, CustomExtensionID: "xreq"}}
-			must[access.AssignmentPolicy](t)(e.svc.CreateAssignmentPolicy(e.ctx, admin, pol))
-			must[access.User](t)(e.svc.CreateUser(e.ctx, newUser("bob")))
+			e := newEnvOn(t, st.Store, st)
 			engine := &handingEngine{}
 			if tc.localEngine {
 				e.svc.SetLocalEngine(engine)
 			}
-			st.announced = 0
-			app := access.Caller{ObjectID: "app", IsApp: true, DisplayName: "Admin app", Roles: access.WriteEntitlements}
-			must[access.Request](t)(e.svc.SubmitRequest(e.ctx, app, access.RequestInput{
-				Type: access.RequestAdminAdd, AccessPackageID: "pkg1", PolicyID: "pol1", TargetID: "bob"}))
+			e.submitToCallout(t, func() { st.announced = 0 })
 			if st.announced != tc.wantAnnounced || len(engine.handed) != tc.wantHanded {
 				t.Errorf("%d transactions announced work and %d callouts were handed over; want %d and %d",
 					st.announced, len(engine.handed), tc.wantAnnounced, tc.wantHanded)

@@ -90,3 +90,14 @@ func MigrateTo(ctx context.Context, s *Store, version int64) error {
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// MigrateDownTo rolls s's schema back to version, as an operator going back
+// to an older accessd would.
+func MigrateDownTo(ctx context.Context, s *Store, version int64) error {
+	p, err := s.migrationProvider(s.write)
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
+}

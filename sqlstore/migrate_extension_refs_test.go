@@ -107,3 +107,38 @@ func TestMigration00013MovesExtensionReferences(t *testing.T) {
 		})
 	}
 }
+
+// This round's migrations roll back and apply again on a database in use:
+// an open request's extension references go back into rows and return to
+// the column, and the cache's generation row and triggers come back.
+func TestMigrations00012And00013RollBackAndApplyAgain(t *testing.T) {
+	for _, backend := range storetest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			s := storetest.OpenStore(t, backend, sqlstore.Options{})
+			pol := accesstest.NewFullPolicy("pol-1", accesstest.NewAccessPackage("pkg-1", "cat-1"), "approver", "ext-1")
+			open := accesstest.NewRequest("req-open", pol, "u-1")
+			if err := s.Update(ctx, func(tx access.Tx) error { return tx.AddRequest(open) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := sqlstore.MigrateDownTo(ctx, s, 11); err != nil {
+				t.Fatalf("rolling back to 11: %v", err)
+			}
+			rows, err := sqlstore.Strings(s, "SELECT request_id || ' ' || extension_id FROM request_extension_refs")
+			if err != nil || !slices.Equal(rows, []string{"req-open ext-1"}) {
+				t.Errorf("reference rows after rolling back: %v (%v), want [req-open ext-1]", rows, err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatalf("applying again: %v", err)
+			}
+			var n int
+			if err := s.View(ctx, func(tx access.Tx) error {
+				var err error
+				n, err = tx.CountOpenRequestsReferencing("ext-1")
+				return err
+			}); err != nil || n != 1 {
+				t.Errorf("open requests referencing ext-1 after applying again: %d (%v), want 1", n, err)
+			}
+		})
+	}
+}

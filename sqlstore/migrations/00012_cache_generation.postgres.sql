@@ -4,7 +4,8 @@
 -- adds one to cache_generation.n in the same transaction, and a replica
 -- uses what it cached only while the number it reads is the one the rows
 -- were read with. Row triggers (not statement triggers), so that a DELETE
--- or UPDATE that matched nothing leaves the caches alone.
+-- or UPDATE that matched nothing leaves the caches alone; TRUNCATE, which
+-- fires no row trigger, has a statement trigger of its own.
 
 -- +goose Up
 CREATE TABLE cache_generation (
@@ -22,43 +23,23 @@ END
 $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER catalogs_cache_generation AFTER INSERT OR UPDATE OR DELETE ON catalogs
-    FOR EACH ROW EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER catalogs_cache_generation_truncate AFTER TRUNCATE ON catalogs
-    FOR EACH STATEMENT EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER access_packages_cache_generation AFTER INSERT OR UPDATE OR DELETE ON access_packages
-    FOR EACH ROW EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER access_packages_cache_generation_truncate AFTER TRUNCATE ON access_packages
-    FOR EACH STATEMENT EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER assignment_policies_cache_generation AFTER INSERT OR UPDATE OR DELETE ON assignment_policies
-    FOR EACH ROW EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER assignment_policies_cache_generation_truncate AFTER TRUNCATE ON assignment_policies
-    FOR EACH STATEMENT EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER custom_extensions_cache_generation AFTER INSERT OR UPDATE OR DELETE ON custom_extensions
-    FOR EACH ROW EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER custom_extensions_cache_generation_truncate AFTER TRUNCATE ON custom_extensions
-    FOR EACH STATEMENT EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER package_incompatibilities_cache_generation AFTER INSERT OR UPDATE OR DELETE ON package_incompatibilities
-    FOR EACH ROW EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER package_incompatibilities_cache_generation_truncate AFTER TRUNCATE ON package_incompatibilities
-    FOR EACH STATEMENT EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER policy_extension_bindings_cache_generation AFTER INSERT OR UPDATE OR DELETE ON policy_extension_bindings
-    FOR EACH ROW EXECUTE FUNCTION accessd_cache_generation_bump();
-CREATE TRIGGER policy_extension_bindings_cache_generation_truncate AFTER TRUNCATE ON policy_extension_bindings
-    FOR EACH STATEMENT EXECUTE FUNCTION accessd_cache_generation_bump();
+-- +goose StatementBegin
+DO $$
+DECLARE
+    t TEXT;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['catalogs', 'access_packages', 'assignment_policies', 'custom_extensions',
+                             'package_incompatibilities', 'policy_extension_bindings'] LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I
+                        FOR EACH ROW EXECUTE FUNCTION accessd_cache_generation_bump()', t || '_cache_generation', t);
+        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I
+                        FOR EACH STATEMENT EXECUTE FUNCTION accessd_cache_generation_bump()', t || '_cache_generation_truncate', t);
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
 
 -- +goose Down
-DROP TRIGGER catalogs_cache_generation ON catalogs;
-DROP TRIGGER catalogs_cache_generation_truncate ON catalogs;
-DROP TRIGGER access_packages_cache_generation ON access_packages;
-DROP TRIGGER access_packages_cache_generation_truncate ON access_packages;
-DROP TRIGGER assignment_policies_cache_generation ON assignment_policies;
-DROP TRIGGER assignment_policies_cache_generation_truncate ON assignment_policies;
-DROP TRIGGER custom_extensions_cache_generation ON custom_extensions;
-DROP TRIGGER custom_extensions_cache_generation_truncate ON custom_extensions;
-DROP TRIGGER package_incompatibilities_cache_generation ON package_incompatibilities;
-DROP TRIGGER package_incompatibilities_cache_generation_truncate ON package_incompatibilities;
-DROP TRIGGER policy_extension_bindings_cache_generation ON policy_extension_bindings;
-DROP TRIGGER policy_extension_bindings_cache_generation_truncate ON policy_extension_bindings;
-DROP FUNCTION accessd_cache_generation_bump();
+-- Dropping the function drops the triggers that call it.
+DROP FUNCTION accessd_cache_generation_bump() CASCADE;
 DROP TABLE cache_generation;
