@@ -32,7 +32,7 @@ func benchCheckSettings(b *testing.B, s *Store, want int64) {
 	var got int64
 	err := s.View(context.Background(), func(atx access.Tx) error {
 		t := atx.(*tx)
-		return t.sql.QueryRowContext(t.ctx, "SELECT count(*) FROM settings WHERE name LIKE '"+benchUpdatePrefix+"%'").Scan(&got)
+		return t.queryRow("SELECT count(*) FROM settings WHERE name LIKE '" + benchUpdatePrefix + "%'").Scan(&got)
 	})
 	if err != nil {
 		b.Fatal(err)

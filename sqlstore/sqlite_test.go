@@ -318,3 +318,33 @@ func TestCheckpointsRunOffTheWriter(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A View that reads only rows the cache holds begins no SQLite transaction
+// (a callout's body is built so); one that runs a statement does.
+func TestViewOfCachedRowsBeginsNoTransaction(t *testing.T) {
+	s := openTemp(t, Options{})
+	ctx := context.Background()
+	if err := s.Update(ctx, func(atx access.Tx) error {
+		return atx.PutCatalog(access.Catalog{ID: "cat-1", DisplayName: "Sales"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	began := func(read func(access.Tx) error) bool {
+		t.Helper()
+		var inner *tx
+		if err := s.View(ctx, func(atx access.Tx) error { inner = atx.(*tx); return read(atx) }); err != nil {
+			t.Fatal(err)
+		}
+		return inner.sql != nil
+	}
+	catalog := func(atx access.Tx) error { _, err := atx.Catalog("cat-1"); return err }
+	if !began(catalog) {
+		t.Error("the first read of the catalog, which fills the cache, began no transaction")
+	}
+	if began(catalog) {
+		t.Error("a read of the cached catalog began a transaction")
+	}
+	if !began(func(atx access.Tx) error { _, _, err := atx.Setting("none"); return err }) {
+		t.Error("a read of a setting began no transaction")
+	}
+}

@@ -354,12 +354,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 // a View's. lost is not nil when the transaction lost a race and may be run
 // again; err is then what fn or the commit said.
 func (s *Store) runOnce(ctx context.Context, write bool, fn func(access.Tx) error) (err, lost error) {
-	db, opts := s.read, s.dialect.viewTx
-	if write {
-		db, opts = s.write, s.dialect.updateTx
+	if !write {
+		return s.runView(ctx, fn)
 	}
 	gen := s.cache.generation() // before the transaction's snapshot
-	sqlTx, err := db.BeginTx(ctx, opts)
+	sqlTx, err := s.write.BeginTx(ctx, s.dialect.updateTx)
 	if err != nil {
 		return access.Internal(fmt.Errorf("begin transaction: %w", err)), nil
 	}
@@ -391,6 +390,43 @@ func (s *Store) runOnce(ctx context.Context, write bool, fn func(access.Tx) erro
 		if s.dialect.isRetryable(err) {
 			return access.Internal(fmt.Errorf("commit: %w", err)), err
 		}
+		return access.Internal(fmt.Errorf("commit: %w", err)), nil
+	}
+	return nil, nil
+}
+
+// runView runs fn in a read-only transaction that begins with fn's first
+// statement: on SQLite a View that reads only cached rows (a callout's
+// body) needs none. Both engines take a read transaction's snapshot at its
+// first statement anyway, so beginning later changes nothing it sees; the
+// cache's generation is read before, as for any transaction.
+func (s *Store) runView(ctx context.Context, fn func(access.Tx) error) (err, lost error) {
+	t := s.newTx(ctx, nil, s.cache.generation(), false)
+	t.begin = func() (*sql.Tx, error) {
+		sqlTx, err := s.read.BeginTx(ctx, s.dialect.viewTx)
+		if err != nil {
+			return nil, access.Internal(fmt.Errorf("begin transaction: %w", err))
+		}
+		return sqlTx, nil
+	}
+	committed := false
+	defer func() {
+		t.over = true
+		if t.sql != nil && !committed {
+			if err := t.sql.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+				s.log.Error("rolling back a transaction failed", "err", err)
+			}
+		}
+	}()
+	defer t.ended()
+	if err := fn(t); err != nil || t.lost != nil {
+		return err, t.lost
+	}
+	if t.sql == nil {
+		return nil, nil
+	}
+	committed = true
+	if err := t.sql.Commit(); err != nil {
 		return access.Internal(fmt.Errorf("commit: %w", err)), nil
 	}
 	return nil, nil

@@ -14,8 +14,13 @@ import (
 // tx is an access.Tx on one database/sql transaction. Once Update or View
 // returns, every method fails with sql.ErrTxDone, wrapped as an internal error.
 type tx struct {
-	ctx     context.Context
+	ctx context.Context
+	// sql is the database/sql transaction. A View's begins with its first
+	// statement (begin), so that one that finds everything it reads in the
+	// row cache costs no transaction at all; over is set once it returned.
 	sql     *sql.Tx
+	begin   func() (*sql.Tx, error)
+	over    bool
 	dialect dialect
 	counts  *counters // the store's
 	// write is true in an Update transaction, where reads of the rows the
@@ -49,10 +54,31 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
+// conn is the transaction's database/sql transaction, begun now if it has
+// not been yet.
+func (t *tx) conn() (*sql.Tx, error) {
+	switch {
+	case t.sql != nil:
+		return t.sql, nil
+	case t.over || t.begin == nil:
+		return nil, sql.ErrTxDone
+	}
+	st, err := t.begin()
+	if err != nil {
+		return nil, err
+	}
+	t.sql = st
+	return st, nil
+}
+
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	t.counts.statements.Add(1)
 	t.notesWrite(query)
-	res, err := t.sql.ExecContext(t.ctx, t.dialect.rebind(query), args...)
+	c, err := t.conn()
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	res, err := c.ExecContext(t.ctx, t.dialect.rebind(query), args...)
 	if err != nil {
 		return nil, t.fail(err)
 	}
@@ -99,13 +125,26 @@ func (t *tx) rowLock() string {
 // statement the store's methods run goes through them and is counted.
 func (t *tx) queryRows(query string, args ...any) (*sql.Rows, error) {
 	t.counts.statements.Add(1)
-	return t.sql.QueryContext(t.ctx, t.dialect.rebind(query), args...)
+	c, err := t.conn()
+	if err != nil {
+		return nil, err
+	}
+	return c.QueryContext(t.ctx, t.dialect.rebind(query), args...)
 }
 
-func (t *tx) queryRow(query string, args ...any) *sql.Row {
+func (t *tx) queryRow(query string, args ...any) scanner {
 	t.counts.statements.Add(1)
-	return t.sql.QueryRowContext(t.ctx, t.dialect.rebind(query), args...)
+	c, err := t.conn()
+	if err != nil {
+		return failedRow{err}
+	}
+	return c.QueryRowContext(t.ctx, t.dialect.rebind(query), args...)
 }
+
+// failedRow is the row of a query that could not run.
+type failedRow struct{ err error }
+
+func (r failedRow) Scan(...any) error { return r.err }
 
 // get scans the one row query finds, or returns notFound when there is none.
 func get[T any](t *tx, scan func(scanner) (T, error), notFound error, query string, args ...any) (T, error) {
