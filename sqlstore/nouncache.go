@@ -171,8 +171,10 @@ func withGeneration(query string) string {
 	return "SELECT g.n, q.* FROM cache_generation g LEFT JOIN (" + query + ") q ON true ORDER BY 2"
 }
 
-// ended tells the cache that t's transaction is over.
+// ended tells the cache that t's transaction is over; from now on t
+// refuses even reads the cache could answer.
 func (t *tx) ended() {
+	t.over = true
 	if t.cacheWriter {
 		t.cacheWriter = false
 		t.cache.writerEnded()
@@ -183,6 +185,10 @@ func (t *tx) ended() {
 // driver returned them and scanned again for every reader, so no reader
 // shares a value with another. A missing row is not cached.
 func getCached[T any](t *tx, scan func(scanner) (T, error), notFound error, columns int, query, arg string) (T, error) {
+	if t.over {
+		var zero T
+		return zero, t.fail(sql.ErrTxDone)
+	}
 	if t.cache == nil || t.cacheWriter {
 		return get(t, scan, notFound, query, arg)
 	}
@@ -229,6 +235,9 @@ func getCached[T any](t *tx, scan func(scanner) (T, error), notFound error, colu
 
 // listStringsCached is a list of strings through the cache.
 func listStringsCached(t *tx, query, arg string) ([]string, error) {
+	if t.over {
+		return nil, t.fail(sql.ErrTxDone)
+	}
 	if t.cache == nil || t.cacheWriter {
 		return list(t, scanString, query, arg)
 	}

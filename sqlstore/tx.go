@@ -17,7 +17,8 @@ type tx struct {
 	ctx context.Context
 	// sql is the database/sql transaction. A View's begins with its first
 	// statement (begin), so that one that finds everything it reads in the
-	// row cache costs no transaction at all; over is set once it returned.
+	// row cache costs no transaction at all; over is set once the
+	// transaction has ended, and every method then fails.
 	sql     *sql.Tx
 	begin   func() (*sql.Tx, error)
 	over    bool

@@ -1119,16 +1119,33 @@ func testConcurrentUpdatesSomeFail(t *testing.T, s access.Store) {
 }
 
 func testTxUnusableAfterReturn(t *testing.T, s access.Store) {
+	cat := NewCatalog("cat-leaked")
+	update(t, s, func(tx access.Tx) error { return tx.PutCatalog(cat) })
 	var leaked access.Tx
 	update(t, s, func(tx access.Tx) error {
 		leaked = tx
-		return nil
+		_, err := tx.Catalog(cat.ID) // a row a store may keep in memory
+		return err
 	})
 	if err := leaked.PutSetting("leaked", "write"); err == nil {
 		t.Errorf("a write through a Tx after its Update returned succeeded")
 	}
 	if _, err := leaked.Catalogs(access.Page{Limit: 1}); err == nil {
 		t.Errorf("a read through a Tx after its Update returned succeeded")
+	}
+	if _, err := leaked.Catalog(cat.ID); err == nil {
+		t.Errorf("a read of a row the Tx had read, after its Update returned, succeeded")
+	}
+	var leakedView access.Tx
+	if err := s.View(context.Background(), func(tx access.Tx) error {
+		leakedView = tx
+		_, err := tx.Catalog(cat.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leakedView.Catalog(cat.ID); err == nil {
+		t.Errorf("a read through a Tx after its View returned succeeded")
 	}
 	_, ok, _ := read2(t, s, func(tx access.Tx) (string, bool, error) { return tx.Setting("leaked") })
 	if ok {
