@@ -63,9 +63,6 @@ func newSharedRowCache() *rowCache { return &rowCache{shared: true, rows: map[st
 
 // generation is what a transaction notes when it begins.
 func (c *rowCache) generation() uint64 {
-	if c == nil {
-		return 0
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gen
@@ -123,7 +120,7 @@ func (c *rowCache) writerEnded() {
 // notesWrite counts t as a writer of cached rows if query writes to one of
 // their tables. Only statements run through exec write.
 func (t *tx) notesWrite(query string) {
-	if t.cache == nil || t.cacheWriter {
+	if t.cacheWriter {
 		return
 	}
 	for _, table := range cachedTables {
@@ -185,14 +182,13 @@ func (t *tx) ended() {
 // driver returned them and scanned again for every reader, so no reader
 // shares a value with another. A missing row is not cached.
 func getCached[T any](t *tx, scan func(scanner) (T, error), notFound error, columns int, query, arg string) (T, error) {
+	var zero T
 	if t.over {
-		var zero T
 		return zero, t.fail(sql.ErrTxDone)
 	}
-	if t.cache == nil || t.cacheWriter {
+	if t.cacheWriter {
 		return get(t, scan, notFound, query, arg)
 	}
-	var zero T
 	gen, err := t.generationOf()
 	if err != nil {
 		return zero, err
@@ -207,9 +203,9 @@ func getCached[T any](t *tx, scan func(scanner) (T, error), notFound error, colu
 	}
 	values := make([]any, columns)
 	dest := make([]any, 0, columns+1)
+	var readGen int64 // on PostgreSQL: the generation read with the row
 	if t.cache.shared {
-		var read int64
-		dest = append(dest, &read)
+		dest = append(dest, &readGen)
 		query = withGeneration(query)
 	}
 	for i := range values {
@@ -223,7 +219,7 @@ func getCached[T any](t *tx, scan func(scanner) (T, error), notFound error, colu
 		return zero, t.fail(err)
 	}
 	if t.cache.shared {
-		gen = uint64(*dest[0].(*int64))
+		gen = uint64(readGen)
 	}
 	t.cache.fill(gen, key, values)
 	v, err := scan(replay(values))
@@ -238,7 +234,7 @@ func listStringsCached(t *tx, query, arg string) ([]string, error) {
 	if t.over {
 		return nil, t.fail(sql.ErrTxDone)
 	}
-	if t.cache == nil || t.cacheWriter {
+	if t.cacheWriter {
 		return list(t, scanString, query, arg)
 	}
 	gen, err := t.generationOf()

@@ -411,7 +411,6 @@ func (s *Store) runView(ctx context.Context, fn func(access.Tx) error) (err, los
 	}
 	committed := false
 	defer func() {
-		t.over = true
 		if t.sql != nil && !committed {
 			if err := t.sql.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 				s.log.Error("rolling back a transaction failed", "err", err)
